@@ -1,0 +1,38 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "Snapshot",
+  products: [
+    .library(name: "Snapshot", targets: ["Snapshot"]),
+    .executable(name: "snapshot", targets: ["snapshot"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+  ],
+  targets: [
+    // Machine instructions Swift cannot express, as static inline functions.
+    .target(name: "CSnapshotPlatform"),
+    // The core: regions, tracking, journals, media, recovery. No dependency beyond swift-system.
+    .target(
+      name: "Snapshot",
+      dependencies: [
+        "CSnapshotPlatform",
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
+    // The command-line tool.
+    .executableTarget(
+      name: "snapshot",
+      dependencies: [
+        "Snapshot",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(
+      name: "SnapshotTests",
+      dependencies: ["Snapshot", "snapshot"]
+    ),
+  ]
+)

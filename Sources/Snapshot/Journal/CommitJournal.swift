@@ -1,0 +1,44 @@
+/// A commit protocol: what happens on the first store to a line in an epoch, at msync, at discard and
+/// at close. The region calls it; the journal writes to the medium.
+protocol CommitJournal: AnyObject {
+  /// The number of the last commit: 0 for a new region, one more with every msync that changed
+  /// something.
+  var epoch: UInt64 { get }
+
+  /// Called on the first store to `line` in an epoch, before the working copy changes.
+  func lineWillChange(_ line: Int)
+
+  /// Makes the working copy's `lines` durable as one atomic commit, numbered `epoch + 1`.
+  /// `lines` lists each changed line once, in first-store order, and is not empty.
+  func commit(_ lines: UnsafeBufferPointer<UInt32>)
+
+  /// Forgets what was logged since the last commit; the region restores the working copy.
+  func discardChanges()
+
+  /// Makes the home copy durable and retires the log, so that the next open has nothing to recover.
+  func checkpoint()
+}
+
+extension UnsafeBufferPointer<UInt32> {
+  /// The changed lines as runs of consecutive lines, in list order. Lines stored one after another
+  /// form one run without any sorting: the common sequential case coalesces for free.
+  var lineRuns: LineRuns { LineRuns(lines: self) }
+}
+
+/// Consecutive lines of a dirty-line list, merged into `(first, count)` runs.
+struct LineRuns: Sequence, IteratorProtocol {
+  let lines: UnsafeBufferPointer<UInt32>
+  var index = 0
+
+  mutating func next() -> (first: Int, count: Int)? {
+    guard index < lines.count else { return nil }
+    let first = lines[index]
+    var count = 1
+    index += 1
+    while index < lines.count, lines[index] == first &+ UInt32(count) {
+      count += 1
+      index += 1
+    }
+    return (Int(first), count)
+  }
+}

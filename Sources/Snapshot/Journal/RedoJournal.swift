@@ -1,0 +1,173 @@
+/// Where the redo journal keeps its records: one checkpoint word in the control line of the header
+/// page, and batches appended one after another in the log area, from its start after each checkpoint.
+///
+/// Checkpoint word: `epoch | check << 48`, where `check` is 16 bits of a CRC32C of the epoch and the
+/// salt; the home copy holds every commit up to that epoch durably.
+///
+/// Batch, line-aligned:
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | magic "RDO1" |
+/// | 4 | 4 | CRC32C of the batch (see `RedoJournalLayout.Checksum`) |
+/// | 8 | 8 | epoch |
+/// | 16 | 8 | salt |
+/// | 24 | 4 | number of lines |
+/// | 28 | 4 | number of runs |
+/// | 32 | 8 per run | run: first line (4 bytes), line count (4 bytes) |
+/// | next line boundary | 64 per line | the lines' new contents, run after run |
+enum RedoJournalLayout {
+  static let checkpointWord = RegionHeader.controlOffset
+  static let magic: UInt32 = 0x314F_4452  // "RDO1"
+  static let headerSize = 32
+  static let epochBits = 48
+
+  /// The worst case: every line of the region in one batch, each a run of its own. A batch therefore
+  /// always fits after a checkpoint, and a commit can never overflow the log.
+  static func logSize(lineCount: Int) -> Int {
+    roundUp(batchSize(lineCount: lineCount, runCount: lineCount), to: RegionHeader.pageSize)
+  }
+
+  static func headSize(runCount: Int) -> Int {
+    roundUp(headerSize + 8 * runCount, to: 64)
+  }
+
+  static func batchSize(lineCount: Int, runCount: Int) -> Int {
+    headSize(runCount: runCount) + 64 * lineCount
+  }
+
+  static func encodeCheckpoint(epoch: UInt64, salt: UInt64) -> UInt64 {
+    epoch | UInt64(checkpointCheck(epoch: epoch, salt: salt)) << epochBits
+  }
+
+  /// The epoch of a checkpoint word, or nil when its check bits do not match.
+  static func decodeCheckpoint(_ word: UInt64, salt: UInt64) -> UInt64? {
+    let epoch = word & (1 << epochBits - 1)
+    return word == encodeCheckpoint(epoch: epoch, salt: salt) ? epoch : nil
+  }
+
+  private static func checkpointCheck(epoch: UInt64, salt: UInt64) -> UInt16 {
+    UInt16(truncatingIfNeeded: ~CRC32C.update(CRC32C.update(~0, word: epoch), word: salt))
+  }
+
+  static func countsWord(lineCount: Int, runCount: Int) -> UInt64 {
+    UInt64(lineCount) | UInt64(runCount) << 32
+  }
+
+  static func runWord(first: Int, count: Int) -> UInt64 {
+    UInt64(first) | UInt64(count) << 32
+  }
+
+  /// The checksum of a batch: the header's epoch, salt and counts, each run word, then the CRC of each
+  /// line of data. Each line's CRC is an independent chain, so the processor can overlap many lines.
+  struct Checksum {
+    private var crc: UInt32
+
+    init(epoch: UInt64, salt: UInt64, countsWord: UInt64) {
+      crc = CRC32C.update(CRC32C.update(CRC32C.update(~0, word: epoch), word: salt), word: countsWord)
+    }
+
+    mutating func add(word: UInt64) {
+      crc = CRC32C.update(crc, word: word)
+    }
+
+    mutating func add(lines: UnsafeRawPointer, count: Int) {
+      var line = lines
+      for _ in 0..<count {
+        crc = CRC32C.update(crc, word: UInt64(CRC32C.lineCRC(line)))
+        line += 64
+      }
+    }
+
+    var value: UInt32 { ~crc }
+  }
+}
+
+/// A commit protocol with one fence per msync.
+///
+/// - Store path: nothing reaches the medium; the region only marks lines dirty.
+/// - msync: the changed lines' new contents, coalesced into runs, are appended to the log as one batch
+///   whose header carries the epoch, the salt and a checksum over everything; one fence makes it
+///   durable, and that is the commit point: a torn batch fails its checksum. Then the lines are streamed
+///   home without a fence of their own: the next msync's fence makes them durable, and until then the
+///   batch is still in the log.
+/// - The log is reused from its start only after a checkpoint: fence (the home copy is durable), then
+///   the checkpoint word with the last epoch, flush, fence. That happens when the next batch would not
+///   fit, at close, and after recovery.
+/// - Recovery (`RedoJournal+Recovery`) replays every valid batch after the checkpoint, in epoch order,
+///   then checkpoints.
+final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
+  let medium: Medium
+  let header: RegionHeader
+  let working: UnsafeRawPointer
+  private(set) var epoch: UInt64
+  /// Where the next batch goes, relative to the start of the log.
+  private var tail = 0
+  /// Whether batches are in the log whose home writes may not be durable yet.
+  private var hasUncheckpointedBatches = false
+
+  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) {
+    self.medium = medium
+    self.header = header
+    self.working = working
+    self.epoch = epoch
+  }
+
+  func lineWillChange(_ line: Int) {}
+
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) {
+    let next = epoch + 1
+    var runCount = 0
+    for _ in lines.lineRuns { runCount += 1 }
+    let head = RedoJournalLayout.headSize(runCount: runCount)
+    let size = head + 64 * lines.count
+    if tail + size > header.logSize {
+      checkpoint()
+    }
+    let batch = header.logOffset + tail
+    let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
+    var checksum = RedoJournalLayout.Checksum(epoch: next, salt: header.salt, countsWord: counts)
+
+    var runWord = batch + RedoJournalLayout.headerSize
+    var data = batch + head
+    for run in lines.lineRuns {
+      let word = RedoJournalLayout.runWord(first: run.first, count: run.count)
+      checksum.add(word: word)
+      medium.storeWord(word, at: runWord)
+      runWord += 8
+    }
+    for run in lines.lineRuns {
+      let source = working + run.first * 64
+      checksum.add(lines: source, count: run.count)
+      medium.streamLines(from: source, lineCount: run.count, at: data)
+      data += 64 * run.count
+    }
+    medium.storeWord(UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: batch)
+    medium.storeWord(next, at: batch + 8)
+    medium.storeWord(header.salt, at: batch + 16)
+    medium.storeWord(counts, at: batch + 24)
+    medium.flush(at: batch, count: head)
+    medium.fence()
+
+    for run in lines.lineRuns {
+      medium.streamLines(
+        from: working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
+    }
+    tail += size
+    epoch = next
+    hasUncheckpointedBatches = true
+  }
+
+  func discardChanges() {}
+
+  func checkpoint() {
+    tail = 0
+    guard hasUncheckpointedBatches else { return }
+    medium.fence()
+    medium.storeWord(
+      RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt), at: RedoJournalLayout.checkpointWord)
+    medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
+    medium.fence()
+    hasUncheckpointedBatches = false
+  }
+}

@@ -1,0 +1,124 @@
+/// Where the undo journal keeps its records: the control line of the header page, then the log area
+/// (one 16-byte metadata record per logged line, then the 64-byte line images).
+///
+/// Control line words: state (`epoch << 1 | active`), entry count, checksum of the active record.
+/// Metadata record: `line | (epoch & 0xFFFF_FFFF) << 32`, then the entry's CRC32C.
+enum UndoJournalLayout {
+  static let stateWord = RegionHeader.controlOffset
+  static let countWord = RegionHeader.controlOffset + 8
+  static let checksumWord = RegionHeader.controlOffset + 16
+
+  /// The worst case: every line of the region logged in one epoch. Each line is logged at most once
+  /// per epoch, so the log can never overflow.
+  static func logSize(lineCount: Int) -> Int {
+    roundUp(metadataSize(lineCount: lineCount) + lineCount * 64, to: RegionHeader.pageSize)
+  }
+
+  static func metadataSize(lineCount: Int) -> Int {
+    roundUp(lineCount * 16, to: 64)
+  }
+
+  static func encodeState(epoch: UInt64, active: Bool) -> UInt64 {
+    epoch << 1 | (active ? 1 : 0)
+  }
+
+  static func entryWord(line: Int, epoch: UInt64) -> UInt64 {
+    UInt64(line) | (epoch & 0xFFFF_FFFF) << 32
+  }
+
+  /// The CRC of one entry: its metadata word and its line image.
+  static func entryChecksum(word: UInt64, image: UnsafeRawPointer) -> UInt32 {
+    CRC32C.update(CRC32C.lineCRC(image), word: word)
+  }
+
+  /// The checksum of an active record, over the chain of entry checksums and the record's fields.
+  static func recordChecksum(entryChain: UInt32, epoch: UInt64, count: Int, salt: UInt64) -> UInt64 {
+    var crc = CRC32C.update(entryChain, word: epoch)
+    crc = CRC32C.update(crc, word: UInt64(count))
+    return UInt64(~CRC32C.update(crc, word: salt))
+  }
+}
+
+/// The Snapshot paper's commit protocol, with its recovery bugs fixed.
+///
+/// - First store to a line in an epoch: the line's old image (the working copy still equals the durable
+///   copy there) is streamed into the log with its metadata; completed metadata lines are flushed, not
+///   fenced.
+/// - msync: flush the metadata tail, write the active record (epoch, count, checksum), fence; stream
+///   the changed lines home, fence; mark the log empty with the new epoch in one 8-byte store, flush,
+///   fence. Three fences, whatever the size of the change.
+/// - Recovery (`UndoJournal+Recovery`) undoes an active log in reverse order and retires it.
+final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
+  let medium: Medium
+  let header: RegionHeader
+  let working: UnsafeRawPointer
+  private(set) var epoch: UInt64
+  private var count = 0
+  private var entryChain: UInt32 = ~0
+
+  private var metadataOffset: Int { header.logOffset }
+  private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
+
+  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) {
+    self.medium = medium
+    self.header = header
+    self.working = working
+    self.epoch = epoch
+  }
+
+  func lineWillChange(_ line: Int) {
+    let index = count
+    count += 1
+    let image = working + line * 64
+    let word = UndoJournalLayout.entryWord(line: line, epoch: epoch + 1)
+    let checksum = UndoJournalLayout.entryChecksum(word: word, image: image)
+    medium.streamLines(from: image, lineCount: 1, at: imagesOffset + index * 64)
+    let record = metadataOffset + index * 16
+    medium.storeWord(word, at: record)
+    medium.storeWord(UInt64(checksum), at: record + 8)
+    if index & 3 == 3 {
+      medium.flush(at: record - 48, count: 64)
+    }
+    entryChain = CRC32C.update(entryChain, word: UInt64(checksum))
+  }
+
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) {
+    let next = epoch + 1
+    if count & 3 != 0 {
+      medium.flush(at: metadataOffset + (count & ~3) * 16, count: 64)
+    }
+    let checksum = UndoJournalLayout.recordChecksum(
+      entryChain: entryChain, epoch: next, count: count, salt: header.salt)
+    medium.storeWord(UInt64(count), at: UndoJournalLayout.countWord)
+    medium.storeWord(checksum, at: UndoJournalLayout.checksumWord)
+    medium.storeWord(UndoJournalLayout.encodeState(epoch: next, active: true), at: UndoJournalLayout.stateWord)
+    medium.flush(at: UndoJournalLayout.stateWord, count: 24)
+    medium.fence()
+
+    for run in lines.lineRuns {
+      medium.streamLines(
+        from: working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
+    }
+    medium.fence()
+
+    medium.storeWord(UndoJournalLayout.encodeState(epoch: next, active: false), at: UndoJournalLayout.stateWord)
+    medium.flush(at: UndoJournalLayout.stateWord, count: 8)
+    medium.fence()
+
+    epoch = next
+    discardChanges()
+  }
+
+  func discardChanges() {
+    count = 0
+    entryChain = ~0
+  }
+
+  func checkpoint() {
+    // Every msync leaves the home copy durable and the log empty: there is nothing to do.
+  }
+}
+
+func roundUp(_ value: Int, to multiple: Int) -> Int {
+  (value + multiple - 1) / multiple * multiple
+}

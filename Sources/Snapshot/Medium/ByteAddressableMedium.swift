@@ -1,0 +1,36 @@
+/// The persistence seam for byte-addressable media: every durable write of the journals and of recovery
+/// goes through one of these five operations, so that a tracing medium can record a run and a crash
+/// simulator can replay it. Journals are generic over the medium, so in release builds the production
+/// medium's operations inline into them and the seam costs nothing.
+///
+/// The crash model behind the operations: the durable copy is made of aligned 8-byte units. A unit
+/// written by `store` or `storeWord` may reach the medium at any moment (the cache may evict it) or
+/// never, until a `flush` of its line followed by a `fence`. Units written by `streamLines` bypass the
+/// cache and are durable after the next `fence`. Reads go straight through `base`.
+package protocol ByteAddressableMedium {
+  /// The address at which the durable copy is mapped.
+  var base: UnsafeMutableRawPointer { get }
+
+  /// Copies `count` bytes to `offset` with ordinary (cached) stores.
+  func store(from source: UnsafeRawPointer, count: Int, at offset: Int)
+
+  /// Stores one aligned 8-byte word: the unit the medium persists atomically.
+  func storeWord(_ value: UInt64, at offset: Int)
+
+  /// Copies `lineCount` 64-byte lines to the line-aligned `offset` with non-temporal stores.
+  func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int)
+
+  /// Starts writing back the cache lines that hold `[offset, offset + count)`.
+  func flush(at offset: Int, count: Int)
+
+  /// Waits until every earlier flush and non-temporal store is durable.
+  func fence()
+}
+
+extension ByteAddressableMedium {
+  /// Reads the aligned 8-byte word at `offset` of the durable copy.
+  @inline(__always)
+  func loadWord(at offset: Int) -> UInt64 {
+    base.load(fromByteOffset: offset, as: UInt64.self)
+  }
+}

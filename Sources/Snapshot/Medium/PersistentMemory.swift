@@ -1,0 +1,56 @@
+import CSnapshotPlatform
+
+/// Persistent memory (or a tmpfs file standing in for it): stores into a shared mapping, made durable
+/// with the processor's cache-line write-back instruction and `sfence`.
+struct PersistentMemory: ByteAddressableMedium {
+  let base: UnsafeMutableRawPointer
+  let flushInstruction: CacheLineFlushInstruction
+
+  init(base: UnsafeMutableRawPointer, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
+    self.base = base
+    self.flushInstruction = flushInstruction
+  }
+
+  @inline(__always)
+  func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
+    (base + offset).copyMemory(from: source, byteCount: count)
+  }
+
+  @inline(__always)
+  func storeWord(_ value: UInt64, at offset: Int) {
+    (base + offset).storeBytes(of: value, as: UInt64.self)
+  }
+
+  @inline(__always)
+  func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
+    var destination = base + offset
+    var source = source
+    for _ in 0..<lineCount {
+      snapshot_stream_line(destination, source)
+      destination += 64
+      source += 64
+    }
+  }
+
+  @inline(__always)
+  func flush(at offset: Int, count: Int) {
+    guard count > 0 else { return }
+    let first = (offset &>> 6) &<< 6
+    let end = offset + count
+    switch flushInstruction {
+    case .clwb:
+      for line in stride(from: first, to: end, by: 64) { snapshot_clwb(base + line) }
+    case .clflushopt:
+      for line in stride(from: first, to: end, by: 64) { snapshot_clflushopt(base + line) }
+    case .clflush:
+      for line in stride(from: first, to: end, by: 64) { snapshot_clflush(base + line) }
+    case .none:
+      break
+    }
+  }
+
+  @inline(__always)
+  func fence() {
+    snapshot_sfence()
+  }
+}

@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// One `mmap`ed range: either a shared mapping of a file (the durable copy on byte-addressable media)
+/// or anonymous memory (the working copy and the tracking structures). Unmapped explicitly.
+struct MemoryMapping {
+  let base: UnsafeMutableRawPointer
+  let length: Int
+
+  /// Maps `length` bytes of the file shared, writable or read-only. The caller has checked that the file is at
+  /// least that long: touching a page past the end of a file raises SIGBUS.
+  static func shared(_ file: FileDescriptor, length: Int, writable: Bool) throws(Errno) -> MemoryMapping {
+    try map(length: length, protection: writable ? PROT_READ | PROT_WRITE : PROT_READ, flags: MAP_SHARED, file: file.rawValue)
+  }
+
+  /// Maps fresh zero-filled memory, asking for transparent huge pages when large enough: random stores
+  /// into a gigabyte-sized working copy otherwise spend much of their time in TLB misses.
+  static func anonymous(length: Int) throws(Errno) -> MemoryMapping {
+    let mapping = try map(length: length, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: -1)
+    if length >= 4 << 20 {
+      _ = madvise(mapping.base, length, MADV_HUGEPAGE)
+    }
+    return mapping
+  }
+
+  private static func map(length: Int, protection: Int32, flags: Int32, file: Int32) throws(Errno) -> MemoryMapping {
+    let address = mmap(nil, max(length, 1), protection, flags, file, 0)
+    guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
+    return MemoryMapping(base: address, length: length)
+  }
+
+  func unmap() {
+    munmap(base, max(length, 1))
+  }
+}

@@ -1,0 +1,78 @@
+import SystemPackage
+
+/// Everything that can go wrong when creating, opening, committing or closing a region.
+///
+/// Every case names the file and says what a person can do about it. None of them leaves the durable
+/// copy changed: an operation that throws either did nothing durable or, for `msync`, left the previous
+/// committed state in place.
+public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The file does not exist.
+  case fileNotFound(path: String)
+  /// `create` was asked to make a region where a file already exists.
+  case fileExists(path: String)
+  /// The file does not start with a region header: it is some other kind of file.
+  case notARegion(path: String)
+  /// The file ends before its header does, or before the data and log its header describes.
+  case truncated(path: String, size: Int64, expected: Int64)
+  /// The file is longer than its header describes, or not the size the caller expected.
+  case sizeMismatch(path: String, size: Int64, expected: Int64)
+  /// The file was written by a format version this library does not read.
+  case unsupportedFormatVersion(path: String, found: UInt32, supported: UInt32)
+  /// The header fails its checksum or describes an impossible layout.
+  case headerCorrupt(path: String, reason: String)
+  /// The log holds a record that fails its checksum where a crash cannot explain it.
+  case logCorrupt(path: String, reason: String)
+  /// Another open file description (usually another process) has the region open.
+  case locked(path: String)
+  /// The file or its file system does not allow writing.
+  case readOnly(path: String)
+  /// The file system has no room for the region.
+  case noSpace(path: String, needed: Int64)
+  /// The requested size cannot be used.
+  case invalidSize(requested: Int, reason: String)
+  /// The medium cannot give the durability the region was asked for at this path.
+  case mediumUnsupported(path: String, reason: String)
+  /// The region was used after `close()`.
+  case closed(path: String)
+  /// A system call failed in a way none of the other cases describes.
+  case system(path: String, operation: String, errno: Errno)
+
+  public var description: String {
+    switch self {
+    case .fileNotFound(let path):
+      return "\(path): no such file; create the region first (snapshot create \(path) --size 64M)"
+    case .fileExists(let path):
+      return "\(path): a file already exists there; remove it or choose another path"
+    case .notARegion(let path):
+      return "\(path): not a Snapshot region (wrong magic number); check the path"
+    case .truncated(let path, let size, let expected):
+      return "\(path): truncated: the file has \(size) bytes but its header needs \(expected); "
+        + "restore it from a copy"
+    case .sizeMismatch(let path, let size, let expected):
+      return "\(path): size mismatch: the file has \(size) bytes where \(expected) are expected"
+    case .unsupportedFormatVersion(let path, let found, let supported):
+      return "\(path): format version \(found) is not supported (this library reads version \(supported)); "
+        + "use the library version that wrote it"
+    case .headerCorrupt(let path, let reason):
+      return "\(path): header corrupt: \(reason); the file was changed outside this library"
+    case .logCorrupt(let path, let reason):
+      return "\(path): log corrupt: \(reason); nothing was changed, restore the file from a copy"
+    case .locked(let path):
+      return "\(path): in use: another process (or another open handle) has the region open"
+    case .readOnly(let path):
+      return "\(path): read-only: a region needs write access to the file and its file system "
+        + "(chmod u+w, or open a writable copy)"
+    case .noSpace(let path, let needed):
+      return "\(path): no space: the file system cannot hold the \(needed) bytes the region needs; "
+        + "free space or choose a smaller size"
+    case .invalidSize(let requested, let reason):
+      return "size \(requested): \(reason)"
+    case .mediumUnsupported(let path, let reason):
+      return "\(path): \(reason)"
+    case .closed(let path):
+      return "\(path): the region is closed"
+    case .system(let path, let operation, let errno):
+      return "\(path): \(operation) failed: \(errno)"
+    }
+  }
+}
