@@ -7,7 +7,7 @@ public struct RecoveryReport: Sendable, Equatable, CustomStringConvertible {
     /// A commit was interrupted after it began changing the home copy; its undo images restored the
     /// previous commit.
     case rolledBack(lines: Int)
-    /// A commit was interrupted before it could change the home copy; its log was retired.
+    /// A commit was interrupted before it could change the home copy; the previous commit stands.
     case abandonedIncompleteCommit
     /// Committed batches whose home writes may not have been durable were replayed.
     case replayed(commits: Int, lines: Int)
@@ -37,10 +37,11 @@ public struct RecoveryReport: Sendable, Equatable, CustomStringConvertible {
 struct RecoveryPlan: Sendable {
   enum Work: Sendable {
     case nothing
+    /// A commit was interrupted before it reached the home copy; nothing needs replaying or undoing.
+    /// An undo log is retired; a torn redo batch is simply overwritten by the next commit.
+    case abandonInterruptedCommit
     /// Undo entries `0..<entryCount` in reverse, then retire the log.
     case undo(entryCount: Int)
-    /// Retire an undo log whose active record never became complete.
-    case retireUndoLog
     /// Replay these batches in order, then checkpoint.
     case replay([RedoBatch])
   }
@@ -63,7 +64,7 @@ struct RecoveryPlan: Sendable {
       return RecoveryReport(outcome: .clean, epoch: epoch)
     case .undo(let entryCount):
       return RecoveryReport(outcome: .rolledBack(lines: entryCount), epoch: epoch)
-    case .retireUndoLog:
+    case .abandonInterruptedCommit:
       return RecoveryReport(outcome: .abandonedIncompleteCommit, epoch: epoch)
     case .replay(let batches):
       let lines = batches.reduce(0) { $0 + $1.lineCount }

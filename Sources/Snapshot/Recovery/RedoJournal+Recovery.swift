@@ -14,6 +14,7 @@ extension RedoJournal {
     var batches: [RecoveryPlan.RedoBatch] = []
     var position = 0
     var expected = checkpoint + 1
+    var interrupted = false
     while true {
       switch validateBatch(at: position, epoch: expected, medium: medium, header: header) {
       case .valid(let batch, let size):
@@ -28,13 +29,14 @@ extension RedoJournal {
             reason: "redo batch \(expected) at log offset \(position) fails its checksum, "
               + "but the batch committed after it is intact at log offset \(later)")
         }
+        interrupted = true
       case .absent:
         break
       }
       break
     }
     if batches.isEmpty {
-      return RecoveryPlan(work: .nothing, epoch: checkpoint)
+      return RecoveryPlan(work: interrupted ? .abandonInterruptedCommit : .nothing, epoch: checkpoint)
     }
     return RecoveryPlan(work: .replay(batches), epoch: expected - 1)
   }

@@ -17,7 +17,7 @@ extension UndoJournal {
     let previous = epoch - 1
     let count = medium.loadWord(at: UndoJournalLayout.countWord)
     guard count > 0, count <= UInt64(header.lineCount) else {
-      return RecoveryPlan(work: .retireUndoLog, epoch: previous)
+      return RecoveryPlan(work: .abandonInterruptedCommit, epoch: previous)
     }
     let entries = Int(count)
     let metadata = header.logOffset
@@ -28,7 +28,7 @@ extension UndoJournal {
     }
     let recorded = medium.loadWord(at: UndoJournalLayout.checksumWord)
     guard recorded == UndoJournalLayout.recordChecksum(entryChain: chain, epoch: epoch, count: entries, salt: header.salt) else {
-      return RecoveryPlan(work: .retireUndoLog, epoch: previous)
+      return RecoveryPlan(work: .abandonInterruptedCommit, epoch: previous)
     }
 
     var firstBadEntry: Int?
@@ -50,7 +50,7 @@ extension UndoJournal {
         throw .logCorrupt(
           path: path, reason: "undo entry \(bad) of commit \(epoch) fails its checksum after the commit began")
       }
-      return RecoveryPlan(work: .retireUndoLog, epoch: previous)
+      return RecoveryPlan(work: .abandonInterruptedCommit, epoch: previous)
     }
     return RecoveryPlan(work: .undo(entryCount: entries), epoch: previous)
   }
@@ -62,6 +62,8 @@ extension UndoJournal {
     switch plan.work {
     case .nothing, .replay:
       return
+    case .abandonInterruptedCommit:
+      break
     case .undo(let entries):
       let metadata = header.logOffset
       let images = header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount)
@@ -70,8 +72,6 @@ extension UndoJournal {
         medium.streamLines(from: medium.base + images + index * 64, lineCount: 1, at: header.dataOffset + line * 64)
       }
       medium.fence()
-    case .retireUndoLog:
-      break
     }
     medium.storeWord(UndoJournalLayout.encodeState(epoch: plan.epoch, active: false), at: UndoJournalLayout.stateWord)
     medium.flush(at: UndoJournalLayout.stateWord, count: 8)

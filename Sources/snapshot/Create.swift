@@ -1,0 +1,73 @@
+import ArgumentParser
+import Snapshot
+import SystemPackage
+
+struct Create: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Create a region file filled with zeros.",
+    discussion: "The whole file is allocated now, so a full file system fails here rather than later.")
+
+  @Argument(help: "The region file to create.")
+  var path: String
+
+  @Option(help: "The data size: bytes, or with a K, M or G suffix (rounded up to 4 KiB).")
+  var size: ByteCount
+
+  @Option(help: "The durable medium: pm (a DAX or tmpfs mount).")
+  var medium: MediumArgument = .pm
+
+  @Option(help: "The commit protocol: redo (one fence per msync) or undo (the paper's, three fences).")
+  var journal: JournalArgument = .redo
+
+  func run() throws {
+    let region = try reportingErrors { () throws(SnapshotError) in
+      try Region.create(
+        at: FilePath(path), size: size.bytes,
+        options: .init(medium: medium.value, journal: journal.value))
+    }
+    print("created \(path): \(region.size) bytes, medium \(region.medium), \(region.journalKind) journal")
+    try reportingErrors { () throws(SnapshotError) in try region.close() }
+  }
+}
+
+/// A byte count such as `4096`, `64K`, `64M` or `1G`.
+struct ByteCount: ExpressibleByArgument {
+  var bytes: Int
+
+  init?(argument: String) {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+    var digits = argument.uppercased()
+    if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
+    var multiplier = 1
+    if let last = digits.last, let unit = units[last] {
+      multiplier = unit
+      digits.removeLast()
+    }
+    guard let value = Int(digits), value > 0 else { return nil }
+    let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
+    guard !overflow else { return nil }
+    self.bytes = bytes
+  }
+}
+
+enum MediumArgument: String, ExpressibleByArgument, CaseIterable {
+  case pm
+
+  var value: Region.Medium {
+    switch self {
+    case .pm: return .persistentMemory
+    }
+  }
+}
+
+enum JournalArgument: String, ExpressibleByArgument, CaseIterable {
+  case redo
+  case undo
+
+  var value: Region.Journal {
+    switch self {
+    case .redo: return .redo
+    case .undo: return .undo
+    }
+  }
+}

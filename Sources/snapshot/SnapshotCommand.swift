@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import Snapshot
+import SystemPackage
+
+@main
+struct SnapshotCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "snapshot",
+    abstract: "Create, inspect, verify and recover failure-atomic msync regions.",
+    subcommands: [Create.self, Info.self, Verify.self, Recover.self, Demo.self, DemoWorker.self]
+  )
+}
+
+/// Runs a region operation, turning a `SnapshotError` into one line on standard error and exit code 1.
+func reportingErrors<T>(_ body: () throws(SnapshotError) -> T) throws -> T {
+  do {
+    return try body()
+  } catch {
+    printError("error: \(error)")
+    throw ExitCode.failure
+  }
+}
+
+func printError(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+}
