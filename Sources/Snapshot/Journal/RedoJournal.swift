@@ -128,6 +128,10 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
     var checksum = RedoJournalLayout.Checksum(epoch: next, salt: header.salt, countsWord: counts)
 
+    // Epoch and salt first: a batch interrupted while its data is written is then recognisable as such.
+    medium.storeWord(next, at: batch + 8)
+    medium.storeWord(header.salt, at: batch + 16)
+    medium.storeWord(counts, at: batch + 24)
     var runWord = batch + RedoJournalLayout.headerSize
     var data = batch + head
     for run in lines.lineRuns {
@@ -143,9 +147,6 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
       data += 64 * run.count
     }
     medium.storeWord(UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: batch)
-    medium.storeWord(next, at: batch + 8)
-    medium.storeWord(header.salt, at: batch + 16)
-    medium.storeWord(counts, at: batch + 24)
     medium.flush(at: batch, count: head)
     medium.fence()
 

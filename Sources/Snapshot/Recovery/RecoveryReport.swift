@@ -25,7 +25,7 @@ public struct RecoveryReport: Sendable, Equatable, CustomStringConvertible {
     case .rolledBack(let lines):
       return "rolled back an interrupted commit (\(lines) lines restored), epoch \(epoch)"
     case .abandonedIncompleteCommit:
-      return "retired an interrupted commit that had not reached the home copy, epoch \(epoch)"
+      return "abandoned an interrupted commit that had not reached the home copy, epoch \(epoch)"
     case .replayed(let commits, let lines):
       return "replayed \(commits) committed batch\(commits == 1 ? "" : "es") (\(lines) lines), epoch \(epoch)"
     }

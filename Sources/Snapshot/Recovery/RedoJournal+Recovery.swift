@@ -71,18 +71,19 @@ extension RedoJournal {
     case absent
   }
 
-  /// Checks the batch at `position`: magic, salt, epoch, counts, that it fits in the log, that its runs
-  /// are in range and add up, and its checksum.
+  /// Checks the batch at `position`: epoch and salt (without them no batch of this epoch starts here),
+  /// then magic, counts, that it fits in the log, that its runs are in range and add up, and its
+  /// checksum.
   private static func validateBatch(
     at position: Int, epoch: UInt64, medium: Medium, header: RegionHeader
   ) -> BatchValidation {
     guard position + 64 <= header.logSize else { return .absent }
     let base = header.logOffset + position
+    guard medium.loadWord(at: base + 8) == epoch, medium.loadWord(at: base + 16) == header.salt else {
+      return .absent
+    }
     let first = medium.loadWord(at: base)
-    guard UInt32(truncatingIfNeeded: first) == RedoJournalLayout.magic,
-      medium.loadWord(at: base + 8) == epoch,
-      medium.loadWord(at: base + 16) == header.salt
-    else { return .absent }
+    guard UInt32(truncatingIfNeeded: first) == RedoJournalLayout.magic else { return .torn }
     let counts = medium.loadWord(at: base + 24)
     let lineCount = Int(counts & 0xFFFF_FFFF)
     let runCount = Int(counts >> 32)
