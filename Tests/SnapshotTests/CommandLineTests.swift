@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import Snapshot
+
+/// The `snapshot` command, run as a user would.
+@Suite struct CommandLineTests {
+  @Test func createInfoVerifyRecover() throws {
+    let directory = TestDirectory()
+    let path = directory.file("cli.region").string
+    let created = try runSnapshot(["create", path, "--size", "1M", "--journal", "undo"])
+    #expect(created.status == 0, "\(created.standardError)")
+    #expect(created.standardOutput.contains("1048576 bytes"))
+
+    let info = try runSnapshot(["info", path])
+    #expect(info.status == 0)
+    #expect(info.standardOutput.contains("journal:     undo"))
+    #expect(info.standardOutput.contains("log state:   empty"))
+
+    let json = try runSnapshot(["info", path, "--json"])
+    let decoded = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+    #expect(decoded?["size"] as? Int == 1 << 20)
+    #expect(decoded?["epoch"] as? Int == 0)
+    #expect(decoded?["medium"] as? String == "pm")
+    #expect(decoded?["formatVersion"] as? Int == 1)
+    #expect(decoded?["needsRecovery"] as? Bool == false)
+
+    let verified = try runSnapshot(["verify", path])
+    #expect(verified.status == 0)
+    #expect(verified.standardOutput.hasPrefix("ok:"))
+
+    let recovered = try runSnapshot(["recover", path])
+    #expect(recovered.status == 0)
+    #expect(recovered.standardOutput.contains("clean"))
+  }
+
+  @Test func verifyFailsWithOneLineReason() throws {
+    let directory = TestDirectory()
+    let path = directory.file("cli.region")
+    try Region.create(at: path, size: 4096).close()
+    var bytes = try Data(contentsOf: path)
+    bytes[30] ^= 1
+    try bytes.write(to: path)
+    let verified = try runSnapshot(["verify", path.string])
+    #expect(verified.status == 1)
+    let lines = verified.standardError.split(separator: "\n")
+    #expect(lines.count == 1)
+    #expect(lines.first?.contains("header corrupt") == true)
+  }
+
+  @Test func badArgumentsAreRefused() throws {
+    let directory = TestDirectory()
+    #expect(try runSnapshot(["create", directory.file("x").string, "--size", "lots"]).status != 0)
+    #expect(try runSnapshot(["info", directory.file("missing").string]).standardError.contains("no such file"))
+  }
+
+  @Test func demoRecoversEveryKill() throws {
+    let demo = try runSnapshot(["demo", "--size", "4M", "--kills", "3"])
+    #expect(demo.status == 0, "\(demo.standardOutput)\(demo.standardError)")
+    #expect(demo.standardOutput.contains("every reopen found one complete commit"))
+  }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Runs a program and returns its exit status.
+@discardableResult
+func runCommand(_ executable: String, _ arguments: [String]) -> Int32 {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  process.standardOutput = FileHandle.nullDevice
+  process.standardError = FileHandle.nullDevice
+  do {
+    try process.run()
+  } catch {
+    return -1
+  }
+  process.waitUntilExit()
+  return process.terminationStatus
+}
+
+/// The `snapshot` command built next to the test bundle.
+let snapshotExecutable: String = {
+  let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+  var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
+  while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("snapshot").path), directory.path != "/" {
+    directory.deleteLastPathComponent()
+  }
+  return directory.appendingPathComponent("snapshot").path
+}()
+
+/// Runs the `snapshot` command and collects what it printed.
+func runSnapshot(_ arguments: [String]) throws -> (status: Int32, standardOutput: String, standardError: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: snapshotExecutable)
+  process.arguments = arguments
+  let output = Pipe()
+  let error = Pipe()
+  process.standardOutput = output
+  process.standardError = error
+  try process.run()
+  let outputData = output.fileHandleForReading.readDataToEndOfFile()
+  let errorData = error.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+}
