@@ -52,13 +52,13 @@ static inline __attribute__((always_inline)) void snapshot_stream_word(uint64_t 
 /// One step of the CRC32C (Castagnoli) instruction over 8 bytes.
 static inline __attribute__((always_inline)) uint32_t snapshot_crc32c_u64(uint32_t crc, uint64_t value) {
   uint64_t c = crc;
-  __asm__("crc32q %1, %0" : "+r"(c) : "rm"(value));
+  __asm__("crc32q %1, %0" : "+r"(c) : "r"(value));
   return (uint32_t)c;
 }
 
 /// One step of the CRC32C instruction over 1 byte.
 static inline __attribute__((always_inline)) uint32_t snapshot_crc32c_u8(uint32_t crc, uint8_t value) {
-  __asm__("crc32b %1, %0" : "+r"(crc) : "rm"(value));
+  __asm__("crc32b %1, %0" : "+r"(crc) : "r"(value));
   return crc;
 }
 

@@ -61,20 +61,22 @@ enum RedoJournalLayout {
   /// The checksum of a batch: the header's epoch, salt and counts, each run word, then the CRC of each
   /// line of data. Each line's CRC is an independent chain, so the processor can overlap many lines.
   struct Checksum {
+    private let implementation: CRC32C.Implementation
     private var crc: UInt32
 
-    init(epoch: UInt64, salt: UInt64, countsWord: UInt64) {
-      crc = CRC32C.update(CRC32C.update(CRC32C.update(~0, word: epoch), word: salt), word: countsWord)
+    init(_ implementation: CRC32C.Implementation, epoch: UInt64, salt: UInt64, countsWord: UInt64) {
+      self.implementation = implementation
+      crc = implementation.update(implementation.update(implementation.update(~0, word: epoch), word: salt), word: countsWord)
     }
 
     mutating func add(word: UInt64) {
-      crc = CRC32C.update(crc, word: word)
+      crc = implementation.update(crc, word: word)
     }
 
     mutating func add(lines: UnsafeRawPointer, count: Int) {
       var line = lines
       for _ in 0..<count {
-        crc = CRC32C.update(crc, word: UInt64(CRC32C.lineCRC(line)))
+        crc = implementation.update(crc, word: UInt64(implementation.lineCRC(line)))
         line += 64
       }
     }
@@ -100,6 +102,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
+  let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
   /// Where the next batch goes, relative to the start of the log.
   private var tail = 0
@@ -115,6 +118,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
 
   func lineWillChange(_ line: Int) {}
 
+  @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>) {
     let next = epoch + 1
     var runCount = 0
@@ -126,7 +130,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     }
     let batch = header.logOffset + tail
     let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
-    var checksum = RedoJournalLayout.Checksum(epoch: next, salt: header.salt, countsWord: counts)
+    var checksum = RedoJournalLayout.Checksum(crc, epoch: next, salt: header.salt, countsWord: counts)
 
     // Epoch and salt first: a batch interrupted while its data is written is then recognisable as such.
     medium.storeWord(next, at: batch + 8)

@@ -27,8 +27,9 @@ enum UndoJournalLayout {
   }
 
   /// The CRC of one entry: its metadata word and its line image.
-  static func entryChecksum(word: UInt64, image: UnsafeRawPointer) -> UInt32 {
-    CRC32C.update(CRC32C.lineCRC(image), word: word)
+  @inline(__always)
+  static func entryChecksum(word: UInt64, image: UnsafeRawPointer, _ crc: CRC32C.Implementation) -> UInt32 {
+    crc.update(crc.lineCRC(image), word: word)
   }
 
   /// The checksum of an active record, over the chain of entry checksums and the record's fields.
@@ -52,6 +53,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
+  let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
   private var count = 0
   private var entryChain: UInt32 = ~0
@@ -66,12 +68,13 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     self.epoch = epoch
   }
 
+  @_specialize(exported: false, where Medium == PersistentMemory)
   func lineWillChange(_ line: Int) {
     let index = count
     count += 1
     let image = working + line * 64
     let word = UndoJournalLayout.entryWord(line: line, epoch: epoch + 1)
-    let checksum = UndoJournalLayout.entryChecksum(word: word, image: image)
+    let checksum = UndoJournalLayout.entryChecksum(word: word, image: image, crc)
     medium.streamLines(from: image, lineCount: 1, at: imagesOffset + index * 64)
     let record = metadataOffset + index * 16
     medium.storeWord(word, at: record)
@@ -79,9 +82,10 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     if index & 3 == 3 {
       medium.flush(at: record - 48, count: 64)
     }
-    entryChain = CRC32C.update(entryChain, word: UInt64(checksum))
+    entryChain = crc.update(entryChain, word: UInt64(checksum))
   }
 
+  @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>) {
     let next = epoch + 1
     if count & 3 != 0 {

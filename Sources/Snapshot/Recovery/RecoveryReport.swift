@@ -17,6 +17,8 @@ public struct RecoveryReport: Sendable, Equatable, CustomStringConvertible {
   public var outcome: Outcome
   /// The epoch of the commit the region holds after recovery.
   public var epoch: UInt64
+  /// How long reading, checking and applying the log took.
+  public var duration: Duration = .zero
 
   public var description: String {
     switch outcome {

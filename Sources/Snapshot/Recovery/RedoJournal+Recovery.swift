@@ -92,7 +92,7 @@ extension RedoJournal {
     let size = head + 64 * lineCount
     guard size <= header.logSize - position else { return .torn }
 
-    var checksum = RedoJournalLayout.Checksum(epoch: epoch, salt: header.salt, countsWord: counts)
+    var checksum = RedoJournalLayout.Checksum(.detected, epoch: epoch, salt: header.salt, countsWord: counts)
     var lines = 0
     for run in 0..<runCount {
       let word = medium.loadWord(at: base + RedoJournalLayout.headerSize + run * 8)

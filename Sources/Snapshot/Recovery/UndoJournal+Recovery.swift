@@ -38,7 +38,7 @@ extension UndoJournal {
       let line = Int(word & 0xFFFF_FFFF)
       let image = UnsafeRawPointer(medium.base + images + index * 64)
       let valid = word >> 32 == epoch & 0xFFFF_FFFF && line < header.lineCount
-        && UInt64(UndoJournalLayout.entryChecksum(word: word, image: image)) == medium.loadWord(at: metadata + index * 16 + 8)
+        && UInt64(UndoJournalLayout.entryChecksum(word: word, image: image, .detected)) == medium.loadWord(at: metadata + index * 16 + 8)
       if !valid {
         firstBadEntry = firstBadEntry ?? index
       } else if !homeChanged {

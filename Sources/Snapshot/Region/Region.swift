@@ -94,11 +94,14 @@ public final class Region {
   private init<M: ByteAddressableMedium>(path: FilePath, file: RegionFile, medium: M) throws(SnapshotError) {
     let header = file.header
     do throws(SnapshotError) {
+      let start = ContinuousClock.now
       let plan = try Self.planRecovery(medium: medium, header: header, path: path.string)
       switch header.journal {
       case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
       case .redo: RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)
       }
+      var report = plan.report
+      report.duration = ContinuousClock.now - start
       workingMapping = try Self.allocate(path: path) { () throws(Errno) in try .anonymous(length: header.dataSize) }
       do {
         tracker = try Self.allocate(path: path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
@@ -113,7 +116,7 @@ public final class Region {
       case .redo:
         journal = RedoJournal(medium: medium, header: header, working: workingMapping.base, epoch: plan.epoch)
       }
-      self.recovery = plan.report
+      self.recovery = report
     } catch {
       file.close()
       throw error

@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+import Foundation
+import PackageDescription
+
+// SwiftPM names a path dependency after its folder, whatever the clone is called.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+// Benchmarks live in their own package so that the library never depends on what they compare against.
+let package = Package(
+  name: "SnapshotBenchmarks",
+  dependencies: [
+    .package(path: ".."),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+  ],
+  targets: [
+    .executableTarget(
+      name: "snapshot-bench",
+      dependencies: [
+        .product(name: "Snapshot", package: root),
+        .product(name: "CSnapshotPlatform", package: root),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    )
+  ]
+)

@@ -1,0 +1,60 @@
+import Foundation
+import Snapshot
+import SystemPackage
+
+/// The Snapshot paper's msync microbenchmark: three 512-byte copies to random offsets of a 1 GiB region,
+/// then msync. The published artifact takes 2.09 us per msync on this kind of machine.
+struct PaperMsyncBenchmark {
+  let workspace: Workspace
+  let rounds: Int
+  let repetitions: Int
+  let regionSize = 1 << 30
+
+  func run(into report: inout BenchmarkReport) throws {
+    printProgress("paper msync microbenchmark: 3 random 512-byte copies into 1 GiB, then msync, \(rounds) rounds")
+    let source = (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+    for journal in [Region.Journal.redo, .undo] {
+      let region = try Region.create(
+        at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(journal: journal))
+      var generator = SplitMix(seed: 2023)
+      var perMsync: [Double] = [], perRound: [Double] = []
+      for _ in 0..<repetitions {
+        var msyncTotal: UInt64 = 0
+        let roundStart = nanoseconds()
+        for _ in 0..<rounds {
+          source.withUnsafeBytes { bytes in
+            for _ in 0..<3 {
+              region.copy(from: bytes, to: Int(generator.next() % UInt64(regionSize - 512)))
+            }
+          }
+          let start = nanoseconds()
+          try region.msync()
+          msyncTotal += nanoseconds() - start
+        }
+        perRound.append(Double(nanoseconds() - roundStart) / Double(rounds))
+        perMsync.append(Double(msyncTotal) / Double(rounds))
+      }
+      let group = "paper msync benchmark (\(journal))"
+      report.add(group, "msync after 3 random 512-byte copies", median(perMsync) / 1000, unit: "us", maxValue: 0.5)
+      report.add(group, "whole round (copies + msync)", median(perRound) / 1000, unit: "us")
+      try region.close()
+    }
+  }
+}
+
+/// A small, fast, seeded generator, so that runs are comparable.
+struct SplitMix {
+  var state: UInt64
+
+  init(seed: UInt64) {
+    state = seed
+  }
+
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct SnapshotBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "snapshot-bench",
+    abstract: "Benchmarks of Snapshot for Swift, each against a baseline measured in the same run.",
+    subcommands: [Micro.self]
+  )
+}
+
+struct Micro: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Store, msync and recovery microbenchmarks on persistent memory (a tmpfs stand-in).",
+    discussion: "Every figure is the median of several repetitions, and every ratio compares two "
+      + "figures measured side by side in this run. Build with -c release.")
+
+  @Option(help: "Where to put the region files (a tmpfs or DAX mount).")
+  var directory = "/dev/shm"
+
+  @Option(help: "Repetitions of each measurement; the median is reported.")
+  var repetitions = 7
+
+  @Option(help: "Rounds of the paper's msync microbenchmark.")
+  var paperRounds = 200_000
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery).")
+  var only: String?
+
+  func run() throws {
+    #if DEBUG
+    printProgress("warning: a debug build; numbers from it say nothing about release performance")
+    #endif
+    let workspace = try Workspace(parent: directory)
+    var report = BenchmarkReport(title: "Snapshot microbenchmarks (persistent memory on \(directory))")
+    let groups = Set((only ?? "stores,msync,paper,recovery").split(separator: ",").map(String.init))
+    if groups.contains("stores") {
+      try StoreBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
+    }
+    if groups.contains("msync") {
+      try MsyncBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
+    }
+    if groups.contains("paper") {
+      try PaperMsyncBenchmark(workspace: workspace, rounds: paperRounds, repetitions: max(3, repetitions / 2)).run(into: &report)
+    }
+    if groups.contains("recovery") {
+      try RecoveryBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
+    }
+    print(report.markdown())
+    if let json {
+      try report.json().write(to: URL(fileURLWithPath: json))
+      printProgress("wrote \(json)")
+    }
+  }
+}
