@@ -58,6 +58,22 @@ extension FileDescriptor {
     try stat().permissions.isDisjoint(with: [.ownerWrite, .groupWrite, .otherWrite])
   }
 
+  /// Takes the lock, retrying for up to `patience` while it is busy. Between `fork` and `exec`, a child
+  /// process shares its parent's open file descriptions, and with them their locks: a region closed
+  /// at that instant stays locked for a moment. Returns false when the lock stays busy.
+  func lock(_ kind: LockKind, patience: Duration) throws(Errno) -> Bool {
+    let deadline = ContinuousClock.now + patience
+    var pause = Duration.microseconds(100)
+    while true {
+      if try tryLock(kind) { return true }
+      if ContinuousClock.now >= deadline { return false }
+      let (seconds, attoseconds) = pause.components
+      var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+      nanosleep(&request, nil)
+      pause = min(pause * 2, .milliseconds(10))
+    }
+  }
+
   private static func retryingOnInterrupt(_ call: () -> Int32) throws(Errno) {
     while call() != 0 {
       let error = Errno(rawValue: errno)

@@ -16,10 +16,14 @@ struct MemoryMapping {
   ///
   /// A writable mapping is populated up front: otherwise the first store to every page of the log
   /// takes a page fault (about a microsecond) inside msync or on the store path.
+  ///
+  /// A forked child does not inherit the mapping: it would hold the file, and its lock, open.
   static func shared(_ file: FileDescriptor, length: Int, writable: Bool) throws(Errno) -> MemoryMapping {
-    try map(
+    let mapping = try map(
       length: length, protection: writable ? PROT_READ | PROT_WRITE : PROT_READ,
       flags: writable ? MAP_SHARED | MAP_POPULATE : MAP_SHARED, file: file.rawValue)
+    _ = madvise(mapping.base, length, MADV_DONTFORK)
+    return mapping
   }
 
   /// Maps fresh zero-filled memory, asking for transparent huge pages when large enough: random stores

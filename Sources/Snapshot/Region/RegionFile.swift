@@ -41,7 +41,7 @@ final class RegionFile {
     let descriptor: FileDescriptor
     do {
       descriptor = try FileDescriptor.open(
-        FilePath(temporary), .readWrite, options: [.create, .exclusiveCreate],
+        FilePath(temporary), .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
         permissions: [.ownerReadWrite, .groupRead, .otherRead])
     } catch {
       let errno = Errno(error)
@@ -87,7 +87,8 @@ final class RegionFile {
     let path = filePath.string
     let descriptor: FileDescriptor
     do {
-      descriptor = try FileDescriptor.open(filePath, access == .readWrite ? .readWrite : .readOnly)
+      // Close-on-exec: a child process must not inherit the descriptor, or the lock would outlive close().
+      descriptor = try FileDescriptor.open(filePath, access == .readWrite ? .readWrite : .readOnly, options: .closeOnExec)
     } catch {
       switch Errno(error) {
       case .noSuchFileOrDirectory: throw .fileNotFound(path: path)
@@ -100,7 +101,7 @@ final class RegionFile {
         throw SnapshotError.readOnly(path: path)
       }
       let locked = try step(path, "lock") { () throws(Errno) in
-        try descriptor.tryLock(access == .readWrite ? .exclusive : .shared)
+        try descriptor.lock(access == .readWrite ? .exclusive : .shared, patience: .milliseconds(50))
       }
       guard locked else { throw SnapshotError.locked(path: path) }
       let size = try step(path, "stat", descriptor.size)
@@ -144,7 +145,7 @@ final class RegionFile {
   private static func synchronizeDirectory(_ directory: String) throws(Errno) {
     let descriptor: FileDescriptor
     do {
-      descriptor = try FileDescriptor.open(FilePath(directory), .readOnly, options: .directory)
+      descriptor = try FileDescriptor.open(FilePath(directory), .readOnly, options: [.directory, .closeOnExec])
     } catch {
       throw Errno(error)
     }
