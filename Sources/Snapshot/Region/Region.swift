@@ -171,12 +171,15 @@ public final class Region {
     isClosed = true
   }
 
-  /// Called by the store path on the first store to a line since the last msync.
+  /// Called by the store path when some line of `first...last` may not be dirty yet: hands each line
+  /// that is not to the journal before it changes, then marks it.
   @usableFromInline @inline(never)
-  func _firstStore(line: Int) {
+  func _markLines(first: Int, last: Int) {
     precondition(!isClosed, "store to a closed region")
-    journal.lineWillChange(line)
-    tracker.insert(line)
+    for line in first...last where _bitmap[line &>> 6] & (1 &<< UInt64(line & 63)) == 0 {
+      journal.lineWillChange(line)
+      tracker.insert(line)
+    }
   }
 
   static func planRecovery<M: ByteAddressableMedium>(

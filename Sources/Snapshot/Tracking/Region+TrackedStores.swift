@@ -59,23 +59,26 @@ extension Region {
 
   /// Marks the lines of `[offset, offset + count)` as changed; on the first store to a line in an
   /// epoch, the journal sees the line before it changes.
+  ///
+  /// The path is shaped for the common case: a value inside one line whose bit is already set costs a
+  /// bounds check, a bit test and a branch. Everything else (a first store, a value spanning lines, a
+  /// bulk range) goes to `_markLines`.
   @inlinable @inline(__always)
   func _willWrite(offset: Int, count: Int) {
     _checkBounds(offset: offset, count: count)
-    guard count > 0 else { return }
-    var line = offset &>> 6
-    let last = (offset &+ count &- 1) &>> 6
-    while true {
-      if _bitmap[line &>> 6] & (1 &<< UInt64(truncatingIfNeeded: line & 63)) == 0 {
-        _firstStore(line: line)
-      }
-      if line == last { return }
-      line &+= 1
+    if count <= 64 && offset & 63 <= 64 &- count {
+      let line = offset &>> 6
+      if _bitmap[line &>> 6] & (1 &<< UInt64(truncatingIfNeeded: line & 63)) != 0 { return }
     }
+    guard count > 0 else { return }
+    _markLines(first: offset &>> 6, last: (offset &+ count &- 1) &>> 6)
   }
 
   @inlinable @inline(__always)
   func _checkBounds(offset: Int, count: Int) {
-    precondition(offset >= 0 && count >= 0 && offset <= size &- count, "access outside the region")
+    // One unsigned comparison rejects negative offsets too, as long as `count` fits the region.
+    precondition(
+      count >= 0 && count <= size && UInt(bitPattern: offset) <= UInt(bitPattern: size &- count),
+      "access outside the region")
   }
 }
