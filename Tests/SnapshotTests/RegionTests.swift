@@ -87,3 +87,25 @@ import Testing
     #expect(throws: SnapshotError.closed(path: path.string)) { try region.msync() }
   }
 }
+
+@Suite struct ReadmeExampleTests {
+  struct Account { var id: UInt64; var balance: Int64 }
+
+  /// The README's usage example, as written there but for the directory.
+  @Test func readmeExampleWorks() throws {
+    let directory = TestDirectory()
+    let path = directory.file("bank.region")
+    let region = try Region.create(at: path, size: 64 << 20)
+    let from = region.pointer(to: Account.self, at: 0)
+    let to = region.pointer(to: Account.self, at: 4096)
+    from.balance = 100
+    #expect(try region.msync() == 1)
+    from.balance -= 30
+    to.balance += 30
+    #expect(try region.msync() == 2)
+    try region.close()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.pointer(to: Account.self, at: 4096).balance == 30)
+    #expect(reopened.pointer(to: Account.self, at: 0).balance == 70)
+  }
+}
