@@ -139,6 +139,13 @@ final class Workspace {
     try? FileManager.default.removeItem(atPath: path)
   }
 
+  /// Removes every file, so that one benchmark's regions do not take the memory of the next.
+  func clear() {
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+      try? FileManager.default.removeItem(atPath: "\(path)/\(name)")
+    }
+  }
+
   func file(_ name: String) -> String {
     let file = "\(path)/\(name)"
     try? FileManager.default.removeItem(atPath: file)

@@ -42,6 +42,6 @@ struct RecoveryBenchmark {
       rates.append(Double(replayed * 64) / seconds / 1e9)
       try recovered.close()
     }
-    report.add("recovery (redo)", "replay of \(lines) lines (\(lines * 64 >> 20) MiB of log data)", median(rates), unit: "GB/s", minValue: 1)
+    report.add("recovery (redo)", "replay of \(lines) lines (\((lines * 64) >> 20) MiB of log data)", median(rates), unit: "GB/s", minValue: 1)
   }
 }

@@ -40,15 +40,19 @@ struct Micro: ParsableCommand {
     let groups = Set((only ?? "stores,msync,paper,recovery").split(separator: ",").map(String.init))
     if groups.contains("stores") {
       try StoreBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
+      workspace.clear()
     }
     if groups.contains("msync") {
       try MsyncBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
+      workspace.clear()
     }
     if groups.contains("paper") {
       try PaperMsyncBenchmark(workspace: workspace, rounds: paperRounds, repetitions: max(3, repetitions / 2)).run(into: &report)
+      workspace.clear()
     }
     if groups.contains("recovery") {
       try RecoveryBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
+      workspace.clear()
     }
     print(report.markdown())
     if let json {

@@ -12,8 +12,9 @@ protocol CommitJournal: AnyObject {
   /// `lines` lists each changed line once, in first-store order, and is not empty.
   func commit(_ lines: UnsafeBufferPointer<UInt32>)
 
-  /// Forgets what was logged since the last commit; the region restores the working copy.
-  func discardChanges()
+  /// Copies the last committed contents of `lines` into the working copy and forgets what was logged
+  /// for them since the last commit.
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer)
 
   /// Makes the home copy durable and retires the log, so that the next open has nothing to recover.
   func checkpoint()

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Where the redo journal keeps its records: one checkpoint word in the control line of the header
 /// page, and batches appended one after another in the log area, from its start after each checkpoint.
 ///
@@ -90,30 +92,39 @@ enum RedoJournalLayout {
 /// - Store path: nothing reaches the medium; the region only marks lines dirty.
 /// - msync: the changed lines' new contents, coalesced into runs, are appended to the log as one batch
 ///   whose header carries the epoch, the salt and a checksum over everything; one fence makes it
-///   durable, and that is the commit point: a torn batch fails its checksum. Then the lines are streamed
-///   home without a fence of their own: the next msync's fence makes them durable, and until then the
-///   batch is still in the log.
-/// - The log is reused from its start only after a checkpoint: fence (the home copy is durable), then
-///   the checkpoint word with the last epoch, flush, fence. That happens when the next batch would not
-///   fit, at close, and after recovery.
-/// - Recovery (`RedoJournal+Recovery`) replays every valid batch after the checkpoint, in epoch order,
-///   then checkpoints.
+///   durable, and that is the commit point: a torn batch fails its checksum. Nothing else is written:
+///   the committed state is the home copy plus the batches since the last checkpoint.
+/// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
+///   close, after recovery): the newest logged version of every line goes home (a line committed many
+///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
+///   is the log reused from its start.
+/// - Recovery (`RedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
 final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
+  /// Log bytes after which the next msync checkpoints first: this bounds both the time a checkpoint
+  /// takes and the log recovery replays after a crash.
+  let checkpointThreshold: Int
   /// Where the next batch goes, relative to the start of the log.
   private var tail = 0
-  /// Whether batches are in the log whose home writes may not be durable yet.
-  private var hasUncheckpointedBatches = false
+  /// Where each batch since the last checkpoint starts, oldest first.
+  private var batches: [Int] = []
+  /// Scratch bits for checkpoints: which lines have already been written home.
+  private let written: LineBitmap
 
-  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) {
+  static var defaultCheckpointThreshold: Int { 64 << 20 }
+
+  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) throws(Errno) {
     self.medium = medium
     self.header = header
     self.working = working
     self.epoch = epoch
+    self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
+    self.written = try LineBitmap(lineCount: header.lineCount)
+    batches.reserveCapacity(1024)
   }
 
   func lineWillChange(_ line: Int) {}
@@ -125,7 +136,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     for _ in lines.lineRuns { runCount += 1 }
     let head = RedoJournalLayout.headSize(runCount: runCount)
     let size = head + 64 * lines.count
-    if tail + size > header.logSize {
+    if tail + size > header.logSize || tail >= checkpointThreshold {
       checkpoint()
     }
     let batch = header.logOffset + tail
@@ -154,25 +165,38 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     medium.flush(at: batch, count: head)
     medium.fence()
 
-    for run in lines.lineRuns {
-      medium.streamLines(
-        from: working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
-    }
+    batches.append(tail)
     tail += size
     epoch = next
-    hasUncheckpointedBatches = true
   }
 
-  func discardChanges() {}
+  /// The last committed contents of `lines` are the newest logged version since the checkpoint, or
+  /// the home copy's.
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) {
+    var newest: [Int: Int] = [:]
+    let wanted = Set(lines)
+    for batch in batches {
+      RedoJournalLayout.forEachRun(ofBatchAt: header.logOffset + batch, medium: medium) { first, count, data in
+        for line in first..<first + count where wanted.contains(UInt32(line)) {
+          newest[line] = data + (line - first) * 64
+        }
+      }
+    }
+    for line in lines.map(Int.init) {
+      let source = newest[line] ?? header.dataOffset + line * 64
+      (working + line * 64).copyMemory(from: medium.base + source, byteCount: 64)
+    }
+  }
 
+  @_specialize(exported: false, where Medium == PersistentMemory)
   func checkpoint() {
-    tail = 0
-    guard hasUncheckpointedBatches else { return }
-    medium.fence()
+    guard !batches.isEmpty else { return }
+    RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: written)
     medium.storeWord(
       RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt), at: RedoJournalLayout.checkpointWord)
     medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
     medium.fence()
-    hasUncheckpointedBatches = false
+    batches.removeAll(keepingCapacity: true)
+    tail = 0
   }
 }

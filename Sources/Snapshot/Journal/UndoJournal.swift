@@ -110,10 +110,15 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     medium.fence()
 
     epoch = next
-    discardChanges()
+    count = 0
+    entryChain = ~0
   }
 
-  func discardChanges() {
+  /// Until msync, the home copy holds the last commit.
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) {
+    for run in lines.lineRuns {
+      (working + run.first * 64).copyMemory(from: medium.base + header.dataOffset + run.first * 64, byteCount: run.count * 64)
+    }
     count = 0
     entryChain = ~0
   }

@@ -1,3 +1,5 @@
+import SystemPackage
+
 extension RedoJournal {
   /// Reads the checkpoint word and the log and decides what recovery must do: replay every valid batch
   /// after the checkpoint, in epoch order, up to the first one that is missing or fails its checks.
@@ -41,22 +43,13 @@ extension RedoJournal {
     return RecoveryPlan(work: .replay(batches), epoch: expected - 1)
   }
 
-  /// Replays the batches of a plan into the home copy, then checkpoints. A crash before the checkpoint
-  /// word is durable leaves the log as it was, and replaying again writes the same bytes.
-  static func applyRecovery(_ plan: RecoveryPlan, medium: Medium, header: RegionHeader) {
+  /// Replays the batches of a plan into the home copy (the newest version of each line), then
+  /// checkpoints. A crash before the checkpoint word is durable leaves the log as it was, and replaying
+  /// again writes the same bytes.
+  static func applyRecovery(_ plan: RecoveryPlan, medium: Medium, header: RegionHeader) throws(Errno) {
     guard case .replay(let batches) = plan.work else { return }
-    for batch in batches {
-      let base = header.logOffset + batch.offset
-      var data = base + RedoJournalLayout.headSize(runCount: batch.runCount)
-      for run in 0..<batch.runCount {
-        let word = medium.loadWord(at: base + RedoJournalLayout.headerSize + run * 8)
-        let first = Int(word & 0xFFFF_FFFF)
-        let count = Int(word >> 32)
-        medium.streamLines(from: medium.base + data, lineCount: count, at: header.dataOffset + first * 64)
-        data += count * 64
-      }
-    }
-    medium.fence()
+    let written = try LineBitmap(lineCount: header.lineCount)
+    RedoJournalLayout.writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
     medium.storeWord(
       RedoJournalLayout.encodeCheckpoint(epoch: plan.epoch, salt: header.salt), at: RedoJournalLayout.checkpointWord)
     medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)

@@ -93,31 +93,33 @@ public final class Region {
 
   private init<M: ByteAddressableMedium>(path: FilePath, file: RegionFile, medium: M) throws(SnapshotError) {
     let header = file.header
+    var working: MemoryMapping?
     do throws(SnapshotError) {
       let start = ContinuousClock.now
       let plan = try Self.planRecovery(medium: medium, header: header, path: path.string)
-      switch header.journal {
-      case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
-      case .redo: RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)
+      try Self.allocating(path) { () throws(Errno) in
+        switch header.journal {
+        case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
+        case .redo: try RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)
+        }
       }
       var report = plan.report
       report.duration = ContinuousClock.now - start
-      workingMapping = try Self.allocate(path: path) { () throws(Errno) in try .anonymous(length: header.dataSize) }
-      do {
-        tracker = try Self.allocate(path: path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
-      } catch {
-        workingMapping.unmap()
-        throw error
+
+      let copy = try Self.allocating(path) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
+      working = copy
+      copy.base.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
+      self.tracker = try Self.allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
+      self.journal = try Self.allocating(path) { () throws(Errno) -> any CommitJournal in
+        switch header.journal {
+        case .undo: return UndoJournal(medium: medium, header: header, working: copy.base, epoch: plan.epoch)
+        case .redo: return try RedoJournal(medium: medium, header: header, working: copy.base, epoch: plan.epoch)
+        }
       }
-      workingMapping.base.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
-      switch header.journal {
-      case .undo:
-        journal = UndoJournal(medium: medium, header: header, working: workingMapping.base, epoch: plan.epoch)
-      case .redo:
-        journal = RedoJournal(medium: medium, header: header, working: workingMapping.base, epoch: plan.epoch)
-      }
+      self.workingMapping = copy
       self.recovery = report
     } catch {
+      working?.unmap()
       file.close()
       throw error
     }
@@ -125,7 +127,7 @@ public final class Region {
     self.file = file
     self.size = header.dataSize
     self._working = workingMapping.base
-    self._bitmap = tracker.bitmap
+    self._bitmap = tracker.bitmap.words
   }
 
   deinit {
@@ -152,12 +154,20 @@ public final class Region {
   /// Rolls the working copy back to the last msync: every change since then is forgotten.
   public func discard() {
     precondition(!isClosed, "discard() on a closed region")
-    let home = UnsafeRawPointer(file.mapping.base + file.header.dataOffset)
-    for run in tracker.lines.lineRuns {
-      (_working + run.first * 64).copyMemory(from: home + run.first * 64, byteCount: run.count * 64)
-    }
-    journal.discardChanges()
+    journal.restore(tracker.lines, into: _working)
     tracker.removeAll()
+  }
+
+  /// Brings the home copy up to date with every commit and retires the log, so that an open after a
+  /// crash has nothing to replay.
+  ///
+  /// With the redo journal, msync writes only the log; the home copy catches up at checkpoints, which
+  /// happen by themselves when the log has grown past a threshold (64 MiB, or the log's size if
+  /// smaller) and at close. Call this to choose the moment instead, for example when the program is
+  /// idle. The undo journal's home copy is always current: there, this does nothing.
+  public func checkpoint() throws(SnapshotError) {
+    guard !isClosed else { throw .closed(path: path.string) }
+    journal.checkpoint()
   }
 
   /// Checkpoints the log (the next open has nothing to recover), unmaps the file and releases its lock.
@@ -200,11 +210,11 @@ public final class Region {
     return line
   }
 
-  private static func allocate<T>(path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
+  private static func allocating<T>(_ path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
     do {
       return try body()
     } catch {
-      throw .system(path: path.string, operation: "allocate the working copy", errno: error)
+      throw .system(path: path.string, operation: "allocate memory", errno: error)
     }
   }
 }

@@ -4,27 +4,18 @@ import SystemPackage
 /// tracked store, and a list of the changed lines in first-store order, walked by msync and discard.
 /// Both live in anonymous memory sized for the whole region and touched only where lines change.
 final class DirtyLineTracker {
-  /// One bit per line.
-  let bitmap: UnsafeMutablePointer<UInt64>
+  let bitmap: LineBitmap
   private let list: UnsafeMutablePointer<UInt32>
-  private let bitmapMapping: MemoryMapping
   private let listMapping: MemoryMapping
   private(set) var count = 0
 
   init(lineCount: Int) throws(Errno) {
-    bitmapMapping = try .anonymous(length: (lineCount + 63) / 64 * 8)
-    do {
-      listMapping = try .anonymous(length: lineCount * 4)
-    } catch {
-      bitmapMapping.unmap()
-      throw error
-    }
-    bitmap = bitmapMapping.base.bindMemory(to: UInt64.self, capacity: (lineCount + 63) / 64)
+    bitmap = try LineBitmap(lineCount: lineCount)
+    listMapping = try .anonymous(length: lineCount * 4)
     list = listMapping.base.bindMemory(to: UInt32.self, capacity: lineCount)
   }
 
   deinit {
-    bitmapMapping.unmap()
     listMapping.unmap()
   }
 
@@ -36,15 +27,16 @@ final class DirtyLineTracker {
   /// Records the first store to `line`; the caller has checked that its bit is clear.
   @inline(__always)
   func insert(_ line: Int) {
-    bitmap[line &>> 6] |= 1 &<< UInt64(line & 63)
+    bitmap.insert(line)
     list[count] = UInt32(truncatingIfNeeded: line)
     count += 1
   }
 
-  /// Clears exactly the bits that were set and empties the list.
+  /// Clears exactly the bits that were set and empties the list. Every set bit is listed, so clearing
+  /// a listed line's whole word clears nothing else.
   func removeAll() {
     for line in lines {
-      bitmap[Int(line) &>> 6] = 0
+      bitmap.clearWord(containing: Int(line))
     }
     count = 0
   }
@@ -55,10 +47,10 @@ final class DirtyLineTracker {
     for line in lines {
       precondition(Int(line) < lineCount, "dirty line \(line) out of range")
       precondition(listed.insert(line).inserted, "dirty line \(line) listed twice")
-      precondition(bitmap[Int(line) >> 6] & (1 << UInt64(line & 63)) != 0, "listed line \(line) has no bit")
+      precondition(bitmap.contains(Int(line)), "listed line \(line) has no bit")
     }
     var bits = 0
-    for word in 0..<(lineCount + 63) / 64 { bits += bitmap[word].nonzeroBitCount }
+    for word in 0..<(lineCount + 63) / 64 { bits += bitmap.words[word].nonzeroBitCount }
     precondition(bits == count, "\(bits) bits set for \(count) listed lines")
   }
 }
