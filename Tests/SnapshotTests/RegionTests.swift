@@ -140,8 +140,10 @@ import Testing
         working = committed
       }
       let actual = region.withUnsafeBytes { Array($0) }
-      #expect(actual == working, "step \(step)")
-      if actual != working { return }
+      if let offset = zip(actual, working).firstIndex(where: { $0 != $1 }) {
+        Issue.record("step \(step): byte \(offset) is \(actual[offset]), the model says \(working[offset])")
+        return
+      }
       region.tracker._checkInvariants(lineCount: 128)
     }
   }
