@@ -56,7 +56,9 @@ struct Micro: ParsableCommand {
     }
     print(report.markdown())
     if let json {
-      try report.json().write(to: URL(fileURLWithPath: json))
+      let url = URL(fileURLWithPath: json)
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try report.json().write(to: url)
       printProgress("wrote \(json)")
     }
   }
