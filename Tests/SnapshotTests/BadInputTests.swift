@@ -144,13 +144,7 @@ import Testing
     let path = directory.file("region")
     try Region.create(at: path, size: 8192, options: .init(journal: .undo)).close()
     let initial = Array(try Data(contentsOf: path))
-    var traced: TracingMedium?
-    let region = try Region.open(at: path) { base in
-      let medium = TracingMedium(base: base)
-      traced = medium
-      return medium
-    }
-    let tracer = try #require(traced)
+    let (region, tracer) = try TracingMedium.open(at: path)
     region.store(UInt64(7), at: 0)
     region.store(UInt64(8), at: 640)
     try region.msync()

@@ -15,13 +15,7 @@ import Testing
     let path = directory.file("region")
     try Region.create(at: path, size: size, options: .init(journal: journal)).close()
     let initial = Array(try Data(contentsOf: path))
-    var traced: TracingMedium?
-    let region = try Region.open(at: path) { base in
-      let medium = TracingMedium(base: base)
-      traced = medium
-      return medium
-    }
-    let tracer = try #require(traced)
+    let (region, tracer) = try TracingMedium.open(at: path)
     var committed: [UInt64: [UInt8]] = [0: region.withUnsafeBytes { Array($0) }]
     var generator = SeededGenerator(seed: seed)
     try workload(region, tracer, &generator) { epoch in

@@ -140,7 +140,7 @@ import Testing
         working = committed
       }
       let actual = region.withUnsafeBytes { Array($0) }
-      if let offset = zip(actual, working).firstIndex(where: { $0 != $1 }) {
+      if let offset = actual.indices.first(where: { actual[$0] != working[$0] }) {
         Issue.record("step \(step): byte \(offset) is \(actual[offset]), the model says \(working[offset])")
         return
       }

@@ -101,13 +101,8 @@ struct CrashSimulator {
     let path = directory.file("crash-image")
     do {
       try Data(image).write(to: path)
-      var tracer: TracingMedium?
-      let region = try Region.open(at: path) { base in
-        let medium = TracingMedium(base: base)
-        tracer = medium
-        return medium
-      }
-      let events = tracer?.events ?? []
+      let (region, tracer) = try TracingMedium.open(at: path)
+      let events = tracer.events
       let data = region.withUnsafeBytes { Array($0) }
       try region.close()
       let epoch = region.epoch

@@ -1,3 +1,4 @@
+import SystemPackage
 @testable import Snapshot
 
 /// One durable-write operation of a run, or a note from the workload.
@@ -53,5 +54,16 @@ final class TracingMedium: ByteAddressableMedium {
 
   func note(_ event: TraceEvent) {
     events.append(event)
+  }
+
+  /// Opens a region whose durable writes are traced.
+  static func open(at path: FilePath) throws -> (Region, TracingMedium) {
+    var traced: TracingMedium?
+    let region = try Region.open(at: path) { base in
+      let medium = TracingMedium(base: base)
+      traced = medium
+      return medium
+    }
+    return (region, traced!)
   }
 }
