@@ -188,3 +188,28 @@ import Testing
     #expect(try Data(contentsOf: path)[4096] == 7, "close checkpoints")
   }
 }
+
+/// Every cache-line write-back instruction the processor offers commits correctly, so that the
+/// fallback order clwb, clflushopt, clflush is not only the path of older machines.
+@Suite struct FlushInstructionTests {
+  static var available: [CacheLineFlushInstruction] {
+    let order: [CacheLineFlushInstruction] = [.clwb, .clflushopt, .clflush]
+    guard let best = order.firstIndex(of: CPUFeatures.current.flushInstruction) else { return [.none] }
+    return Array(order[best...])
+  }
+
+  @Test(arguments: available)
+  func commitsWithEachFlushInstruction(instruction: CacheLineFlushInstruction) throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 8192, options: .init()) { base in
+      PersistentMemory(base: base, flushInstruction: instruction)
+    }
+    region.fill(0x42, at: 100, count: 500)
+    try region.msync()
+    try region.close()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.load(UInt8.self, at: 599) == 0x42)
+    #expect(reopened.load(UInt8.self, at: 600) == 0)
+  }
+}
