@@ -112,8 +112,9 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   private var tail = 0
   /// Where each batch since the last checkpoint starts, oldest first.
   private var batches: [Int] = []
-  /// Scratch bits for checkpoints: which lines have already been written home.
-  private let written: LineBitmap
+  /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
+  /// `restore`, the lines wanted.
+  private let scratch: LineBitmap
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
@@ -123,7 +124,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     self.working = working
     self.epoch = epoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
-    self.written = try LineBitmap(lineCount: header.lineCount)
+    self.scratch = try LineBitmap(lineCount: header.lineCount)
     batches.reserveCapacity(1024)
   }
 
@@ -173,16 +174,18 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   /// The last committed contents of `lines` are the newest logged version since the checkpoint, or
   /// the home copy's.
   func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) {
+    // The scratch bitmap marks the wanted lines, so that walking the log costs a bit test per line.
+    for line in lines { scratch.insert(Int(line)) }
     var newest: [Int: Int] = [:]
-    let wanted = Set(lines)
     for batch in batches {
       RedoJournalLayout.forEachRun(ofBatchAt: header.logOffset + batch, medium: medium) { first, count, data in
-        for line in first..<first + count where wanted.contains(UInt32(line)) {
+        for line in first..<first + count where scratch.contains(line) {
           newest[line] = data + (line - first) * 64
         }
       }
     }
     for line in lines.map(Int.init) {
+      scratch.clearWord(containing: line)
       let source = newest[line] ?? header.dataOffset + line * 64
       (working + line * 64).copyMemory(from: medium.base + source, byteCount: 64)
     }
@@ -191,7 +194,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   @_specialize(exported: false, where Medium == PersistentMemory)
   func checkpoint() {
     guard !batches.isEmpty else { return }
-    RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: written)
+    RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: scratch)
     medium.storeWord(
       RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt), at: RedoJournalLayout.checkpointWord)
     medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
