@@ -24,17 +24,26 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
+    .target(
+      name: "SnapshotVerification",
+      dependencies: [
+        "Snapshot",
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
     // The command-line tool.
     .executableTarget(
       name: "snapshot",
       dependencies: [
         "Snapshot",
+        "SnapshotVerification",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .testTarget(
       name: "SnapshotTests",
-      dependencies: ["Snapshot", "snapshot"]
+      dependencies: ["Snapshot", "SnapshotVerification", "snapshot"]
     ),
   ]
 )

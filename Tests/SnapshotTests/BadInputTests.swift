@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import Snapshot
+import SnapshotVerification
 
 /// Every kind of bad input from the design's contract: a typed error, an actionable message, and the
 /// file left exactly as it was.
@@ -144,7 +145,8 @@ import Testing
     let path = directory.file("region")
     try Region.create(at: path, size: 8192, options: .init(journal: .undo)).close()
     let initial = Array(try Data(contentsOf: path))
-    let (region, tracer) = try TracingMedium.open(at: path)
+    let trace = Trace()
+    let region = try TracingMedium.open(at: path, trace: trace)
     region.store(UInt64(7), at: 0)
     region.store(UInt64(8), at: 640)
     try region.msync()
@@ -153,11 +155,11 @@ import Testing
     // Crash right after the second fence: the log is active and the home copy holds the new lines.
     var model = PersistentMemoryCrashModel(initialImage: initial)
     var fences = 0
-    for event in tracer.events where fences < 2 {
+    for event in trace.events where fences < 2 {
       model.apply(event)
       if event == .fence { fences += 1 }
     }
-    let image = model.image(persisting: model.pendingUnits)
+    let image = model.image(Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, Optional($0.valueCount - 1)) }))
     let copy = directory.file("crashed")
     try Data(image).write(to: copy)
     let rolledBack = try Region.open(at: copy)

@@ -1,5 +1,6 @@
 import Testing
 @testable import Snapshot
+import SnapshotVerification
 
 @Suite struct CRC32CTests {
   @Test func knownVectors() {

@@ -54,7 +54,7 @@ import Testing
   }
 
   @Test func demoRecoversEveryKill() throws {
-    let demo = try runSnapshot(["demo", "--size", "4M", "--kills", "3"])
+    let demo = try runSnapshot(["demo", "--kills", "3"])
     #expect(demo.status == 0, "\(demo.standardOutput)\(demo.standardError)")
     #expect(demo.standardOutput.contains("every reopen found one complete commit"))
   }

@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import Snapshot
+import SnapshotVerification
 
 @Suite struct RegionTests {
   @Test(arguments: Region.Journal.allCases)

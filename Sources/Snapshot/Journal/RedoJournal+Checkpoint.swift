@@ -1,4 +1,20 @@
 extension RedoJournalLayout {
+  /// Stores the checkpoint word (one atomic 8-byte store) and makes it durable. Only after this may the
+  /// log be reused from its start.
+  static func writeCheckpoint<Medium: ByteAddressableMedium>(epoch: UInt64, medium: Medium, header: RegionHeader) {
+    let word = encodeCheckpoint(epoch: epoch, salt: header.salt)
+    if medium.faults.contains(.splitCommitWord) {
+      withUnsafeBytes(of: word.littleEndian) { bytes in
+        medium.store(from: bytes.baseAddress!, count: 4, at: checkpointWord)
+        medium.store(from: bytes.baseAddress! + 4, count: 4, at: checkpointWord + 4)
+      }
+    } else {
+      medium.storeWord(word, at: checkpointWord)
+    }
+    medium.flush(at: checkpointWord, count: 8)
+    medium.fence(unless: .dropRetireFence)
+  }
+
   /// Calls `body(first line, line count, data offset)` for each run of the valid batch at `offset`.
   static func forEachRun<Medium: ByteAddressableMedium>(
     ofBatchAt offset: Int, medium: Medium, _ body: (Int, Int, Int) -> Void
@@ -37,7 +53,7 @@ extension RedoJournalLayout {
         }
       }
     }
-    medium.fence()
+    medium.fence(unless: .dropCheckpointFence)
     for batch in batches {
       forEachRun(ofBatchAt: header.logOffset + batch, medium: medium) { first, count, _ in
         for line in stride(from: first, to: first + count, by: 64) { written.clearWord(containing: line) }

@@ -3,8 +3,8 @@ import SystemPackage
 /// Where the redo journal keeps its records: one checkpoint word in the control line of the header
 /// page, and batches appended one after another in the log area, from its start after each checkpoint.
 ///
-/// Checkpoint word: `epoch | check << 48`, where `check` is 16 bits of a CRC32C of the epoch and the
-/// salt; the home copy holds every commit up to that epoch durably.
+/// Checkpoint word: the epoch, sealed (`ControlWord`); the home copy holds every commit up to that
+/// epoch durably.
 ///
 /// Batch, line-aligned:
 ///
@@ -22,7 +22,6 @@ enum RedoJournalLayout {
   static let checkpointWord = RegionHeader.controlOffset
   static let magic: UInt32 = 0x314F_4452  // "RDO1"
   static let headerSize = 32
-  static let epochBits = 48
 
   /// The worst case: every line of the region in one batch, each a run of its own. A batch therefore
   /// always fits after a checkpoint, and a commit can never overflow the log.
@@ -39,17 +38,12 @@ enum RedoJournalLayout {
   }
 
   static func encodeCheckpoint(epoch: UInt64, salt: UInt64) -> UInt64 {
-    epoch | UInt64(checkpointCheck(epoch: epoch, salt: salt)) << epochBits
+    ControlWord.seal(epoch, salt: salt)
   }
 
   /// The epoch of a checkpoint word, or nil when its check bits do not match.
   static func decodeCheckpoint(_ word: UInt64, salt: UInt64) -> UInt64? {
-    let epoch = word & (1 << epochBits - 1)
-    return word == encodeCheckpoint(epoch: epoch, salt: salt) ? epoch : nil
-  }
-
-  private static func checkpointCheck(epoch: UInt64, salt: UInt64) -> UInt16 {
-    UInt16(truncatingIfNeeded: ~CRC32C.update(CRC32C.update(~0, word: epoch), word: salt))
+    ControlWord.open(word, salt: salt)
   }
 
   static func countsWord(lineCount: Int, runCount: Int) -> UInt64 {
@@ -163,8 +157,8 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
       data += 64 * run.count
     }
     medium.storeWord(UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: batch)
-    medium.flush(at: batch, count: head)
-    medium.fence()
+    medium.flushLog(at: batch, count: head)
+    medium.fence(unless: .dropCommitFence)
 
     batches.append(tail)
     tail += size
@@ -194,11 +188,11 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   @_specialize(exported: false, where Medium == PersistentMemory)
   func checkpoint() {
     guard !batches.isEmpty else { return }
+    if medium.faults.contains(.commitBeforePayload) {
+      RedoJournalLayout.writeCheckpoint(epoch: epoch, medium: medium, header: header)
+    }
     RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: scratch)
-    medium.storeWord(
-      RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt), at: RedoJournalLayout.checkpointWord)
-    medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
-    medium.fence()
+    RedoJournalLayout.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     batches.removeAll(keepingCapacity: true)
     tail = 0
   }

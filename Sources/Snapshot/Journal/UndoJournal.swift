@@ -1,7 +1,8 @@
 /// Where the undo journal keeps its records: the control line of the header page, then the log area
 /// (one 16-byte metadata record per logged line, then the 64-byte line images).
 ///
-/// Control line words: state (`epoch << 1 | active`), entry count, checksum of the active record.
+/// Control line words: state (the epoch and an active bit, sealed by `ControlWord`), entry count,
+/// checksum of the active record.
 /// Metadata record: `line | (epoch & 0xFFFF_FFFF) << 32`, then the entry's CRC32C.
 enum UndoJournalLayout {
   static let stateWord = RegionHeader.controlOffset
@@ -18,8 +19,23 @@ enum UndoJournalLayout {
     roundUp(lineCount * 16, to: 64)
   }
 
-  static func encodeState(epoch: UInt64, active: Bool) -> UInt64 {
-    epoch << 1 | (active ? 1 : 0)
+  static let activeBit: UInt64 = 1 << 47
+
+  static func encodeState(epoch: UInt64, active: Bool, salt: UInt64) -> UInt64 {
+    ControlWord.seal(epoch | (active ? activeBit : 0), salt: salt)
+  }
+
+  /// The epoch and active bit of a state word, or nil when its check bits do not match.
+  static func decodeState(_ word: UInt64, salt: UInt64) -> (epoch: UInt64, active: Bool)? {
+    ControlWord.open(word, salt: salt).map { ($0 & (activeBit - 1), $0 & activeBit != 0) }
+  }
+
+  /// Marks the log empty with `epoch` in one aligned 8-byte store and makes that durable: the commit of
+  /// `epoch` is complete, and the log is retired.
+  static func markEmpty<Medium: ByteAddressableMedium>(epoch: UInt64, medium: Medium, salt: UInt64) {
+    medium.storeWord(encodeState(epoch: epoch, active: false, salt: salt), at: stateWord)
+    medium.flush(at: stateWord, count: 8)
+    medium.fence(unless: .dropRetireFence)
   }
 
   static func entryWord(line: Int, epoch: UInt64) -> UInt64 {
@@ -80,7 +96,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     medium.storeWord(word, at: record)
     medium.storeWord(UInt64(checksum), at: record + 8)
     if index & 3 == 3 {
-      medium.flush(at: record - 48, count: 64)
+      medium.flushLog(at: record - 48, count: 64)
     }
     entryChain = crc.update(entryChain, word: UInt64(checksum))
   }
@@ -89,25 +105,25 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   func commit(_ lines: UnsafeBufferPointer<UInt32>) {
     let next = epoch + 1
     if count & 3 != 0 {
-      medium.flush(at: metadataOffset + (count & ~3) * 16, count: 64)
+      medium.flushLog(at: metadataOffset + (count & ~3) * 16, count: 64)
     }
     let checksum = UndoJournalLayout.recordChecksum(
       entryChain: entryChain, epoch: next, count: count, salt: header.salt)
     medium.storeWord(UInt64(count), at: UndoJournalLayout.countWord)
     medium.storeWord(checksum, at: UndoJournalLayout.checksumWord)
-    medium.storeWord(UndoJournalLayout.encodeState(epoch: next, active: true), at: UndoJournalLayout.stateWord)
-    medium.flush(at: UndoJournalLayout.stateWord, count: 24)
-    medium.fence()
+    medium.storeWord(UndoJournalLayout.encodeState(epoch: next, active: true, salt: header.salt), at: UndoJournalLayout.stateWord)
+    medium.flushLog(at: UndoJournalLayout.stateWord, count: 24)
+    medium.fence(unless: .dropCommitFence)
 
+    if medium.faults.contains(.commitBeforePayload) {
+      UndoJournalLayout.markEmpty(epoch: next, medium: medium, salt: header.salt)
+    }
     for run in lines.lineRuns {
       medium.streamLines(
         from: working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
     }
-    medium.fence()
-
-    medium.storeWord(UndoJournalLayout.encodeState(epoch: next, active: false), at: UndoJournalLayout.stateWord)
-    medium.flush(at: UndoJournalLayout.stateWord, count: 8)
-    medium.fence()
+    medium.fence(unless: .dropHomeFence)
+    UndoJournalLayout.markEmpty(epoch: next, medium: medium, salt: header.salt)
 
     epoch = next
     count = 0

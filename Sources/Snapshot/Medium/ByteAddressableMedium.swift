@@ -25,6 +25,9 @@ package protocol ByteAddressableMedium {
 
   /// Waits until every earlier flush and non-temporal store is durable.
   func fence()
+
+  /// The deliberate bugs switched on, for the crash simulator's mutants; none in production.
+  var faults: Fault { get }
 }
 
 extension ByteAddressableMedium {

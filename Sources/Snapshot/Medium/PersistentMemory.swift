@@ -2,27 +2,27 @@ import CSnapshotPlatform
 
 /// Persistent memory (or a tmpfs file standing in for it): stores into a shared mapping, made durable
 /// with the processor's cache-line write-back instruction and `sfence`.
-struct PersistentMemory: ByteAddressableMedium {
-  let base: UnsafeMutableRawPointer
-  let flushInstruction: CacheLineFlushInstruction
+package struct PersistentMemory: ByteAddressableMedium {
+  package let base: UnsafeMutableRawPointer
+  package let flushInstruction: CacheLineFlushInstruction
 
-  init(base: UnsafeMutableRawPointer, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
+  package init(base: UnsafeMutableRawPointer, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
     self.base = base
     self.flushInstruction = flushInstruction
   }
 
   @inline(__always)
-  func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
+  package func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
     (base + offset).copyMemory(from: source, byteCount: count)
   }
 
   @inline(__always)
-  func storeWord(_ value: UInt64, at offset: Int) {
+  package func storeWord(_ value: UInt64, at offset: Int) {
     (base + offset).storeBytes(of: value, as: UInt64.self)
   }
 
   @inline(__always)
-  func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
+  package func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
     var destination = base + offset
     var source = source
     for _ in 0..<lineCount {
@@ -33,7 +33,7 @@ struct PersistentMemory: ByteAddressableMedium {
   }
 
   @inline(__always)
-  func flush(at offset: Int, count: Int) {
+  package func flush(at offset: Int, count: Int) {
     guard count > 0 else { return }
     let first = (offset &>> 6) &<< 6
     let end = offset + count
@@ -50,7 +50,7 @@ struct PersistentMemory: ByteAddressableMedium {
   }
 
   @inline(__always)
-  func fence() {
+  package func fence() {
     snapshot_sfence()
   }
 }

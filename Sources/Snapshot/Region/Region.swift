@@ -181,6 +181,14 @@ public final class Region {
     isClosed = true
   }
 
+  /// Lets go of the file as a killed process would: no checkpoint, nothing written. For the crash
+  /// simulator's process-crash workloads; the region is closed afterwards.
+  package func abandon() {
+    guard !isClosed else { return }
+    file.close()
+    isClosed = true
+  }
+
   /// Called by the store path when some line of `first...last` may not be dirty yet: hands each line
   /// that is not to the journal before it changes, then marks it.
   @usableFromInline @inline(never)
@@ -203,10 +211,11 @@ public final class Region {
 
   private static func initialControlLine(for header: RegionHeader) -> [UInt8] {
     var line = [UInt8](repeating: 0, count: 64)
-    if header.journal == .redo {
-      let word = RedoJournalLayout.encodeCheckpoint(epoch: 0, salt: header.salt)
-      line.withUnsafeMutableBytes { $0.storeBytes(of: word.littleEndian, as: UInt64.self) }
+    let word = switch header.journal {
+    case .undo: UndoJournalLayout.encodeState(epoch: 0, active: false, salt: header.salt)
+    case .redo: RedoJournalLayout.encodeCheckpoint(epoch: 0, salt: header.salt)
     }
+    line.withUnsafeMutableBytes { $0.storeBytes(of: word.littleEndian, as: UInt64.self) }
     return line
   }
 

@@ -16,7 +16,7 @@
 /// | 32 | 8 | log size in bytes |
 /// | 40 | 8 | salt: a random number mixed into every log checksum |
 /// | 48 | 16 | zero |
-struct RegionHeader: Equatable, Sendable {
+package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
   static let formatVersion: UInt32 = 1
   /// The header page: this line, the journal's control line, and padding to a page boundary.
@@ -28,12 +28,12 @@ struct RegionHeader: Equatable, Sendable {
 
   var medium: Region.Medium
   var journal: Region.Journal
-  var dataSize: Int
-  var logSize: Int
+  package var dataSize: Int
+  package var logSize: Int
   var salt: UInt64
 
-  var dataOffset: Int { Self.pageSize }
-  var logOffset: Int { Self.pageSize + dataSize }
+  package var dataOffset: Int { Self.pageSize }
+  package var logOffset: Int { Self.pageSize + dataSize }
   var fileSize: Int { logOffset + logSize }
   var lineCount: Int { dataSize / 64 }
 
@@ -56,7 +56,7 @@ struct RegionHeader: Equatable, Sendable {
 
   /// Reads and checks a header line: magic, version, checksum, then that the layout makes sense.
   /// The file size is checked separately by the caller, which knows the path.
-  static func decode(_ raw: [UInt8], path: String) throws(SnapshotError) -> RegionHeader {
+  package static func decode(_ raw: [UInt8], path: String) throws(SnapshotError) -> RegionHeader {
     precondition(raw.count >= 64)
     func word(_ offset: Int) -> UInt64 {
       raw.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }

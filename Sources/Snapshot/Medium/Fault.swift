@@ -1,0 +1,51 @@
+/// Deliberate bugs ("mutants") that the crash simulator must catch, each a known way to break a commit
+/// protocol. A medium reports which are switched on. The production medium reports none, and since
+/// journals are specialized for it, every check of a fault folds away in its code.
+package struct Fault: OptionSet, Sendable, Hashable {
+  package let rawValue: UInt32
+
+  package init(rawValue: UInt32) {
+    self.rawValue = rawValue
+  }
+
+  /// Log records are not written back before their fence: the redo batch head, the undo metadata
+  /// and active record.
+  package static let dropLogFlush = Fault(rawValue: 1 << 0)
+  /// The commit's ordering point is missing: the redo batch fence, the undo journal's first fence.
+  package static let dropCommitFence = Fault(rawValue: 1 << 1)
+  /// The undo journal does not fence the home copy before marking the log empty.
+  package static let dropHomeFence = Fault(rawValue: 1 << 2)
+  /// The record that retires the log (the redo checkpoint word, the undo empty mark) is not fenced
+  /// before msync or checkpoint returns.
+  package static let dropRetireFence = Fault(rawValue: 1 << 3)
+  /// A checkpoint does not fence the home writes before it stores the checkpoint word.
+  package static let dropCheckpointFence = Fault(rawValue: 1 << 4)
+  /// The commit is marked complete before its payload is durable: the undo journal marks the log
+  /// empty before copying home; a redo checkpoint stores its word before writing home.
+  package static let commitBeforePayload = Fault(rawValue: 1 << 5)
+  /// Recovery trusts log records without checking their checksums.
+  package static let skipChecksum = Fault(rawValue: 1 << 6)
+  /// Recovery does not retire the log after replaying or undoing it.
+  package static let skipRetire = Fault(rawValue: 1 << 7)
+  /// Recovery applies undo images oldest first.
+  package static let undoForwardOrder = Fault(rawValue: 1 << 8)
+  /// The redo checkpoint word is stored as two 4-byte halves instead of one 8-byte store.
+  package static let splitCommitWord = Fault(rawValue: 1 << 9)
+}
+
+extension ByteAddressableMedium {
+  /// No faults: the production behaviour.
+  package var faults: Fault { [] }
+
+  /// Writes back `[offset, offset + count)` unless log flushes are being dropped.
+  @inline(__always)
+  func flushLog(at offset: Int, count: Int) {
+    if !faults.contains(.dropLogFlush) { flush(at: offset, count: count) }
+  }
+
+  /// Fences unless `fault` removes this fence.
+  @inline(__always)
+  func fence(unless fault: Fault) {
+    if !faults.contains(fault) { fence() }
+  }
+}

@@ -1,0 +1,99 @@
+/// Replays a trace under the persistent-memory crash model: the medium persists aligned 8-byte units;
+/// a unit stored to but not yet flushed and fenced may hold, after a crash, its durable value or any
+/// value stored to it since, independently of every other unit; a fence makes the value a flush
+/// captured (or a non-temporal store wrote) durable.
+package struct PersistentMemoryCrashModel {
+  /// What the medium surely holds.
+  package private(set) var durable: [UInt8]
+  /// Units whose content on the medium is uncertain.
+  private var pending: [Int: PendingUnit] = [:]
+
+  struct PendingUnit {
+    /// Every value stored to the unit since its durable one, oldest first; never empty.
+    var values: [UInt64]
+    /// The index in `values` that the next fence makes durable, when a flush or a non-temporal store
+    /// captured one.
+    var captured: Int?
+  }
+
+  /// One uncertain unit in an image: which of its values reached the medium (nil: none).
+  package typealias Choice = [Int: Int?]
+
+  package init(initialImage: [UInt8]) {
+    precondition(initialImage.count % 8 == 0)
+    durable = initialImage
+  }
+
+  package mutating func apply(_ event: TraceEvent) {
+    switch event {
+    case .store(let offset, let bytes):
+      write(bytes, at: offset, captured: false)
+    case .stream(let offset, let bytes):
+      write(bytes, at: offset, captured: true)
+    case .flush(let offset, let count):
+      guard count > 0 else { return }
+      for unit in offset / 64 * 8..<(offset + count + 63) / 64 * 8 {
+        if var entry = pending[unit] {
+          entry.captured = entry.values.count - 1
+          pending[unit] = entry
+        }
+      }
+    case .fence:
+      for (unit, entry) in pending {
+        guard let captured = entry.captured else { continue }
+        setDurable(unit: unit, value: entry.values[captured])
+        let later = Array(entry.values[(captured + 1)...])
+        pending[unit] = later.isEmpty ? nil : PendingUnit(values: later, captured: nil)
+      }
+    case .processCrash:
+      for (unit, entry) in pending { setDurable(unit: unit, value: entry.values.last!) }
+      pending.removeAll()
+    case .msyncBegins, .msyncReturned, .recovered:
+      break
+    }
+  }
+
+  /// The uncertain units, in address order, with how many values each may hold.
+  package var uncertainUnits: [(unit: Int, valueCount: Int)] {
+    pending.keys.sorted().map { ($0, pending[$0]!.values.count) }
+  }
+
+  /// The medium's content if each unit in `choice` holds the chosen value (nil: its durable value) and
+  /// every other uncertain unit holds its durable value.
+  package func image(_ choice: Choice) -> [UInt8] {
+    var image = durable
+    image.withUnsafeMutableBytes { raw in
+      for (unit, index) in choice {
+        guard let index, let entry = pending[unit] else { continue }
+        raw.storeBytes(of: entry.values[index], toByteOffset: unit * 8, as: UInt64.self)
+      }
+    }
+    return image
+  }
+
+  private mutating func write(_ bytes: [UInt8], at offset: Int, captured: Bool) {
+    var index = 0
+    while index < bytes.count {
+      let unit = (offset + index) / 8
+      var entry = pending[unit] ?? PendingUnit(values: [], captured: nil)
+      var value = entry.values.last ?? durableValue(unit)
+      withUnsafeMutableBytes(of: &value) { raw in
+        while index < bytes.count, (offset + index) / 8 == unit {
+          raw[(offset + index) % 8] = bytes[index]
+          index += 1
+        }
+      }
+      entry.values.append(value)
+      if captured { entry.captured = entry.values.count - 1 }
+      pending[unit] = entry
+    }
+  }
+
+  private func durableValue(_ unit: Int) -> UInt64 {
+    durable.withUnsafeBytes { $0.load(fromByteOffset: unit * 8, as: UInt64.self) }
+  }
+
+  private mutating func setDurable(unit: Int, value: UInt64) {
+    durable.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: unit * 8, as: UInt64.self) }
+  }
+}

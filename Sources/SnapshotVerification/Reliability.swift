@@ -1,0 +1,208 @@
+import Foundation
+import Snapshot
+
+/// Everything that checks the crash guarantee, run together: the crash simulator over every workload
+/// and journal, the mutants, the SIGKILL loop and the recovery fuzzer.
+package struct Reliability: Sendable {
+  package var seeds: [UInt64] = [11, 12, 13]
+  package var scale = 1
+  /// Run simulations with further seeds until at least this many crash images were recovered.
+  package var minimumImages = 0
+  package var recoveryCrashEvery = 4
+  package var kills = 200
+  package var fuzzCases = 100_000
+  /// The mutants to run.
+  package var mutants = Mutant.persistentMemory
+  /// The `snapshot crash-test-worker` command the kill loop runs as its child.
+  package var worker: [String]
+
+  package init(worker: [String]) {
+    self.worker = worker
+  }
+
+  /// The settings for long runs: at least 10^7 crash images, every recovery crashed, more kills and fuzz.
+  package mutating func soak() {
+    minimumImages = 10_000_000
+    recoveryCrashEvery = 1
+    kills = 2_000
+    fuzzCases = 2_000_000
+  }
+
+  /// The targets a run must meet beyond having no failures.
+  package struct Targets: Sendable {
+    package var images = 100_000
+    package var killsPerJournal = 200
+    package var fuzzCases = 100_000
+
+    package init() {}
+  }
+
+  package func run(directory: String, progress: (String) -> Void) throws -> ReliabilityReport {
+    var report = ReliabilityReport()
+    let start = Date()
+
+    var simulation = Simulation()
+    simulation.scale = scale
+    simulation.options.recoveryCrashEvery = recoveryCrashEvery
+    var nextSeed = (seeds.max() ?? 0) + 1
+    var pending = seeds
+    progress("crash simulator (persistent-memory model)")
+    while !pending.isEmpty {
+      simulation.seeds = pending
+      report.simulations += try simulation.run(scratchDirectory: directory, progress: progress)
+      pending = report.images < minimumImages ? [nextSeed] : []
+      nextSeed += 1
+    }
+    report.seconds["crash simulator"] = Date().timeIntervalSince(start)
+
+    let mutantsStart = Date()
+    progress("mutants")
+    for mutant in mutants {
+      let outcome = try mutant.run(seed: seeds.first ?? 1, scale: scale, scratchDirectory: directory)
+      progress("  \(mutant.name): \(outcome.caughtBy == nil ? (mutant.equivalentBecause == nil ? "NOT CAUGHT" : "equivalent") : "caught")")
+      report.mutants.append(outcome)
+    }
+    report.seconds["mutants"] = Date().timeIntervalSince(mutantsStart)
+
+    let killStart = Date()
+    progress("SIGKILL loop")
+    for journal in Region.Journal.allCases {
+      var loop = KillLoop()
+      loop.iterations = kills
+      loop.journal = journal
+      report.kills.append((journal, try loop.run(worker: worker, directory: directory) { kill in
+        if kill.iteration % 100 == 0 { progress("  \(journal): \(kill.iteration) kills") }
+      }))
+    }
+    report.seconds["SIGKILL loop"] = Date().timeIntervalSince(killStart)
+
+    let fuzzStart = Date()
+    progress("recovery fuzzing")
+    var fuzzer = RecoveryFuzzer()
+    fuzzer.cases = fuzzCases
+    report.fuzz = try fuzzer.run(directory: directory, progress: progress)
+    report.seconds["recovery fuzzing"] = Date().timeIntervalSince(fuzzStart)
+    report.seconds["total"] = Date().timeIntervalSince(start)
+    return report
+  }
+}
+
+/// The figures of a reliability run.
+package struct ReliabilityReport: Sendable {
+  package var simulations: [Simulation.Result] = []
+  package var mutants: [Mutant.Outcome] = []
+  package var kills: [(Region.Journal, KillLoop.Report)] = []
+  package var fuzz = RecoveryFuzzer.Report()
+  package var seconds: [String: Double] = [:]
+
+  /// Crash images recovered: distinct images at crash points plus images of crashes during recovery.
+  package var images: Int {
+    simulations.reduce(0) { $0 + $1.report.imagesDistinct + $1.report.recoveryCrashImages }
+  }
+
+  package var failures: [String] {
+    var failures: [String] = simulations.flatMap { $0.checkFailures + $0.report.failures }
+    for outcome in mutants where outcome.caughtBy == nil && outcome.mutant.equivalentBecause == nil {
+      failures.append("mutant not caught: \(outcome.mutant.name)")
+    }
+    for (_, kill) in kills { failures += kill.failures }
+    return failures + fuzz.failures
+  }
+
+  /// The targets this run missed, beyond its failures: every crash point visited, every mutant that
+  /// can be caught caught, enough images, kills and fuzz cases.
+  package func missed(_ targets: Reliability.Targets) -> [String] {
+    var missed: [String] = []
+    if !allCrashPointsVisited { missed.append("not every crash point was visited") }
+    if images < targets.images { missed.append("\(images) crash images, fewer than \(targets.images)") }
+    for (journal, kill) in kills where kill.iterations < targets.killsPerJournal || kill.insideMsync == 0 {
+      missed.append("\(kill.iterations) kills of the \(journal) journal, \(kill.insideMsync) inside msync")
+    }
+    if fuzz.cases < targets.fuzzCases { missed.append("\(fuzz.cases) fuzz cases, fewer than \(targets.fuzzCases)") }
+    return missed
+  }
+
+  package var allCrashPointsVisited: Bool {
+    simulations.allSatisfy { $0.report.crashPointsVisited == $0.report.crashPoints }
+  }
+
+  package func markdown() -> String {
+    var lines: [String] = []
+    lines.append("### Crash simulator (persistent memory)")
+    lines.append("")
+    lines.append("| workload | journal | operations | msyncs | crash points visited | exhaustive / sampled points | images generated | distinct images | recovery-crash images | distinct states recovered | failures | seconds |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    let grouped = Dictionary(grouping: simulations) { "\($0.workload)|\($0.journal)" }
+    for key in grouped.keys.sorted() {
+      let runs = grouped[key]!
+      let total = runs.reduce(into: CrashSimulator.Report()) { sum, run in
+        sum.crashPoints += run.report.crashPoints
+        sum.crashPointsVisited += run.report.crashPointsVisited
+        sum.exhaustivePoints += run.report.exhaustivePoints
+        sum.sampledPoints += run.report.sampledPoints
+        sum.imagesGenerated += run.report.imagesGenerated
+        sum.imagesDistinct += run.report.imagesDistinct
+        sum.recoveryCrashImages += run.report.recoveryCrashImages
+        sum.failures += run.report.failures + run.checkFailures
+      }
+      let states = runs.reduce(0) { $0 + $1.report.recoveredStates.count }
+      lines.append("| \(runs[0].workload) (\(runs.count) seed\(runs.count == 1 ? "" : "s")) | \(runs[0].journal) | "
+        + "\(runs.reduce(0) { $0 + $1.operations }) | \(runs.reduce(0) { $0 + $1.msyncs }) | "
+        + "\(total.crashPointsVisited) of \(total.crashPoints) | \(total.exhaustivePoints) / \(total.sampledPoints) | "
+        + "\(total.imagesGenerated) | \(total.imagesDistinct) | \(total.recoveryCrashImages) | \(states) | "
+        + "\(total.failures.count) | \(String(format: "%.1f", runs.reduce(0) { $0 + $1.seconds })) |")
+    }
+    lines.append("")
+    lines.append("Crash images recovered in all: \(images); every crash point visited: \(allCrashPointsVisited ? "yes" : "no").")
+    lines.append("")
+    let catchable = mutants.filter { $0.mutant.equivalentBecause == nil }
+    lines.append("### Mutants: \(catchable.filter { $0.caughtBy != nil }.count) of \(catchable.count) caught")
+    lines.append("")
+    lines.append("| mutant | caught by (the first failing image or check) | images tried |")
+    lines.append("|---|---|---|")
+    for outcome in mutants {
+      let verdict = outcome.caughtBy ?? (outcome.mutant.equivalentBecause.map { "equivalent, not counted: \($0)" } ?? "**NOT CAUGHT**")
+      lines.append("| \(outcome.mutant.name) | \(verdict.replacingOccurrences(of: "|", with: "/")) | \(outcome.imagesTried) |")
+    }
+    lines.append("")
+    lines.append("### SIGKILL loop")
+    lines.append("")
+    lines.append("| journal | kills | inside msync | highest epoch acknowledged | failures |")
+    lines.append("|---|---|---|---|---|")
+    for (journal, kill) in kills {
+      lines.append("| \(journal) | \(kill.iterations) | \(kill.insideMsync) | \(kill.commitsAcknowledged) | \(kill.failures.count) |")
+    }
+    lines.append("")
+    lines.append("### Recovery fuzzing")
+    lines.append("")
+    lines.append("\(fuzz.cases) corrupted files: \(fuzz.typedErrors) refused with a typed error, \(fuzz.recovered) opened "
+      + "holding a committed state, \(fuzz.dataAreaOpened) opened after a change to the data area alone (which "
+      + "carries no checksum, so only the absence of a trap is checked), \(fuzz.failures.count) failures, no trap.")
+    lines.append("")
+    lines.append("### Wall time")
+    lines.append("")
+    for (phase, seconds) in seconds.sorted(by: { $0.key < $1.key }) {
+      lines.append("- \(phase): \(String(format: "%.1f", seconds)) s")
+    }
+    let failures = self.failures
+    if !failures.isEmpty {
+      lines.append("")
+      lines.append("### Failures (first 20)")
+      lines.append("")
+      lines += failures.prefix(20).map { "- \($0)" }
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// What the crash images assume about the hardware.
+  package static let modelAssumptions = """
+    - The medium persists aligned 8-byte units atomically; nothing larger is atomic.
+    - A unit stored to but not yet written back (flush) and ordered (fence) may hold, after a crash, \
+    its last durable value or any value stored to it since, independently of every other unit.
+    - A flush followed by a fence makes the flushed value durable; a non-temporal store is durable \
+    after the next fence.
+    - A process crash (SIGKILL) loses nothing that was stored: the machine keeps running.
+    - Crash points are the fences of a run (and of every recovery), the points where its process is \
+    killed, and its end; between two fences, the images at the later fence cover every earlier crash.
+    """
+}

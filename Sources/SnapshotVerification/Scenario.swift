@@ -1,0 +1,96 @@
+import Foundation
+import Snapshot
+import SystemPackage
+
+/// The data of one commit, as the workload saw it when it called msync.
+package struct CommittedState: Sendable, Equatable {
+  package var epoch: UInt64
+  package var data: [UInt8]
+}
+
+/// A recorded run: the file before it, every durable write and workload note, and the committed
+/// states the notes refer to.
+package struct Scenario: Sendable {
+  package var workload: String
+  package var journal: Region.Journal
+  package var faults: Fault
+  package var initialImage: [UInt8]
+  package var trace: [TraceEvent]
+  package var states: [CommittedState]
+  package var operations: Int
+  package var msyncs: Int
+  /// Checks the run made as it went (discard restoring the last commit, reopen recovering it).
+  package var failures: [String]
+}
+
+/// Runs a workload on a fresh region with a tracing medium and records it as a `Scenario`.
+package final class ScenarioRecorder {
+  package private(set) var region: Region
+  private let path: FilePath
+  private let trace = Trace()
+  private let faults: Fault
+  private let initialImage: [UInt8]
+  private var states: [CommittedState]
+  private var acknowledged = 0
+  private var failures: [String] = []
+  package private(set) var operations = 0
+  package private(set) var msyncs = 0
+
+  package init(path: FilePath, size: Int, journal: Region.Journal, faults: Fault) throws {
+    try Region.create(at: path, size: size, options: .init(journal: journal)).close()
+    initialImage = Array(try Data(contentsOf: URL(fileURLWithPath: path.string)))
+    self.path = path
+    self.faults = faults
+    region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+    states = [CommittedState(epoch: 0, data: region.withUnsafeBytes { Array($0) })]
+  }
+
+  /// Counts one operation of the workload (a store, copy or fill).
+  package func count() {
+    operations += 1
+  }
+
+  /// msync, with the notes the simulator needs: the state in flight, then the one acknowledged.
+  package func msync() throws {
+    let expected = region.dirtyLineCount > 0 ? region.epoch + 1 : region.epoch
+    states.append(CommittedState(epoch: expected, data: region.withUnsafeBytes { Array($0) }))
+    let state = states.count - 1
+    trace.append(.msyncBegins(state: state))
+    let epoch = try region.msync()
+    trace.append(.msyncReturned(state: state))
+    acknowledged = state
+    msyncs += 1
+    if epoch != expected {
+      failures.append("msync returned epoch \(epoch), expected \(expected)")
+    }
+  }
+
+  /// discard, checked: the working copy must equal the last acknowledged commit.
+  package func discard() {
+    region.discard()
+    if region.withUnsafeBytes({ Array($0) }) != states[acknowledged].data {
+      failures.append("discard after commit \(states[acknowledged].epoch) did not restore it")
+    }
+  }
+
+  /// Kills the process (as far as the region can tell), reopens the file, and checks that recovery
+  /// found the last acknowledged commit.
+  package func crashAndReopen() throws {
+    trace.append(.processCrash)
+    region.abandon()
+    region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+    let expected = states[acknowledged]
+    if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
+      failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")
+    }
+    trace.append(.recovered(state: acknowledged))
+  }
+
+  /// Closes the region and returns the run.
+  package func finish(workload: String) throws -> Scenario {
+    try region.close()
+    return Scenario(
+      workload: workload, journal: region.journalKind, faults: faults, initialImage: initialImage,
+      trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures)
+  }
+}

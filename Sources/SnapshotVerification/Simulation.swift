@@ -1,0 +1,46 @@
+import Foundation
+import Snapshot
+
+/// The crash simulator over every workload and journal, with the figures the reliability report shows.
+package struct Simulation: Sendable {
+  package struct Result: Sendable {
+    package var workload: String
+    package var journal: Region.Journal
+    package var operations: Int
+    package var msyncs: Int
+    package var report: CrashSimulator.Report
+    package var checkFailures: [String]
+    package var seconds: Double
+  }
+
+  package var scale = 1
+  package var seeds: [UInt64] = [11]
+  package var options = CrashSimulator.Options()
+
+  package init() {}
+
+  package func run(scratchDirectory: String, progress: (String) -> Void) throws -> [Result] {
+    var results: [Result] = []
+    for workload in Workload.all(scale: scale) {
+      for journal in Region.Journal.allCases {
+        for seed in seeds {
+          let start = Date()
+          let path = "\(scratchDirectory)/scenario.region"
+          let scenario = try workload.record(journal: journal, seed: seed, path: path)
+          try? FileManager.default.removeItem(atPath: path)
+          var options = self.options
+          options.seed = seed
+          let report = CrashSimulator(scenario: scenario, options: options, scratchDirectory: scratchDirectory).run()
+          let result = Result(
+            workload: workload.name, journal: journal, operations: scenario.operations, msyncs: scenario.msyncs,
+            report: report, checkFailures: scenario.failures, seconds: Date().timeIntervalSince(start))
+          progress("  \(workload.name) (\(journal), seed \(seed)): \(report.imagesDistinct) distinct images "
+            + "of \(report.imagesGenerated), \(report.recoveryCrashImages) recovery-crash images, "
+            + "\(report.failures.count + scenario.failures.count) failures, \(String(format: "%.1f", result.seconds)) s")
+          results.append(result)
+        }
+      }
+    }
+    return results
+  }
+}

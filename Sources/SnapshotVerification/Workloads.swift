@@ -1,0 +1,96 @@
+import Snapshot
+
+/// A workload for the crash simulator: what it does to a region, run through a recorder.
+package struct Workload: Sendable {
+  package var name: String
+  /// The region size it runs on; small, so that every crash point can be explored.
+  package var regionSize: Int
+  package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
+
+  /// Runs the workload on a fresh region at `path`.
+  package func record(journal: Region.Journal, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
+    let recorder = try ScenarioRecorder(path: .init(path), size: regionSize, journal: journal, faults: faults)
+    var generator = SeededGenerator(seed: seed)
+    try body(recorder, &generator)
+    return try recorder.finish(workload: name)
+  }
+
+  /// Every workload, at a scale that `scale` multiplies.
+  package static func all(scale: Int = 1) -> [Workload] {
+    [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
+     processCrashes(rounds: 3 * scale)]
+  }
+
+  /// Stores of random sizes (1 to 80 bytes) at random offsets and alignments, random msync and discard.
+  package static func randomStores(rounds: Int) -> Workload {
+    Workload(name: "random stores, msync, discard", regionSize: 16 << 10) { recorder, generator in
+      let region = recorder.region
+      for round in 0..<rounds {
+        for _ in 0..<Int.random(in: 1...6, using: &generator) {
+          let count = Int.random(in: 1...80, using: &generator)
+          let offset = Int.random(in: 0...(region.size - count), using: &generator)
+          let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+          bytes.withUnsafeBytes { region.copy(from: $0, to: offset) }
+          recorder.count()
+        }
+        region.store(UInt64(round), at: 8 * Int.random(in: 0..<64, using: &generator))
+        recorder.count()
+        if Int.random(in: 0..<5, using: &generator) == 0 {
+          recorder.discard()
+        } else {
+          try recorder.msync()
+        }
+      }
+    }
+  }
+
+  /// Fills and overlapping in-region copies spanning many lines.
+  package static func bulkCopyAndFill(rounds: Int) -> Workload {
+    Workload(name: "bulk copy and fill", regionSize: 16 << 10) { recorder, generator in
+      let region = recorder.region
+      for round in 0..<rounds {
+        let count = Int.random(in: 100...3000, using: &generator)
+        region.fill(UInt8(truncatingIfNeeded: round + 1), at: Int.random(in: 0...(region.size - count), using: &generator), count: count)
+        let length = Int.random(in: 64...2000, using: &generator)
+        region.copy(
+          from: Int.random(in: 0...(region.size - length), using: &generator),
+          to: Int.random(in: 0...(region.size - length), using: &generator), count: length)
+        recorder.count()
+        recorder.count()
+        try recorder.msync()
+      }
+    }
+  }
+
+  /// Many small commits into a 4 KiB region: the log fills and is checkpointed again and again.
+  package static func logWrap(commits: Int) -> Workload {
+    Workload(name: "log wrap and checkpoints", regionSize: 4096) { recorder, generator in
+      let region = recorder.region
+      for commit in 0..<commits {
+        for _ in 0..<Int.random(in: 1...12, using: &generator) {
+          region.store(UInt32(commit), at: 4 * Int.random(in: 0..<1024, using: &generator))
+          recorder.count()
+        }
+        try recorder.msync()
+      }
+    }
+  }
+
+  /// Commits, then a process crash and a reopen (recovery), then more commits on the recovered region.
+  package static func processCrashes(rounds: Int) -> Workload {
+    Workload(name: "process crash and reopen", regionSize: 8192) { recorder, generator in
+      for round in 0..<rounds {
+        for _ in 0..<Int.random(in: 2...5, using: &generator) {
+          for _ in 0..<Int.random(in: 1...4, using: &generator) {
+            recorder.region.store(UInt64(round) << 32 | UInt64(recorder.operations), at: 8 * Int.random(in: 0..<1024, using: &generator))
+            recorder.count()
+          }
+          try recorder.msync()
+        }
+        recorder.region.store(UInt64.max, at: 8 * Int.random(in: 0..<1024, using: &generator))  // never committed
+        recorder.count()
+        try recorder.crashAndReopen()
+      }
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import Snapshot
+import SnapshotVerification
+
+/// The checking machinery itself, at a size a debug build runs quickly. The full bounded run, with
+/// its targets (10^5 crash images, every mutant, 200 kills per journal, 10^5 fuzz cases), is
+/// `swift run -c release snapshot crash-test`, which the test command runs after these tests.
+@Suite struct ReliabilityTests {
+  @Test func smallRunFindsNoFailure() throws {
+    let directory = TestDirectory()
+    var reliability = Reliability(worker: [snapshotExecutable, "crash-test-worker"])
+    reliability.seeds = [21]
+    reliability.recoveryCrashEvery = 8
+    reliability.kills = 20
+    reliability.fuzzCases = 3_000
+    reliability.mutants = []
+    let report = try reliability.run(directory: directory.path) { _ in }
+    #expect(report.failures.isEmpty, "\(report.failures.prefix(5).joined(separator: "\n"))")
+    #expect(report.allCrashPointsVisited)
+    #expect(report.images > 10_000)
+    #expect(report.simulations.allSatisfy { $0.report.recoveredStates.count > 1 })
+    #expect(report.kills.allSatisfy { $0.1.iterations == 20 })
+    #expect(report.fuzz.typedErrors > 0 && report.fuzz.recovered > 0)
+  }
+
+  /// A few mutants, one per kind of bug, must each be caught.
+  @Test(arguments: [Fault.dropCommitFence, .skipChecksum, .splitCommitWord, .commitBeforePayload])
+  func mutantsAreCaught(fault: Fault) throws {
+    let directory = TestDirectory()
+    for mutant in Mutant.persistentMemory where mutant.fault == fault && mutant.equivalentBecause == nil {
+      let outcome = try mutant.run(seed: 11, scale: 1, scratchDirectory: directory.path)
+      #expect(outcome.caughtBy != nil, "\(mutant.name) was not caught")
+    }
+  }
+}
