@@ -171,10 +171,11 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     // The scratch bitmap marks the wanted lines, so that walking the log costs a bit test per line.
     for line in lines { scratch.insert(Int(line)) }
     var newest: [Int: Int] = [:]
+    let log = Self.reader(medium: medium, header: header)
     for batch in batches {
-      RedoJournalLayout.forEachRun(ofBatchAt: header.logOffset + batch, medium: medium) { first, count, data in
+      log.forEachRun(ofBatchAt: batch) { first, count, data in
         for line in first..<first + count where scratch.contains(line) {
-          newest[line] = data + (line - first) * 64
+          newest[line] = header.logOffset + data + (line - first) * 64
         }
       }
     }

@@ -1,0 +1,148 @@
+/// Reads the batches of a redo log that lies in memory: the persistent-memory log in its mapping, or a
+/// file's log read into a buffer. Positions are relative to the start of the log.
+struct RedoLogReader {
+  let base: UnsafeRawPointer
+  let size: Int
+  let salt: UInt64
+  let lineCount: Int
+  /// The `skipChecksum` mutant: batches are believed without their checksum.
+  var skipChecksum = false
+
+  /// What a scan of the log found.
+  struct Scan {
+    var batches: [RecoveryPlan.RedoBatch]
+    /// Whether the scan ended at a torn batch of the next epoch: a commit interrupted by a crash.
+    var interrupted: Bool
+
+    /// What recovery does about it, starting from the commit with epoch `checkpoint`.
+    func plan(checkpoint: UInt64) -> RecoveryPlan {
+      if batches.isEmpty {
+        return RecoveryPlan(work: interrupted ? .abandonInterruptedCommit : .nothing, epoch: checkpoint)
+      }
+      return RecoveryPlan(work: .replay(batches), epoch: batches.last!.epoch)
+    }
+  }
+
+  enum Validation {
+    case valid(RecoveryPlan.RedoBatch, size: Int)
+    /// A batch of the expected epoch starts here but fails a check: a torn or corrupt batch.
+    case torn
+    /// No batch of the expected epoch starts here.
+    case absent
+  }
+
+  @inline(__always)
+  func word(at position: Int) -> UInt64 {
+    UInt64(littleEndian: base.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+  }
+
+  /// The valid batches after the one with epoch `checkpoint`, in order from `start`, up to the first
+  /// that is missing or fails its checks; and whether that one was a torn batch of the next epoch.
+  ///
+  /// A batch that fails its checksum is what a crash during its msync leaves behind, so it ends the
+  /// replay. A valid batch for the next epoch beyond it cannot come from a crash (it would have been
+  /// written only after the failed one was durable), so that case is reported as corruption.
+  func scan(after checkpoint: UInt64, from start: Int, path: String) throws(SnapshotError) -> Scan {
+    var batches: [RecoveryPlan.RedoBatch] = []
+    var position = start
+    var expected = checkpoint + 1
+    while true {
+      switch validateBatch(at: position, epoch: expected) {
+      case .valid(let batch, let size):
+        batches.append(batch)
+        position += size
+        expected += 1
+      case .torn:
+        if let later = findBatch(epoch: expected + 1, after: position) {
+          throw .logCorrupt(
+            path: path,
+            reason: "redo batch \(expected) at log offset \(position) fails its checksum, "
+              + "but the batch committed after it is intact at log offset \(later)")
+        }
+        return Scan(batches: batches, interrupted: true)
+      case .absent:
+        return Scan(batches: batches, interrupted: false)
+      }
+    }
+  }
+
+  /// Checks the batch at `position`: epoch and salt (without them no batch of this epoch starts here),
+  /// then magic, counts, that it fits in the log, that its runs are in range and add up, and its
+  /// checksum.
+  func validateBatch(at position: Int, epoch: UInt64) -> Validation {
+    guard position >= 0, position + 64 <= size else { return .absent }
+    guard word(at: position + 8) == epoch, word(at: position + 16) == salt else { return .absent }
+    let first = word(at: position)
+    guard UInt32(truncatingIfNeeded: first) == RedoJournalLayout.magic else { return .torn }
+    let counts = word(at: position + 24)
+    let lines = Int(counts & 0xFFFF_FFFF)
+    let runCount = Int(counts >> 32)
+    guard lines > 0, runCount > 0, runCount <= lines, lines <= lineCount else { return .torn }
+    let head = RedoJournalLayout.headSize(runCount: runCount)
+    let batchSize = head + 64 * lines
+    guard batchSize <= size - position else { return .torn }
+
+    var checksum = RedoJournalLayout.Checksum(.detected, epoch: epoch, salt: salt, countsWord: counts)
+    var total = 0
+    for run in 0..<runCount {
+      let runWord = word(at: position + RedoJournalLayout.headerSize + run * 8)
+      let firstLine = Int(runWord & 0xFFFF_FFFF)
+      let count = Int(runWord >> 32)
+      guard count > 0, firstLine + count <= lineCount else { return .torn }
+      total += count
+      checksum.add(word: runWord)
+    }
+    guard total == lines else { return .torn }
+    checksum.add(lines: base + position + head, count: lines)
+    guard checksum.value == UInt32(truncatingIfNeeded: first >> 32) || skipChecksum else { return .torn }
+    return .valid(RecoveryPlan.RedoBatch(offset: position, epoch: epoch, lineCount: lines, runCount: runCount), size: batchSize)
+  }
+
+  /// Looks for a valid batch of `epoch` at any line boundary after `position`.
+  func findBatch(epoch: UInt64, after position: Int) -> Int? {
+    for candidate in stride(from: position + 64, to: size, by: 64) {
+      if case .valid = validateBatch(at: candidate, epoch: epoch) { return candidate }
+    }
+    return nil
+  }
+
+  /// Calls `body(first line, line count, data position)` for each run of the valid batch at `position`.
+  func forEachRun(ofBatchAt position: Int, _ body: (Int, Int, Int) -> Void) {
+    let runCount = Int(word(at: position + 24) >> 32)
+    var data = position + RedoJournalLayout.headSize(runCount: runCount)
+    for run in 0..<runCount {
+      let runWord = word(at: position + RedoJournalLayout.headerSize + run * 8)
+      let count = Int(runWord >> 32)
+      body(Int(runWord & 0xFFFF_FFFF), count, data)
+      data += count * 64
+    }
+  }
+
+  /// The newest logged version of each line of `batches` (oldest first), newest batch first, skipping
+  /// lines already visited: `body(first line, line count, data position)` for each run of lines not
+  /// seen in a newer batch. `visited` is all clear on entry and on return.
+  func forEachNewestRun(of batches: [Int], visited: LineBitmap, _ body: (Int, Int, Int) -> Void) {
+    for batch in batches.reversed() {
+      forEachRun(ofBatchAt: batch) { first, count, data in
+        var line = first
+        while line < first + count {
+          guard !visited.contains(line) else {
+            line += 1
+            continue
+          }
+          var end = line + 1
+          while end < first + count, !visited.contains(end) { end += 1 }
+          body(line, end - line, data + (line - first) * 64)
+          for marked in line..<end { visited.insert(marked) }
+          line = end
+        }
+      }
+    }
+    for batch in batches {
+      forEachRun(ofBatchAt: batch) { first, count, _ in
+        for line in stride(from: first, to: first + count, by: 64) { visited.clearWord(containing: line) }
+        visited.clearWord(containing: first + count - 1)
+      }
+    }
+  }
+}
