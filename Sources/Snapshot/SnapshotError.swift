@@ -30,8 +30,16 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case noSpace(path: String, needed: Int64)
   /// The requested size cannot be used.
   case invalidSize(requested: Int, reason: String)
+  /// The creation options do not go together.
+  case invalidOptions(reason: String)
   /// The medium cannot give the durability the region was asked for at this path.
   case mediumUnsupported(path: String, reason: String)
+  /// The region's log file is missing: the commits made since its last checkpoint are in it.
+  case logMissing(path: String)
+  /// Writing or syncing a commit failed. The kernel may have dropped what it could not write, so the
+  /// handle stays unusable: every later commit throws this error again. Reopening the region recovers
+  /// the last acknowledged commit.
+  case commitFailed(path: String, operation: String, errno: Errno)
   /// The region was used after `close()`.
   case closed(path: String)
   /// A system call failed in a way none of the other cases describes.
@@ -67,8 +75,16 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
         + "free space or choose a smaller size"
     case .invalidSize(let requested, let reason):
       return "size \(requested): \(reason)"
+    case .invalidOptions(let reason):
+      return reason
     case .mediumUnsupported(let path, let reason):
       return "\(path): \(reason)"
+    case .logMissing(let path):
+      return "\(path): the region's log file is missing; it holds the commits since the last checkpoint. "
+        + "Restore it, or open a copy of the region made with its log"
+    case .commitFailed(let path, let operation, let errno):
+      return "\(path): \(operation) failed (\(errno)); this handle can no longer commit. Close it and reopen "
+        + "the region: recovery restores the last acknowledged commit"
     case .closed(let path):
       return "\(path): the region is closed"
     case .system(let path, let operation, let errno):

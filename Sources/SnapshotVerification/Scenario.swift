@@ -37,7 +37,7 @@ package final class ScenarioRecorder {
   package private(set) var msyncs = 0
 
   package init(path: FilePath, size: Int, journal: Region.Journal, faults: Fault) throws {
-    try Region.create(at: path, size: size, options: .init(journal: journal)).close()
+    try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
     initialImage = Array(try Data(contentsOf: URL(fileURLWithPath: path.string)))
     self.path = path
     self.faults = faults
@@ -66,8 +66,8 @@ package final class ScenarioRecorder {
   }
 
   /// discard, checked: the working copy must equal the last acknowledged commit.
-  package func discard() {
-    region.discard()
+  package func discard() throws {
+    try region.discard()
     if region.withUnsafeBytes({ Array($0) }) != states[acknowledged].data {
       failures.append("discard after commit \(states[acknowledged].epoch) did not restore it")
     }

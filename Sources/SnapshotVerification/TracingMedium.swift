@@ -73,6 +73,6 @@ package struct TracingMedium: ByteAddressableMedium {
 
   /// Opens a region whose durable writes are recorded in `trace`.
   package static func open(at path: FilePath, trace: Trace, faults: Fault = []) throws(SnapshotError) -> Region {
-    try Region.open(at: path) { TracingMedium(base: $0, trace: trace, faults: faults) }
+    try Region.open(at: path, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
   }
 }

@@ -36,7 +36,7 @@ package struct Workload: Sendable {
         region.store(UInt64(round), at: 8 * Int.random(in: 0..<64, using: &generator))
         recorder.count()
         if Int.random(in: 0..<5, using: &generator) == 0 {
-          recorder.discard()
+          try recorder.discard()
         } else {
           try recorder.msync()
         }

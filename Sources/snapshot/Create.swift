@@ -13,8 +13,8 @@ struct Create: ParsableCommand {
   @Option(help: "The data size: bytes, or with a K, M or G suffix (rounded up to 4 KiB).")
   var size: ByteCount
 
-  @Option(help: "The durable medium: pm (a DAX or tmpfs mount).")
-  var medium: MediumArgument = .pm
+  @Option(help: "The durable medium: auto (pm on a DAX or tmpfs mount, file elsewhere), pm, or file.")
+  var medium: MediumArgument = .auto
 
   @Option(help: "The commit protocol: redo (one fence per msync) or undo (the paper's, three fences).")
   var journal: JournalArgument = .redo
@@ -51,11 +51,16 @@ struct ByteCount: ExpressibleByArgument {
 }
 
 enum MediumArgument: String, ExpressibleByArgument, CaseIterable {
+  case auto
   case pm
+  case file
 
-  var value: Region.Medium {
+  /// The medium to ask for; nil lets the library choose by the path's file system.
+  var value: Region.Medium? {
     switch self {
+    case .auto: return nil
     case .pm: return .persistentMemory
+    case .file: return .file
     }
   }
 }

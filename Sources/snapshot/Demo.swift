@@ -32,7 +32,7 @@ struct Demo: ParsableCommand {
 
     print("1. Create a 1 MiB region at \(path) (\(journal.value) journal).")
     let region = try reportingErrors { () throws(SnapshotError) in
-      try Region.create(at: path, size: 1 << 20, options: .init(journal: journal.value))
+      try Region.create(at: path, size: 1 << 20, options: .init(medium: .persistentMemory, journal: journal.value))
     }
     let counter = region.pointer(to: UInt64.self, at: 0)
     counter.pointee = 41
@@ -40,7 +40,7 @@ struct Demo: ParsableCommand {
     let epoch = try reportingErrors { () throws(SnapshotError) in try region.msync() }
     print("2. Tracked stores, then msync: counter = \(counter.pointee), committed as epoch \(epoch).")
     counter.pointee = 1000
-    region.discard()
+    try reportingErrors { () throws(SnapshotError) in try region.discard() }
     print("3. Store 1000, then discard(): counter = \(counter.pointee) again.")
     try reportingErrors { () throws(SnapshotError) in try region.close() }
 

@@ -30,6 +30,7 @@ struct Info: ParsableCommand {
         log:         \(summary.logSize) bytes
         file:        \(summary.fileSize) bytes
         epoch:       \(summary.epoch)
+        checkpoint:  \(summary.checkpointEpoch.map { "epoch \($0)" } ?? "none (the undo journal's home copy is always current)")
         log state:   \(summary.logState)
         """)
     }
@@ -46,6 +47,7 @@ struct InfoSummary: Codable {
   var logSize: Int
   var fileSize: Int
   var epoch: UInt64
+  var checkpointEpoch: UInt64?
   var logState: String
   var needsRecovery: Bool
 
@@ -58,6 +60,7 @@ struct InfoSummary: Codable {
     logSize = info.logSize
     fileSize = info.fileSize
     epoch = info.epoch
+    checkpointEpoch = info.checkpointEpoch
     needsRecovery = info.pendingRecovery != .clean
     switch info.pendingRecovery {
     case .clean:

@@ -215,13 +215,15 @@ import SnapshotVerification
     #expect(try Data(contentsOf: path) == before)
   }
 
-  @Test func pathOnAFileSystemThatIsNotPersistentMemory() throws {
+  @Test func persistentMemoryOnAFileSystemThatIsNotPersistentMemory() throws {
     let directory = FileManager.default.temporaryDirectory.path
     let kind = FileSystemKind.of(directory: directory)
     try #require(kind != nil)
     guard kind?.type != "tmpfs", kind?.isDirectAccess == false else { return }
     let path = FilePath("\(directory)/snapshot-test-\(getpid()).region")
-    let error = #expect(throws: SnapshotError.self) { try Region.create(at: path, size: 4096) }
+    let error = #expect(throws: SnapshotError.self) {
+      try Region.create(at: path, size: 4096, options: .init(medium: .persistentMemory))
+    }
     guard case .mediumUnsupported(_, let reason)? = error else {
       Issue.record("expected mediumUnsupported, got \(String(describing: error))")
       return
@@ -229,6 +231,7 @@ import SnapshotVerification
     #expect(reason.contains(kind!.type))
     #expect(!FileManager.default.fileExists(atPath: path.string))
   }
+
 }
 
 /// Tests that mount small file systems: they need root, and are skipped with a message otherwise.
@@ -275,5 +278,39 @@ import SnapshotVerification
       try Region.create(at: directory.file("other"), size: 4096)
     }
     #expect(try Region.inspect(at: path).epoch == 0)
+  }
+}
+
+extension MountedFileSystemTests {
+  /// A commit larger than the log written ahead must grow it; when the file system is full, msync
+  /// throws, and both the last commit and the working copy stay usable: msync succeeds once there is
+  /// room again.
+  @Test func noSpaceDuringMsyncOnAFile() throws {
+    guard Self.canMount else {
+      print("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)")
+      return
+    }
+    let directory = TestDirectory()
+    #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=40m", "tmpfs", directory.path]) == 0)
+    defer { _ = runCommand("/bin/umount", [directory.path]) }
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 20 << 20, options: .init(medium: .file))
+    region.store(UInt64(1), at: 0)
+    try region.msync()
+    let filler = directory.file("filler")
+    #expect(runCommand("/usr/bin/fallocate", ["-l", "3m", filler.string]) == 0)
+    region.fill(0x77, at: 0, count: 18 << 20)
+    let error = #expect(throws: SnapshotError.self) { try region.msync() }
+    guard case .noSpace? = error else {
+      Issue.record("expected noSpace, got \(String(describing: error))")
+      return
+    }
+    #expect(region.dirtyLineCount == (18 << 20) / 64, "the changes are still pending")
+    #expect(region.load(UInt8.self, at: (18 << 20) - 1) == 0x77)
+    try FileManager.default.removeItem(atPath: filler.string)
+    #expect(try region.msync() == 2)
+    try region.close()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.load(UInt8.self, at: (18 << 20) - 1) == 0x77)
   }
 }

@@ -46,7 +46,7 @@ import SnapshotVerification
     try region.msync()
     region.fill(0xCD, at: 0, count: 8192)
     region.store(UInt64.max, at: 8184)
-    region.discard()
+    try region.discard()
     #expect(region.dirtyLineCount == 0)
     region.withUnsafeBytes { bytes in
       #expect(bytes[0..<100].allSatisfy { $0 == 0 })
@@ -133,7 +133,7 @@ import SnapshotVerification
         try region.msync()
         committed = working
       case 88..<97:
-        region.discard()
+        try region.discard()
         working = committed
       default:
         try region.close()

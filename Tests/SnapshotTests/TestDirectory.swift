@@ -1,13 +1,16 @@
 import Foundation
 import SystemPackage
 
-/// A fresh directory on tmpfs (the persistent-memory stand-in), removed when the test ends.
+/// A fresh directory, removed when the test ends.
 final class TestDirectory {
   let path: String
 
-  init(_ name: String = #function) {
+  /// A directory on tmpfs, or with `onDisk` one under the system's temporary directory (an ordinary
+  /// file system, for the file medium).
+  init(_ name: String = #function, onDisk: Bool = false) {
     let safe = name.filter { $0.isLetter || $0.isNumber }
-    path = "/dev/shm/snapshot-tests-\(getpid())-\(safe)-\(UInt32.random(in: 0...UInt32.max))"
+    let parent = onDisk ? FileManager.default.temporaryDirectory.path : "/dev/shm"
+    path = "\(parent)/snapshot-tests-\(getpid())-\(safe)-\(UInt32.random(in: 0...UInt32.max))"
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   }
 

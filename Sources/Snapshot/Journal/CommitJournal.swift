@@ -10,14 +10,14 @@ protocol CommitJournal: AnyObject {
 
   /// Makes the working copy's `lines` durable as one atomic commit, numbered `epoch + 1`.
   /// `lines` lists each changed line once, in first-store order, and is not empty.
-  func commit(_ lines: UnsafeBufferPointer<UInt32>)
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError)
 
   /// Copies the last committed contents of `lines` into the working copy and forgets what was logged
   /// for them since the last commit.
-  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer)
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) throws(SnapshotError)
 
   /// Makes the home copy durable and retires the log, so that the next open has nothing to recover.
-  func checkpoint()
+  func checkpoint() throws(SnapshotError)
 }
 
 extension UnsafeBufferPointer<UInt32> {

@@ -29,8 +29,14 @@ package struct Fault: OptionSet, Sendable, Hashable {
   package static let skipRetire = Fault(rawValue: 1 << 7)
   /// Recovery applies undo images oldest first.
   package static let undoForwardOrder = Fault(rawValue: 1 << 8)
-  /// The redo checkpoint word is stored as two 4-byte halves instead of one 8-byte store.
+  /// The redo checkpoint word (the log header, on files) is written in two halves instead of at once.
   package static let splitCommitWord = Fault(rawValue: 1 << 9)
+  /// Files: msync does not `fdatasync` the log after appending its batch.
+  package static let skipLogSync = Fault(rawValue: 1 << 10)
+  /// Files: a checkpoint resets the log without first making the data file durable.
+  package static let skipDataSync = Fault(rawValue: 1 << 11)
+  /// Files: creating a region does not `fsync` the directory that holds its files.
+  package static let skipDirectorySync = Fault(rawValue: 1 << 12)
 }
 
 extension ByteAddressableMedium {

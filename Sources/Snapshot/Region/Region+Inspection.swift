@@ -12,31 +12,49 @@ public struct RegionInfo: Sendable, Equatable {
   public var journal: Region.Journal
   /// The number of data bytes.
   public var size: Int
-  /// The size of the log area in bytes.
+  /// The size of the log in bytes: the log area on persistent memory, the log file on a file.
   public var logSize: Int
-  /// The size of the whole file in bytes.
+  /// The size of the data file in bytes.
   public var fileSize: Int
   /// The epoch of the last commit the file holds, counting commits recovery would complete.
   public var epoch: UInt64
+  /// The epoch up to which the home copy holds every commit (redo journal), or nil (undo journal,
+  /// whose home copy is current after every msync).
+  public var checkpointEpoch: UInt64?
   /// What opening the region would do to recover it; `.clean` when the log is retired.
   public var pendingRecovery: RecoveryReport.Outcome
 }
 
 extension Region {
-  /// Reads and checks a region file without changing it: header magic, version and checksum, file
-  /// size, and every log record recovery would use. It takes a shared lock, so it fails with
+  /// Reads and checks a region without changing it: header magic, version and checksum, file size,
+  /// and every log record recovery would use. It takes a shared lock, so it fails with
   /// ``SnapshotError/locked(path:)`` while the region is open elsewhere.
   ///
-  /// A file for which this succeeds opens without error.
+  /// A region for which this succeeds opens without error.
   public static func inspect(at path: FilePath) throws(SnapshotError) -> RegionInfo {
     let file = try RegionFile.open(at: path, access: .inspect)
     defer { file.close() }
     let header = file.header
-    let medium = PersistentMemory(base: file.mapping.base)
-    let plan = try planRecovery(medium: medium, header: header, path: path.string)
+    let plan: RecoveryPlan
+    let checkpoint: UInt64?
+    let logSize: Int
+    switch header.medium {
+    case .persistentMemory:
+      let medium = PersistentMemory(base: file.mapping!.base)
+      plan = try planRecovery(memory: medium, header: header, path: path.string)
+      checkpoint = header.journal == .redo
+        ? RedoJournalLayout.decodeCheckpoint(medium.loadWord(at: RedoJournalLayout.checkpointWord), salt: header.salt) : nil
+      logSize = header.logSize
+    case .file:
+      let medium = FileStorage(data: file.descriptor, log: file.log!)
+      let (filePlan, logHeader) = try FileRedoJournal.planRecovery(medium: medium, header: header, logPath: file.logPath)
+      plan = filePlan
+      checkpoint = logHeader.checkpointEpoch
+      logSize = (try? medium.size(of: .log)) ?? 0
+    }
     return RegionInfo(
       path: path.string, formatVersion: RegionHeader.formatVersion, medium: header.medium,
-      journal: header.journal, size: header.dataSize, logSize: header.logSize, fileSize: header.fileSize,
-      epoch: plan.epoch, pendingRecovery: plan.report.outcome)
+      journal: header.journal, size: header.dataSize, logSize: logSize, fileSize: header.fileSize,
+      epoch: plan.epoch, checkpointEpoch: checkpoint, pendingRecovery: plan.report.outcome)
   }
 }

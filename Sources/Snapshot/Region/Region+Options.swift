@@ -1,14 +1,27 @@
+import SystemPackage
+
 extension Region {
   /// The durable medium a region lives on.
   public enum Medium: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Byte-addressable persistent memory: a file on a DAX file system, or on tmpfs as its stand-in.
     /// Durable through cache-line write-back and a store fence.
     case persistentMemory = 1
+    /// An ordinary file on any file system (an SSD, a disk): the data file and a log file beside it,
+    /// durable through `pwrite` and `fdatasync`. One `fdatasync` per msync.
+    case file = 2
 
     public var description: String {
       switch self {
       case .persistentMemory: return "pm"
+      case .file: return "file"
       }
+    }
+
+    /// The medium for a region at `path`: persistent memory on a DAX or tmpfs mount, a file elsewhere.
+    public static func automatic(for path: FilePath) -> Medium {
+      let directory = path.removingLastComponent()
+      let kind = FileSystemKind.of(directory: directory.isEmpty ? "." : directory.string)
+      return kind.map { $0.isDirectAccess || $0.type == "tmpfs" || $0.type == "ramfs" } == true ? .persistentMemory : .file
     }
   }
 
@@ -32,15 +45,20 @@ extension Region {
 
   /// How a region is created.
   public struct CreateOptions: Sendable {
-    /// The medium; decides how bytes are made durable.
-    public var medium: Medium
-    /// The commit protocol.
+    /// The medium, which decides how bytes are made durable; nil chooses by the path's file system
+    /// (``Medium/automatic(for:)``).
+    public var medium: Medium?
+    /// The commit protocol. Files always use the redo journal.
     public var journal: Journal
 
-    /// Creates options; the defaults are persistent memory and the redo journal.
-    public init(medium: Medium = .persistentMemory, journal: Journal = .redo) {
+    /// Creates options; the defaults are the automatic medium and the redo journal.
+    public init(medium: Medium? = nil, journal: Journal = .redo) {
       self.medium = medium
       self.journal = journal
+    }
+
+    func resolvedMedium(for path: FilePath) -> Medium {
+      medium ?? .automatic(for: path)
     }
   }
 }

@@ -47,16 +47,24 @@ public final class Region {
   /// The number of 64-byte lines changed since the last msync.
   public var dirtyLineCount: Int { tracker.count }
 
-  /// Creates a region file of `size` bytes (rounded up to a multiple of 4096), filled with zeros.
+  /// Creates a region of `size` bytes (rounded up to a multiple of 4096), filled with zeros.
   ///
-  /// The whole file is allocated up front (`posix_fallocate`), so that a full file system is reported
-  /// here as ``SnapshotError/noSpace(path:needed:)`` and never later as SIGBUS. The file holds a 4 KiB
-  /// header, the data, and a log sized for the largest possible commit, so that no msync can overflow
-  /// it: about 1.13 times the data size for the redo journal and 1.25 times for the undo journal.
+  /// All space is allocated up front, so that a full file system is reported here as
+  /// ``SnapshotError/noSpace(path:needed:)`` and never later as SIGBUS. On persistent memory the file
+  /// holds a 4 KiB header, the data, and a log sized for the largest possible commit, so that no msync
+  /// can overflow it: about 1.13 times the data size for the redo journal and 1.25 times for the undo
+  /// journal. On an ordinary file the data file holds the header and the data, and the log lives beside
+  /// it in `PATH-log`.
   public static func create(
     at path: FilePath, size: Int, options: CreateOptions = CreateOptions()
   ) throws(SnapshotError) -> Region {
-    try create(at: path, size: size, options: options) { PersistentMemory(base: $0) }
+    let header = try RegionHeader.new(size: size, medium: options.resolvedMedium(for: path), journal: options.journal)
+    switch header.medium {
+    case .persistentMemory:
+      return try create(at: path, header: header, memory: { PersistentMemory(base: $0) })
+    case .file:
+      return try create(at: path, header: header, files: { FileStorage(data: $0, log: $1) })
+    }
   }
 
   /// Opens an existing region, recovering it first if a crash interrupted it.
@@ -64,75 +72,58 @@ public final class Region {
   /// Recovery replays or undoes what the log holds, makes the result durable and retires the log, so a
   /// crash during recovery is recovered again the same way. ``recovery`` tells what was done.
   public static func open(at path: FilePath) throws(SnapshotError) -> Region {
-    try open(at: path) { PersistentMemory(base: $0) }
-  }
-
-  /// Creates a region whose durable writes go through `makeMedium(base of the file mapping)`.
-  package static func create<M: ByteAddressableMedium>(
-    at path: FilePath, size: Int, options: CreateOptions, medium makeMedium: (UnsafeMutableRawPointer) -> M
-  ) throws(SnapshotError) -> Region {
-    guard size > 0 else { throw .invalidSize(requested: size, reason: "a region needs at least one byte") }
-    let dataSize = roundUp(size, to: RegionHeader.pageSize)
-    guard dataSize <= RegionHeader.maximumDataSize else {
-      throw .invalidSize(requested: size, reason: "larger than the largest region (\(RegionHeader.maximumDataSize) bytes)")
-    }
-    var header = RegionHeader(
-      medium: options.medium, journal: options.journal, dataSize: dataSize, logSize: 0, salt: .random(in: 1...UInt64.max))
-    header.logSize = header.requiredLogSize
-    let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header))
-    return try Region(path: path, file: file, medium: makeMedium(file.mapping.base))
-  }
-
-  /// Opens a region whose durable writes go through `makeMedium(base of the file mapping)`.
-  package static func open<M: ByteAddressableMedium>(
-    at path: FilePath, medium makeMedium: (UnsafeMutableRawPointer) -> M
-  ) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
-    return try Region(path: path, file: file, medium: makeMedium(file.mapping.base))
+    switch file.header.medium {
+    case .persistentMemory:
+      return try Region(path: path, file: file, memory: PersistentMemory(base: file.mapping!.base))
+    case .file:
+      return try Region(path: path, file: file, files: FileStorage(data: file.descriptor, log: file.log!))
+    }
   }
 
-  private init<M: ByteAddressableMedium>(path: FilePath, file: RegionFile, medium: M) throws(SnapshotError) {
-    let header = file.header
-    var working: MemoryMapping?
-    do throws(SnapshotError) {
-      let start = ContinuousClock.now
-      let plan = try Self.planRecovery(medium: medium, header: header, path: path.string)
-      try Self.allocating(path) { () throws(Errno) in
-        switch header.journal {
-        case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
-        case .redo: try RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)
-        }
-      }
-      var report = plan.report
-      report.duration = ContinuousClock.now - start
-
-      let copy = try Self.allocating(path) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
-      working = copy
-      copy.base.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
-      self.tracker = try Self.allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
-      self.journal = try Self.allocating(path) { () throws(Errno) -> any CommitJournal in
-        switch header.journal {
-        case .undo: return UndoJournal(medium: medium, header: header, working: copy.base, epoch: plan.epoch)
-        case .redo: return try RedoJournal(medium: medium, header: header, working: copy.base, epoch: plan.epoch)
-        }
-      }
-      self.workingMapping = copy
-      self.recovery = report
-    } catch {
-      working?.unmap()
-      file.close()
-      throw error
-    }
+  /// Builds a region from its parts; the factories for each medium have recovered it already.
+  init(path: FilePath, file: RegionFile, parts: Parts) {
     self.path = path
     self.file = file
-    self.size = header.dataSize
-    self._working = workingMapping.base
-    self._bitmap = tracker.bitmap.words
+    self.size = file.header.dataSize
+    self.recovery = parts.recovery
+    self.journal = parts.journal
+    self.tracker = parts.tracker
+    self.workingMapping = parts.working
+    self._working = parts.working.base
+    self._bitmap = parts.tracker.bitmap.words
+  }
+
+  /// What a medium's factory hands to the region.
+  struct Parts {
+    var working: MemoryMapping
+    var tracker: DirtyLineTracker
+    var journal: any CommitJournal
+    var recovery: RecoveryReport
+  }
+
+  /// Allocates the working copy and the tracking structures, fills the working copy with `fill`, and
+  /// makes the journal; frees what it allocated when a step fails.
+  static func parts(
+    path: FilePath, header: RegionHeader, recovery: RecoveryReport,
+    fill: (UnsafeMutableRawPointer) throws(SnapshotError) -> Void,
+    journal makeJournal: (UnsafeMutableRawPointer) throws(Errno) -> any CommitJournal
+  ) throws(SnapshotError) -> Parts {
+    let working = try allocating(path) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
+    do throws(SnapshotError) {
+      try fill(working.base)
+      let tracker = try allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
+      let journal = try allocating(path) { () throws(Errno) in try makeJournal(working.base) }
+      return Parts(working: working, tracker: tracker, journal: journal, recovery: recovery)
+    } catch {
+      working.unmap()
+      throw error
+    }
   }
 
   deinit {
     if !isClosed {
-      journal.checkpoint()
+      try? journal.checkpoint()
       file.close()
     }
     workingMapping.unmap()
@@ -145,16 +136,20 @@ public final class Region {
   public func msync() throws(SnapshotError) -> UInt64 {
     guard !isClosed else { throw .closed(path: path.string) }
     if tracker.count > 0 {
-      journal.commit(tracker.lines)
+      try journal.commit(tracker.lines)
       tracker.removeAll()
     }
     return journal.epoch
   }
 
   /// Rolls the working copy back to the last msync: every change since then is forgotten.
-  public func discard() {
-    precondition(!isClosed, "discard() on a closed region")
-    journal.restore(tracker.lines, into: _working)
+  ///
+  /// On persistent memory this cannot fail. On a file, the last committed contents of some lines may
+  /// have to be read back from the log or the data file; if that read fails, the error is thrown and
+  /// the changes are kept.
+  public func discard() throws(SnapshotError) {
+    guard !isClosed else { throw .closed(path: path.string) }
+    try journal.restore(tracker.lines, into: _working)
     tracker.removeAll()
   }
 
@@ -162,23 +157,29 @@ public final class Region {
   /// crash has nothing to replay.
   ///
   /// With the redo journal, msync writes only the log; the home copy catches up at checkpoints, which
-  /// happen by themselves when the log has grown past a threshold (64 MiB, or the log's size if
-  /// smaller) and at close. Call this to choose the moment instead, for example when the program is
-  /// idle. The undo journal's home copy is always current: there, this does nothing.
+  /// happen by themselves when the log has grown past a threshold (64 MiB on persistent memory, 16 MiB
+  /// on a file, or the log's size if smaller) and at close. Call this to choose the moment instead, for
+  /// example when the program is idle. The undo journal's home copy is always current: there, this
+  /// does nothing.
   public func checkpoint() throws(SnapshotError) {
     guard !isClosed else { throw .closed(path: path.string) }
-    journal.checkpoint()
+    try journal.checkpoint()
   }
 
   /// Checkpoints the log (the next open has nothing to recover), unmaps the file and releases its lock.
   ///
   /// Changes made since the last ``msync()`` are not committed: like unmapping a file without msync,
   /// close keeps only what was committed. Closing twice does nothing.
+  ///
+  /// The file is released even when the checkpoint fails; the error is thrown then, and the next open
+  /// recovers from the log.
   public func close() throws(SnapshotError) {
     guard !isClosed else { return }
-    journal.checkpoint()
-    file.close()
-    isClosed = true
+    defer {
+      file.close()
+      isClosed = true
+    }
+    try journal.checkpoint()
   }
 
   /// Lets go of the file as a killed process would: no checkpoint, nothing written. For the crash
@@ -200,26 +201,7 @@ public final class Region {
     }
   }
 
-  static func planRecovery<M: ByteAddressableMedium>(
-    medium: M, header: RegionHeader, path: String
-  ) throws(SnapshotError) -> RecoveryPlan {
-    switch header.journal {
-    case .undo: return try UndoJournal<M>.planRecovery(medium: medium, header: header, path: path)
-    case .redo: return try RedoJournal<M>.planRecovery(medium: medium, header: header, path: path)
-    }
-  }
-
-  private static func initialControlLine(for header: RegionHeader) -> [UInt8] {
-    var line = [UInt8](repeating: 0, count: 64)
-    let word = switch header.journal {
-    case .undo: UndoJournalLayout.encodeState(epoch: 0, active: false, salt: header.salt)
-    case .redo: RedoJournalLayout.encodeCheckpoint(epoch: 0, salt: header.salt)
-    }
-    line.withUnsafeMutableBytes { $0.storeBytes(of: word.littleEndian, as: UInt64.self) }
-    return line
-  }
-
-  private static func allocating<T>(_ path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
+  static func allocating<T>(_ path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
     do {
       return try body()
     } catch {

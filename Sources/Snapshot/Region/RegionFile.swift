@@ -5,39 +5,95 @@ import Musl
 #endif
 import SystemPackage
 
-/// The backing file of a region: its descriptor, the lock held on it, its checked header and the
-/// shared mapping of the whole file.
+/// The files of a region: the data file (its descriptor, the lock held on it, its checked header) and,
+/// on persistent memory, the shared mapping of the whole file or, on an ordinary file system, the log
+/// file beside it.
 final class RegionFile {
   let path: String
   let descriptor: FileDescriptor
   let header: RegionHeader
-  let mapping: MemoryMapping
+  /// Persistent memory: the whole file, mapped shared.
+  let mapping: MemoryMapping?
+  /// Files: the log, `PATH-log`.
+  let log: FileDescriptor?
 
-  /// How a file is opened: for use (exclusive lock; recovery may write) or for inspection (shared lock,
-  /// read-only mapping; nothing is written).
+  /// How a region is opened: for use (exclusive lock; recovery may write) or for inspection (shared
+  /// lock, read-only; nothing is written).
   enum Access {
     case readWrite
     case inspect
   }
 
-  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, mapping: MemoryMapping) {
+  /// Where the log of the region at `path` lives when its medium is a file.
+  static func logPath(for path: String) -> String { path + "-log" }
+
+  var logPath: String { Self.logPath(for: path) }
+
+  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, mapping: MemoryMapping?, log: FileDescriptor?) {
     self.path = path
     self.descriptor = descriptor
     self.header = header
     self.mapping = mapping
+    self.log = log
   }
 
-  /// Creates the file under a temporary name, allocates all of it, writes the header and the journal's
-  /// initial control line, makes it durable, and only then links it under `path` and syncs the
-  /// directory. A crash during creation leaves no half-made region at `path`.
-  static func create(at filePath: FilePath, header: RegionHeader, control: [UInt8]) throws(SnapshotError) -> RegionFile {
+  /// Creates the region's files. Each is made under a temporary name, allocated in full, written and
+  /// synced before it gets its name; the data file is named last, and the directory is synced after
+  /// that. A crash during creation leaves no half-made region at `path`.
+  static func create(at filePath: FilePath, header: RegionHeader, control: [UInt8], faults: Fault = []) throws(SnapshotError) -> RegionFile {
     let path = filePath.string
     let directory = directoryName(of: filePath)
     if access(path, F_OK) == 0 { throw .fileExists(path: path) }
-    try PersistentMemory.checkSupported(directory: directory, path: path)
+    if header.medium == .persistentMemory {
+      try PersistentMemory.checkSupported(directory: directory, path: path)
+    }
+    var log: FileDescriptor?
+    if header.medium == .file {
+      // A log left by a creation that crashed before naming its data file belongs to no region.
+      log = try createFile(at: logPath(for: path), in: directory, named: { temporary in
+        rename(temporary, logPath(for: path)) == 0 ? nil : Errno(rawValue: errno)
+      }) { descriptor throws(SnapshotError) in
+        try writeInitialLog(descriptor, header: header, path: logPath(for: path))
+      }
+    }
+    do throws(SnapshotError) {
+      let descriptor = try createFile(at: path, in: directory, named: { temporary in
+        link(temporary, path) == 0 ? nil : Errno(rawValue: errno)
+      }) { descriptor throws(SnapshotError) in
+        try step(path, "lock") { () throws(Errno) in _ = try descriptor.tryLock(.exclusive) }
+        try allocate(descriptor, bytes: header.fileSize, path: path)
+        try step(path, "write header") { () throws(Errno) in try descriptor.writeAll(header.encoded() + control, at: 0) }
+      }
+      do throws(SnapshotError) {
+        if !faults.contains(.skipDirectorySync) {
+          try step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
+        }
+        let mapping = header.medium == .persistentMemory
+          ? try step(path, "mmap") { () throws(Errno) in try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true) }
+          : nil
+        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: log)
+      } catch {
+        unlink(path)
+        try? descriptor.close()
+        throw error
+      }
+    } catch {
+      if let log {
+        unlink(logPath(for: path))
+        try? log.close()
+      }
+      throw error
+    }
+  }
 
-    let name = filePath.lastComponent?.string ?? "region"
-    let temporary = "\(directory)/.\(name).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  /// Makes a file under a temporary name in `directory`, lets `prepare` fill it, syncs it, and gives it
+  /// its name with `name` (which returns the error of `link` or `rename`, if any).
+  private static func createFile(
+    at path: String, in directory: String, named name: (String) -> Errno?,
+    prepare: (FileDescriptor) throws(SnapshotError) -> Void
+  ) throws(SnapshotError) -> FileDescriptor {
+    let base = FilePath(path).lastComponent?.string ?? "region"
+    let temporary = "\(directory)/.\(base).creating-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let descriptor: FileDescriptor
     do {
       descriptor = try FileDescriptor.open(
@@ -49,53 +105,54 @@ final class RegionFile {
         ? .readOnly(path: path) : .system(path: path, operation: "create", errno: errno)
     }
     defer { unlink(temporary) }
-    var linked = false
     do throws(SnapshotError) {
-      try step(path, "lock") { () throws(Errno) in _ = try descriptor.tryLock(.exclusive) }
-      do {
-        try descriptor.allocate(offset: 0, length: Int64(header.fileSize))
-      } catch {
-        throw error == .noSpace || error == .fileTooLarge
-          ? .noSpace(path: path, needed: Int64(header.fileSize))
-          : .system(path: path, operation: "allocate", errno: error)
+      try prepare(descriptor)
+      try step(path, "fsync") { () throws(Errno) in try descriptor.synchronize() }
+      if let error = name(temporary) {
+        throw error == .fileExists ? .fileExists(path: path) : .system(path: path, operation: "name", errno: error)
       }
-      try step(path, "write header") { () throws(Errno) in
-        try descriptor.writeAll(header.encoded() + control, at: 0)
-        try descriptor.synchronize()
-      }
-      if link(temporary, path) != 0 {
-        let errno = Errno(rawValue: errno)
-        throw errno == .fileExists ? .fileExists(path: path) : .system(path: path, operation: "link", errno: errno)
-      }
-      linked = true
-      try step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
-      let mapping = try step(path, "mmap") { () throws(Errno) in
-        try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true)
-      }
-      return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping)
+      return descriptor
     } catch {
-      if linked { unlink(path) }
       try? descriptor.close()
       throw error
     }
   }
 
-  /// Opens, locks and checks an existing region file: header magic, version and checksum, then the
-  /// file size the header implies. Nothing is mapped until the size is known to be right, so a
-  /// truncated file cannot raise SIGBUS.
-  static func open(at filePath: FilePath, access: Access) throws(SnapshotError) -> RegionFile {
-    let path = filePath.string
-    let descriptor: FileDescriptor
-    do {
-      // Close-on-exec: a child process must not inherit the descriptor, or the lock would outlive close().
-      descriptor = try FileDescriptor.open(filePath, access == .readWrite ? .readWrite : .readOnly, options: .closeOnExec)
-    } catch {
-      switch Errno(error) {
-      case .noSuchFileOrDirectory: throw .fileNotFound(path: path)
-      case .permissionDenied, .readOnlyFileSystem, .notPermitted: throw .readOnly(path: path)
-      case let errno: throw .system(path: path, operation: "open", errno: errno)
+  /// The log's header sector, then zeros written (not just allocated) up to the log's first capacity,
+  /// so that appending a batch later overwrites blocks the file system already holds and a sync
+  /// flushes data only.
+  private static func writeInitialLog(_ descriptor: FileDescriptor, header: RegionHeader, path: String) throws(SnapshotError) {
+    let capacity = LogFileHeader.batchesOffset + header.initialLogCapacity
+    try allocate(descriptor, bytes: capacity, path: path)
+    let logHeader = LogFileHeader(regionSalt: header.salt, logSalt: .random(in: 1...UInt64.max), checkpointEpoch: 0)
+    try step(path, "write") { () throws(Errno) in
+      try descriptor.writeAll(logHeader.encoded(), at: 0)
+      let zeros = [UInt8](repeating: 0, count: 1 << 20)
+      var offset = LogFileHeader.batchesOffset
+      while offset < capacity {
+        let count = min(zeros.count, capacity - offset)
+        try descriptor.writeAll(Array(zeros[0..<count]), at: Int64(offset))
+        offset += count
       }
     }
+  }
+
+  private static func allocate(_ descriptor: FileDescriptor, bytes: Int, path: String) throws(SnapshotError) {
+    do {
+      try descriptor.allocate(offset: 0, length: Int64(bytes))
+    } catch {
+      throw error == .noSpace || error == .fileTooLarge
+        ? .noSpace(path: path, needed: Int64(bytes))
+        : .system(path: path, operation: "allocate", errno: error)
+    }
+  }
+
+  /// Opens, locks and checks an existing region: header magic, version and checksum, then the file
+  /// size the header implies. Nothing is mapped until the size is known to be right, so a truncated
+  /// file cannot raise SIGBUS.
+  static func open(at filePath: FilePath, access: Access) throws(SnapshotError) -> RegionFile {
+    let path = filePath.string
+    let descriptor = try openDescriptor(path, access: access, missing: .fileNotFound(path: path))
     do throws(SnapshotError) {
       if access == .readWrite, try step(path, "stat", descriptor.hasNoWritePermission) {
         throw SnapshotError.readOnly(path: path)
@@ -118,22 +175,42 @@ final class RegionFile {
       let expected = Int64(header.fileSize)
       if size < expected { throw SnapshotError.truncated(path: path, size: size, expected: expected) }
       if size > expected { throw SnapshotError.sizeMismatch(path: path, size: size, expected: expected) }
-      if access == .readWrite {
-        try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)
+      switch header.medium {
+      case .persistentMemory:
+        if access == .readWrite {
+          try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)
+        }
+        let mapping = try step(path, "mmap") { () throws(Errno) in
+          try MemoryMapping.shared(descriptor, length: header.fileSize, writable: access == .readWrite)
+        }
+        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: nil)
+      case .file:
+        let log = try openDescriptor(logPath(for: path), access: access, missing: .logMissing(path: logPath(for: path)))
+        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: nil, log: log)
       }
-      let mapping = try step(path, "mmap") { () throws(Errno) in
-        try MemoryMapping.shared(descriptor, length: header.fileSize, writable: access == .readWrite)
-      }
-      return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping)
     } catch {
       try? descriptor.close()
       throw error
     }
   }
 
-  /// Unmaps the file and closes it, which releases the lock.
+  private static func openDescriptor(_ path: String, access: Access, missing: SnapshotError) throws(SnapshotError) -> FileDescriptor {
+    do {
+      // Close-on-exec: a child process must not inherit the descriptor, or the lock would outlive close().
+      return try FileDescriptor.open(FilePath(path), access == .readWrite ? .readWrite : .readOnly, options: .closeOnExec)
+    } catch {
+      switch Errno(error) {
+      case .noSuchFileOrDirectory: throw missing
+      case .permissionDenied, .readOnlyFileSystem, .notPermitted: throw .readOnly(path: path)
+      case let errno: throw .system(path: path, operation: "open", errno: errno)
+      }
+    }
+  }
+
+  /// Unmaps and closes the files, which releases the lock.
   func close() {
-    mapping.unmap()
+    mapping?.unmap()
+    try? log?.close()
     try? descriptor.close()
   }
 

@@ -96,12 +96,36 @@ package struct RegionHeader: Equatable, Sendable {
       medium: medium, journal: journal, dataSize: Int(dataSize), logSize: Int(logSize), salt: word(40))
   }
 
-  /// The log size the journal needs for the data size: enough for the largest possible commit.
-  var requiredLogSize: Int {
-    switch journal {
-    case .undo: return UndoJournalLayout.logSize(lineCount: lineCount)
-    case .redo: return RedoJournalLayout.logSize(lineCount: lineCount)
+  /// A new region's header: `size` rounded up to whole pages, a random salt, and the log size the
+  /// journal needs.
+  static func new(size: Int, medium: Region.Medium, journal: Region.Journal) throws(SnapshotError) -> RegionHeader {
+    guard size > 0 else { throw .invalidSize(requested: size, reason: "a region needs at least one byte") }
+    guard size <= maximumDataSize else {
+      throw .invalidSize(requested: size, reason: "larger than the largest region (\(maximumDataSize) bytes)")
     }
+    guard medium == .persistentMemory || journal == .redo else {
+      throw .invalidOptions(reason: "a region on a file uses the redo journal; choose --journal redo or the pm medium")
+    }
+    var header = RegionHeader(
+      medium: medium, journal: journal, dataSize: roundUp(size, to: pageSize), logSize: 0, salt: .random(in: 1...UInt64.max))
+    header.logSize = header.requiredLogSize
+    return header
+  }
+
+  /// The log size in the data file: on persistent memory enough for the largest possible commit; on a
+  /// file none, since the log is a file of its own that grows when a commit needs it.
+  var requiredLogSize: Int {
+    switch (medium, journal) {
+    case (.file, _): return 0
+    case (.persistentMemory, .undo): return UndoJournalLayout.logSize(lineCount: lineCount)
+    case (.persistentMemory, .redo): return RedoJournalLayout.logSize(lineCount: lineCount)
+    }
+  }
+
+  /// How much of a new log file is written ahead: room for the commits between two checkpoints, or
+  /// for the largest possible commit if that is less.
+  var initialLogCapacity: Int {
+    min(RedoJournalLayout.logSize(lineCount: lineCount), FileRedoJournal<FileStorage>.defaultCheckpointThreshold)
   }
 }
 

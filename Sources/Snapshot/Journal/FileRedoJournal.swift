@@ -1,0 +1,189 @@
+import SystemPackage
+
+/// The redo journal on an ordinary file system: one `fdatasync` per msync.
+///
+/// - msync appends one batch (the format of `RedoJournalLayout`, carrying the log's current salt) to
+///   the log file with one `pwrite`, then `fdatasync`s the log: that is the commit point. A batch torn
+///   by a crash fails its checksum.
+/// - Checkpoint (before a batch that would take the log past `checkpointThreshold` bytes or past the
+///   space written ahead for it, at close, on `Region.checkpoint()`, after recovery): the newest logged version of every line is written into the data file, which is
+///   `fdatasync`ed; then the log header is rewritten in one sector with a new salt and the checkpoint
+///   epoch, and the log `fdatasync`ed. The new salt invalidates every old batch at once.
+/// - A failed write or sync leaves the handle unusable: the kernel may have dropped the pages it could
+///   not write, so retrying could report success for data that is gone. Every later commit throws the
+///   first error; reopening recovers the last acknowledged commit. Only running out of space while
+///   appending a batch is not fatal: nothing was committed, and msync can be retried.
+final class FileRedoJournal<Medium: FileMedium>: CommitJournal {
+  let medium: Medium
+  let header: RegionHeader
+  let working: UnsafeRawPointer
+  let logPath: String
+  let crc = CRC32C.Implementation.detected
+  private(set) var epoch: UInt64
+  let checkpointThreshold: Int
+  private var logHeader: LogFileHeader
+  /// Where the next batch goes in the log file.
+  private var tail = LogFileHeader.batchesOffset
+  /// The log file's size: batches up to it overwrite blocks the file system already holds, so they
+  /// cannot run out of space. Only a batch larger than the whole log makes it grow.
+  private var capacity: Int
+  /// Where each batch since the last checkpoint starts, relative to the first batch.
+  private var batches: [Int] = []
+  private var batch: [UInt8] = []
+  private let scratch: LineBitmap
+  /// The failure that made the handle unusable.
+  private var failure: SnapshotError?
+
+  static var defaultCheckpointThreshold: Int { 16 << 20 }
+
+  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, logPath: String, logHeader: LogFileHeader) throws(Errno) {
+    self.capacity = try medium.size(of: .log)
+    self.medium = medium
+    self.header = header
+    self.working = working
+    self.logPath = logPath
+    self.logHeader = logHeader
+    self.epoch = logHeader.checkpointEpoch
+    self.checkpointThreshold = Self.defaultCheckpointThreshold
+    self.scratch = try LineBitmap(lineCount: header.lineCount)
+  }
+
+  func lineWillChange(_ line: Int) {}
+
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
+    if let failure { throw failure }
+    let next = epoch + 1
+    assembleBatch(lines, epoch: next)
+    if tail - LogFileHeader.batchesOffset >= checkpointThreshold || tail + batch.count > capacity {
+      try checkpoint()
+    }
+    do {
+      try batch.withBytes { bytes throws(Errno) in try medium.write(bytes, at: tail, to: .log) }
+    } catch {
+      if error == .noSpace || error == .fileTooLarge {
+        throw .noSpace(path: logPath, needed: Int64(tail + batch.count))
+      }
+      throw poison(.commitFailed(path: logPath, operation: "write", errno: error))
+    }
+    if !medium.faults.contains(.skipLogSync) {
+      do { try medium.synchronize(.log) } catch {
+        throw poison(.commitFailed(path: logPath, operation: "fdatasync", errno: error))
+      }
+    }
+    batches.append(tail - LogFileHeader.batchesOffset)
+    tail += batch.count
+    capacity = max(capacity, tail)
+    epoch = next
+  }
+
+  /// Lays out the batch of `lines` in `batch`: header, run words, then the lines' contents.
+  private func assembleBatch(_ lines: UnsafeBufferPointer<UInt32>, epoch next: UInt64) {
+    var runCount = 0
+    for _ in lines.lineRuns { runCount += 1 }
+    let head = RedoJournalLayout.headSize(runCount: runCount)
+    let size = head + 64 * lines.count
+    let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
+    var checksum = RedoJournalLayout.Checksum(crc, epoch: next, salt: logHeader.logSalt, countsWord: counts)
+    batch.removeAll(keepingCapacity: true)
+    batch.append(contentsOf: repeatElement(0, count: size))
+    batch.withUnsafeMutableBytes { raw in
+      raw.storeBytes(of: next.littleEndian, toByteOffset: 8, as: UInt64.self)
+      raw.storeBytes(of: logHeader.logSalt.littleEndian, toByteOffset: 16, as: UInt64.self)
+      raw.storeBytes(of: counts.littleEndian, toByteOffset: 24, as: UInt64.self)
+      var runWord = RedoJournalLayout.headerSize
+      var data = head
+      for run in lines.lineRuns {
+        let word = RedoJournalLayout.runWord(first: run.first, count: run.count)
+        checksum.add(word: word)
+        raw.storeBytes(of: word.littleEndian, toByteOffset: runWord, as: UInt64.self)
+        runWord += 8
+        let source = working + run.first * 64
+        checksum.add(lines: source, count: run.count)
+        (raw.baseAddress! + data).copyMemory(from: source, byteCount: run.count * 64)
+        data += run.count * 64
+      }
+      let first = UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32
+      raw.storeBytes(of: first.littleEndian, toByteOffset: 0, as: UInt64.self)
+    }
+  }
+
+  /// The last committed contents of `lines`: the newest logged version, or the data file's.
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) throws(SnapshotError) {
+    for line in lines { scratch.insert(Int(line)) }
+    defer { for line in lines { scratch.clearWord(containing: Int(line)) } }
+    let log = batches.isEmpty ? [] : try readLog()
+    var fromDataFile: [Int] = []
+    log.withUnsafeBytes { bytes in
+      var newest: [Int: Int] = [:]
+      if !batches.isEmpty {
+        let reader = self.reader(over: bytes)
+        for batch in batches {
+          reader.forEachRun(ofBatchAt: batch) { first, count, data in
+            for line in first..<first + count where scratch.contains(line) {
+              newest[line] = data + (line - first) * 64
+            }
+          }
+        }
+      }
+      for line in lines.map(Int.init) {
+        if let position = newest[line] {
+          (working + line * 64).copyMemory(from: bytes.baseAddress! + position, byteCount: 64)
+        } else {
+          fromDataFile.append(line)
+        }
+      }
+    }
+    for line in fromDataFile {
+      do {
+        try medium.read(into: UnsafeMutableRawBufferPointer(start: working + line * 64, count: 64), at: header.dataOffset + line * 64, from: .data)
+      } catch {
+        throw .system(path: logPath, operation: "read the data file", errno: error)
+      }
+    }
+  }
+
+  func checkpoint() throws(SnapshotError) {
+    if let failure { throw failure }
+    guard !batches.isEmpty else { return }
+    let log = try readLog()
+    do throws(SnapshotError) {
+      if medium.faults.contains(.commitBeforePayload) {
+        try Self.resetLog(&logHeader, epoch: epoch, medium: medium, path: logPath)
+      }
+      let salt = logHeader.logSalt
+      try log.withBytes { bytes throws(SnapshotError) in
+        let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: salt, lineCount: header.lineCount)
+        try Self.writeHome(batches: batches, log: reader, medium: medium, header: header, written: scratch, path: logPath)
+      }
+      try Self.resetLog(&logHeader, epoch: epoch, medium: medium, path: logPath)
+    } catch {
+      throw poison(error)
+    }
+    batches.removeAll(keepingCapacity: true)
+    tail = LogFileHeader.batchesOffset
+  }
+
+  private func reader(over bytes: UnsafeRawBufferPointer) -> RedoLogReader {
+    RedoLogReader(
+      base: bytes.baseAddress!, size: bytes.count, salt: logHeader.logSalt, lineCount: header.lineCount,
+      skipChecksum: medium.faults.contains(.skipChecksum))
+  }
+
+  /// The batches since the last checkpoint, read back from the log file (from the page cache, usually).
+  private func readLog() throws(SnapshotError) -> [UInt8] {
+    var log = [UInt8](repeating: 0, count: tail - LogFileHeader.batchesOffset)
+    do {
+      try log.withMutableBytes { bytes throws(Errno) in
+        try medium.read(into: bytes, at: LogFileHeader.batchesOffset, from: .log)
+      }
+    } catch {
+      throw .system(path: logPath, operation: "read", errno: error)
+    }
+    return log
+  }
+
+  private func poison(_ error: SnapshotError) -> SnapshotError {
+    failure = failure ?? error
+    return failure!
+  }
+}

@@ -1,0 +1,56 @@
+import SystemPackage
+
+extension Region {
+  /// Creates a region on an ordinary file whose writes and syncs go through
+  /// `makeMedium(data file, log file)`.
+  package static func create<M: FileMedium>(
+    at path: FilePath, size: Int, faults: Fault = [], files makeMedium: (FileDescriptor, FileDescriptor) -> M
+  ) throws(SnapshotError) -> Region {
+    try create(at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), faults: faults, files: makeMedium)
+  }
+
+  static func create<M: FileMedium>(
+    at path: FilePath, header: RegionHeader, faults: Fault = [], files makeMedium: (FileDescriptor, FileDescriptor) -> M
+  ) throws(SnapshotError) -> Region {
+    let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header), faults: faults)
+    return try Region(path: path, file: file, files: makeMedium(file.descriptor, file.log!))
+  }
+
+  /// Opens a region on an ordinary file whose writes and syncs go through
+  /// `makeMedium(data file, log file)`.
+  package static func open<M: FileMedium>(
+    at path: FilePath, files makeMedium: (FileDescriptor, FileDescriptor) -> M
+  ) throws(SnapshotError) -> Region {
+    let file = try RegionFile.open(at: path, access: .readWrite)
+    guard let log = file.log else {
+      file.close()
+      throw .invalidOptions(reason: "\(path): not a region on a file")
+    }
+    return try Region(path: path, file: file, files: makeMedium(file.descriptor, log))
+  }
+
+  /// Recovers the region from its log into its data file, then reads the working copy from it.
+  convenience init<M: FileMedium>(path: FilePath, file: RegionFile, files medium: M) throws(SnapshotError) {
+    let header = file.header
+    let parts: Parts
+    do throws(SnapshotError) {
+      let start = ContinuousClock.now
+      let (plan, logHeader) = try FileRedoJournal<M>.recover(medium: medium, header: header, logPath: file.logPath)
+      var report = plan.report
+      report.duration = ContinuousClock.now - start
+      parts = try Self.parts(path: path, header: header, recovery: report) { working throws(SnapshotError) in
+        do throws(Errno) {
+          try medium.read(into: UnsafeMutableRawBufferPointer(start: working, count: header.dataSize), at: header.dataOffset, from: .data)
+        } catch {
+          throw .system(path: path.string, operation: "read", errno: error)
+        }
+      } journal: { working throws(Errno) -> any CommitJournal in
+        try FileRedoJournal(medium: medium, header: header, working: working, logPath: file.logPath, logHeader: logHeader)
+      }
+    } catch {
+      file.close()
+      throw error
+    }
+    self.init(path: path, file: file, parts: parts)
+  }
+}

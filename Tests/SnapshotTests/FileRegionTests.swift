@@ -1,0 +1,212 @@
+import Foundation
+import SystemPackage
+import Testing
+@testable import Snapshot
+import SnapshotVerification
+
+/// Regions on an ordinary file: the data file, the log beside it, one fdatasync per msync.
+@Suite struct FileRegionTests {
+  func fileRegion(_ directory: TestDirectory, size: Int = 64 << 10) throws -> (FilePath, Region) {
+    let path = directory.file("region")
+    return (path, try Region.create(at: path, size: size, options: .init(medium: .file)))
+  }
+
+  @Test func committedChangesSurviveReopen() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, region) = try fileRegion(directory)
+    #expect(region.medium == .file)
+    #expect(FileManager.default.fileExists(atPath: path.string + "-log"))
+    region.store(UInt64(42), at: 0)
+    region.fill(7, at: 1000, count: 3000)
+    #expect(try region.msync() == 1)
+    region.store(UInt64(99), at: 0)
+    try region.close()
+
+    let reopened = try Region.open(at: path)
+    #expect(reopened.recovery.outcome == .clean)
+    #expect(reopened.epoch == 1)
+    #expect(reopened.load(UInt64.self, at: 0) == 42)
+    #expect(reopened.load(UInt8.self, at: 3999) == 7)
+    try reopened.close()
+  }
+
+  @Test func automaticMediumFollowsTheFileSystem() throws {
+    let disk = TestDirectory(onDisk: true)
+    let memory = TestDirectory()
+    let onDisk = try Region.create(at: disk.file("region"), size: 4096)
+    let inMemory = try Region.create(at: memory.file("region"), size: 4096)
+    let diskKind = FileSystemKind.of(directory: disk.path)?.type
+    #expect(onDisk.medium == (diskKind == "tmpfs" ? .persistentMemory : .file))
+    #expect(inMemory.medium == .persistentMemory)
+  }
+
+  /// A crash after msync returned leaves the commits in the log only; reopening replays them.
+  @Test func crashedRegionReplaysItsLog() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, region) = try fileRegion(directory)
+    for round in 0..<5 {
+      region.store(UInt64(round + 1), at: 128 * round)
+      try region.msync()
+    }
+    // As a process crash now would leave the files: five batches, no checkpoint.
+    let crashed = directory.file("crashed")
+    try Data(contentsOf: path).write(to: crashed)
+    try Data(contentsOf: FilePath(path.string + "-log")).write(to: FilePath(crashed.string + "-log"))
+    try region.close()
+
+    let info = try Region.inspect(at: crashed)
+    #expect(info.pendingRecovery == .replayed(commits: 5, lines: 5))
+    #expect(info.checkpointEpoch == 0)
+    let recovered = try Region.open(at: crashed)
+    #expect(recovered.recovery.outcome == .replayed(commits: 5, lines: 5))
+    #expect(recovered.epoch == 5)
+    #expect(recovered.load(UInt64.self, at: 128 * 4) == 5)
+    try recovered.close()
+    #expect(try Region.inspect(at: crashed).pendingRecovery == .clean)
+    #expect(try Region.inspect(at: crashed).checkpointEpoch == 5)
+  }
+
+  @Test func discardRestoresCommittedLinesFromTheLog() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (_, region) = try fileRegion(directory)
+    region.fill(0xAB, at: 0, count: 256)
+    try region.msync()
+    region.fill(0xCD, at: 0, count: 8192)
+    try region.discard()
+    region.withUnsafeBytes { bytes in
+      #expect(bytes[0..<256].allSatisfy { $0 == 0xAB })
+      #expect(bytes[256..<8192].allSatisfy { $0 == 0 })
+    }
+  }
+
+  @Test func randomOperationsMatchTheModel() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, first) = try fileRegion(directory, size: 8192)
+    var region = first
+    var committed = [UInt8](repeating: 0, count: 8192)
+    var working = committed
+    var generator = SeededGenerator(seed: 5)
+    for step in 0..<1500 {
+      switch Int.random(in: 0..<100, using: &generator) {
+      case 0..<70:
+        let count = Int.random(in: 1...100, using: &generator)
+        let offset = Int.random(in: 0...(8192 - count), using: &generator)
+        let byte = UInt8.random(in: 0...255, using: &generator)
+        region.fill(byte, at: offset, count: count)
+        working.replaceSubrange(offset..<offset + count, with: repeatElement(byte, count: count))
+      case 70..<88:
+        try region.msync()
+        committed = working
+      case 88..<95:
+        try region.discard()
+        working = committed
+      case 95..<97:
+        try region.checkpoint()
+      default:
+        try region.close()
+        region = try Region.open(at: path)
+        working = committed
+      }
+      let actual = region.withUnsafeBytes { Array($0) }
+      if let offset = actual.indices.first(where: { actual[$0] != working[$0] }) {
+        Issue.record("step \(step): byte \(offset) is \(actual[offset]), the model says \(working[offset])")
+        return
+      }
+    }
+  }
+
+  @Test func missingLogIsReported() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, region) = try fileRegion(directory)
+    try region.close()
+    try FileManager.default.removeItem(atPath: path.string + "-log")
+    #expect(throws: SnapshotError.logMissing(path: path.string + "-log")) { try Region.open(at: path) }
+  }
+
+  @Test func corruptOrForeignLogIsReported() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, region) = try fileRegion(directory)
+    try region.close()
+    let logPath = FilePath(path.string + "-log")
+    var log = try Data(contentsOf: logPath)
+    log[30] ^= 0x04
+    try log.write(to: logPath)
+    let error = #expect(throws: SnapshotError.self) { try Region.open(at: path) }
+    guard case .logCorrupt(_, let reason)? = error else {
+      Issue.record("expected logCorrupt, got \(String(describing: error))")
+      return
+    }
+    #expect(reason.contains("checksum"))
+
+    let other = directory.file("other")
+    try Region.create(at: other, size: 64 << 10, options: .init(medium: .file)).close()
+    try Data(contentsOf: FilePath(other.string + "-log")).write(to: logPath)
+    let foreign = #expect(throws: SnapshotError.self) { try Region.open(at: path) }
+    guard case .logCorrupt(_, let foreignReason)? = foreign else {
+      Issue.record("expected logCorrupt, got \(String(describing: foreign))")
+      return
+    }
+    #expect(foreignReason.contains("another region"))
+  }
+
+  @Test func fileRegionsUseTheRedoJournal() throws {
+    let directory = TestDirectory(onDisk: true)
+    #expect(throws: SnapshotError.self) {
+      try Region.create(at: directory.file("region"), size: 4096, options: .init(medium: .file, journal: .undo))
+    }
+  }
+
+  /// A failed fdatasync poisons the handle: every later commit throws; reopening recovers the last
+  /// acknowledged commit.
+  @Test func failedSyncPoisonsTheHandle() throws {
+    let directory = TestDirectory(onDisk: true)
+    let path = directory.file("region")
+    let failing = FailingFileMedium.State()
+    let region = try Region.create(at: path, size: 8192, files: { FailingFileMedium(storage: FileStorage(data: $0, log: $1), state: failing) })
+    region.store(UInt64(1), at: 0)
+    try region.msync()
+    failing.failSync = true
+    region.store(UInt64(2), at: 0)
+    let error = #expect(throws: SnapshotError.self) { try region.msync() }
+    guard case .commitFailed(_, let operation, _)? = error else {
+      Issue.record("expected commitFailed, got \(String(describing: error))")
+      return
+    }
+    #expect(operation == "fdatasync")
+    failing.failSync = false
+    #expect(throws: error!) { try region.msync() }
+    #expect(throws: error!) { try region.checkpoint() }
+    #expect(region.load(UInt64.self, at: 0) == 2, "the working copy is untouched")
+    region.abandon()
+    let reopened = try Region.open(at: path)
+    #expect([1, 2].contains(reopened.load(UInt64.self, at: 0)))
+    #expect(reopened.epoch == UInt64(reopened.load(UInt64.self, at: 0)))
+  }
+}
+
+/// A file medium whose syncs can be made to fail, as a disk error would.
+struct FailingFileMedium: FileMedium {
+  final class State: @unchecked Sendable {
+    var failSync = false
+  }
+
+  let storage: FileStorage
+  let state: State
+
+  func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, to file: RegionFileRole) throws(Errno) {
+    try storage.write(bytes, at: offset, to: file)
+  }
+
+  func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int, from file: RegionFileRole) throws(Errno) {
+    try storage.read(into: buffer, at: offset, from: file)
+  }
+
+  func synchronize(_ file: RegionFileRole) throws(Errno) {
+    if state.failSync { throw .ioError }
+    try storage.synchronize(file)
+  }
+
+  func size(of file: RegionFileRole) throws(Errno) -> Int {
+    try storage.size(of: file)
+  }
+}
