@@ -2,10 +2,11 @@ import Foundation
 import Snapshot
 import SystemPackage
 
-/// Builds crash images at every fence of a recorded run (and wherever the run ends or its process
-/// dies), recovers each, and checks that the recovered region holds a committed state: the last
-/// acknowledged one, or the one whose msync was in flight. Then crashes again at the fences of that
-/// recovery, recovers, and checks that the second recovery reaches the same state.
+/// Builds crash images at every ordering point of a recorded run (every fence on persistent memory,
+/// every sync on files, wherever the run ends or its process dies), recovers each, and checks that the
+/// recovered region holds a committed state: the last acknowledged one, or the one whose msync was in
+/// flight. Then crashes again at the ordering points of that recovery, recovers, and checks that the
+/// second recovery reaches the same state.
 package struct CrashSimulator {
   package struct Options: Sendable {
     /// Up to this many uncertain units, every subset of them is tried.
@@ -47,76 +48,103 @@ package struct CrashSimulator {
   }
 
   package func run() -> Report {
-    var report = Report()
-    report.crashPoints = scenario.trace.reduce(1) { total, event in
-      total + (event == .fence || event == .processCrash ? 1 : 0)
+    switch scenario.medium {
+    case .persistentMemory: return run(model: PersistentMemoryCrashModel(initial: scenario.initialImage))
+    case .file: return run(model: FileCrashModel(created: scenario.initialImage))
     }
+  }
+
+  private func run<Model: CrashModel>(model initial: Model) -> Report {
+    var report = Report()
+    report.crashPoints = scenario.trace.reduce(1) { $0 + (Model.isCrashPoint($1) ? 1 : 0) }
     var generator = SeededGenerator(seed: options.seed)
-    var model = PersistentMemoryCrashModel(initialImage: scenario.initialImage)
+    var model = initial
     var acknowledged = 0
     var inFlight: Int?
+    var created = scenario.medium == .persistentMemory
     var seen = Set<ImageKey>()
     for (index, event) in scenario.trace.enumerated() {
+      if Model.isCrashPoint(event) {
+        let point = CrashPoint(
+          name: "event \(index) (\(Self.name(of: event)))", allowed: [acknowledged] + (inFlight.map { [$0] } ?? []),
+          created: created)
+        crash(at: point, model: model, seen: &seen, report: &report, generator: &generator)
+      }
       switch event {
-      case .fence, .processCrash:
-        let allowed = [acknowledged] + (inFlight.map { [$0] } ?? [])
-        crash(at: "event \(index) (\(event == .fence ? "fence" : "process crash"))", model: model, allowed: allowed,
-              seen: &seen, report: &report, generator: &generator)
       case .msyncBegins(let state):
         inFlight = state
       case .msyncReturned(let state), .recovered(let state):
         acknowledged = state
         inFlight = nil
+      case .created:
+        created = true
       default:
         break
       }
       if options.stopAtFirstFailure, !report.failures.isEmpty { return report }
       model.apply(event)
     }
-    crash(at: "the end of the run", model: model, allowed: [acknowledged], seen: &seen, report: &report, generator: &generator)
+    let end = CrashPoint(name: "the end of the run", allowed: [acknowledged], created: created)
+    crash(at: end, model: model, seen: &seen, report: &report, generator: &generator)
     return report
   }
 
-  /// The images to try at one crash point, as choices of a value for some uncertain units.
-  func choices(units: [(unit: Int, valueCount: Int)], generator: inout SeededGenerator, exhaustive: Bool) -> [PersistentMemoryCrashModel.Choice] {
-    let latest = { (unit: (unit: Int, valueCount: Int)) -> (Int, Int?) in (unit.unit, unit.valueCount - 1) }
-    var result: [PersistentMemoryCrashModel.Choice] = []
+  /// Where a crash is simulated, and what recovery may find there: one of the `allowed` states, or,
+  /// before creating the region returned, no region at all.
+  struct CrashPoint {
+    var name: String
+    var allowed: [Int]
+    var created: Bool
+  }
+
+  static func name(of event: TraceEvent) -> String {
+    switch event {
+    case .fence: return "fence"
+    case .processCrash: return "process crash"
+    case .fileSync(let file): return "fdatasync of the \(file)"
+    case .directorySync: return "directory sync"
+    default: return "\(event)"
+    }
+  }
+
+  /// The images to try at one crash point: for each, the outcome of some uncertain units.
+  func choices(units: [(unit: Int, outcomes: Int)], generator: inout SeededGenerator, exhaustive: Bool) -> [[Int: Int]] {
+    var result: [[Int: Int]] = []
+    let intended = Dictionary(uniqueKeysWithValues: units.map { ($0.unit, 1) })
     if exhaustive {
       for mask in 0..<(1 << units.count) {
-        result.append(Dictionary(uniqueKeysWithValues: units.indices.filter { mask & (1 << $0) != 0 }.map { latest(units[$0]) }))
+        result.append(Dictionary(uniqueKeysWithValues: units.indices.filter { mask & (1 << $0) != 0 }.map { (units[$0].unit, 1) }))
       }
     } else {
-      let all = Dictionary(uniqueKeysWithValues: units.map(latest))
       result.append([:])
-      result.append(all)
+      result.append(intended)
       let singles = units.count <= 64 ? Array(units.indices) : (0..<32).map { _ in Int.random(in: units.indices, using: &generator) }
       for index in singles {
-        result.append(Dictionary(uniqueKeysWithValues: [latest(units[index])]))
-        var missing = all
-        missing[units[index].unit] = .some(nil)
+        result.append([units[index].unit: 1])
+        var missing = intended
+        missing[units[index].unit] = 0
         result.append(missing)
       }
       for _ in 0..<options.randomSubsets {
-        result.append(Dictionary(uniqueKeysWithValues: units.compactMap { unit -> (Int, Int?)? in
-          Bool.random(using: &generator) ? nil : (unit.unit, Int.random(in: 0..<unit.valueCount, using: &generator))
+        result.append(Dictionary(uniqueKeysWithValues: units.compactMap { unit -> (Int, Int)? in
+          Bool.random(using: &generator) ? nil : (unit.unit, Int.random(in: 1...unit.outcomes, using: &generator))
         }))
       }
     }
-    // A unit stored to more than once since it was durable may hold any of its values.
-    for unit in units where unit.valueCount > 1 {
-      for value in 0..<unit.valueCount - 1 {
-        result.append([unit.unit: value])
-        var others = Dictionary(uniqueKeysWithValues: units.map(latest))
-        others[unit.unit] = value
+    // A unit with other possible contents (an earlier value, zeros, garbage) may hold any of them.
+    for unit in units where unit.outcomes > 1 {
+      for outcome in 2...unit.outcomes {
+        result.append([unit.unit: outcome])
+        var others = intended
+        others[unit.unit] = outcome
         result.append(others)
       }
     }
     return result
   }
 
-  private func crash(
-    at point: String, model: PersistentMemoryCrashModel, allowed: [Int],
-    seen: inout Set<ImageKey>, report: inout Report, generator: inout SeededGenerator
+  private func crash<Model: CrashModel>(
+    at point: CrashPoint, model: Model, seen: inout Set<ImageKey>, report: inout Report, generator: inout SeededGenerator
   ) {
     report.crashPointsVisited += 1
     let units = model.uncertainUnits
@@ -125,66 +153,77 @@ package struct CrashSimulator {
     for choice in choices(units: units, generator: &generator, exhaustive: exhaustive) {
       let image = model.image(choice)
       report.imagesGenerated += 1
-      guard seen.insert(ImageKey(image: image, allowed: allowed)).inserted else { continue }
+      guard seen.insert(ImageKey(image: image, allowed: point.allowed)).inserted else { continue }
       report.imagesDistinct += 1
-      let context = "\(scenario.workload) (\(scenario.journal)): crash at \(point), "
-        + "\(choice.values.filter { $0 != nil }.count) of \(units.count) uncertain units persisted"
-      guard let outcome = recover(image, allowed: allowed, context: context, report: &report) else {
+      let context = "\(scenario.workload) (\(scenario.medium) \(scenario.journal)): crash at \(point.name), "
+        + "\(choice.values.filter { $0 > 0 }.count) of \(units.count) uncertain units written"
+      guard let outcome = recover(image, model: Model.self, at: point, context: context, report: &report) else {
         if options.stopAtFirstFailure { return }
         continue
       }
-      report.recoveredStates.insert(outcome.state)
+      guard let (state, trace) = outcome else { continue }
+      report.recoveredStates.insert(state)
       if report.imagesDistinct % options.recoveryCrashEvery == 0 || choice.count == units.count {
-        crashDuringRecovery(of: image, trace: outcome.trace, state: outcome.state, context: context,
+        crashDuringRecovery(of: image, model: Model.self, trace: trace, state: state, context: context,
                             report: &report, generator: &generator)
       }
       if options.stopAtFirstFailure, !report.failures.isEmpty { return }
     }
   }
 
-  /// Recovers `image` with a tracing medium carrying the scenario's faults; checks that it reaches
-  /// one of the `allowed` states; returns that state and the recovery's durable writes.
-  private func recover(_ image: [UInt8], allowed: [Int], context: String, report: inout Report) -> (state: Int, trace: [TraceEvent])? {
+  /// Recovers `image` with a tracing medium carrying the scenario's faults and checks that it reaches
+  /// one of the allowed states. Returns nil on a failure, `.some(nil)` when no region was there to
+  /// recover (allowed before creation returned), and otherwise the state and the recovery's writes.
+  private func recover<Model: CrashModel>(
+    _ image: CrashImage, model: Model.Type, at point: CrashPoint, context: String, report: inout Report
+  ) -> (state: Int, trace: [TraceEvent])?? {
     do {
-      try Data(image).write(to: URL(fileURLWithPath: imagePath.string))
+      try image.write(to: imagePath)
+      guard image.filesPresent else {
+        if point.created {
+          report.failures.append("\(context): the region's files are gone, though creating it had returned")
+          return nil
+        }
+        return .some(nil)
+      }
       let trace = Trace()
-      let region = try TracingMedium.open(at: imagePath, trace: trace, faults: scenario.faults)
+      let region = try Model.open(at: imagePath, trace: trace, faults: scenario.faults)
       let recoveryTrace = trace.events
       let epoch = region.epoch
       let data = region.withUnsafeBytes { Array($0) }
       region.abandon()
-      guard let state = allowed.first(where: { scenario.states[$0].epoch == epoch && scenario.states[$0].data == data }) else {
-        let expected = allowed.map { scenario.states[$0].epoch }
-        let sameData = allowed.filter { scenario.states[$0].data == data }.map { scenario.states[$0].epoch }
+      guard let state = point.allowed.first(where: { scenario.states[$0].epoch == epoch && scenario.states[$0].data == data }) else {
+        let expected = point.allowed.map { scenario.states[$0].epoch }
+        let sameData = point.allowed.filter { scenario.states[$0].data == data }.map { scenario.states[$0].epoch }
         report.failures.append("\(context): recovered epoch \(epoch) with "
           + (sameData.isEmpty ? "data of no allowed commit" : "the data of commit \(sameData)")
           + "; allowed: commits \(expected)")
         return nil
       }
-      return (state, recoveryTrace)
+      return .some((state, recoveryTrace))
     } catch {
       report.failures.append("\(context): recovery failed: \(error)")
       return nil
     }
   }
 
-  private func crashDuringRecovery(
-    of image: [UInt8], trace: [TraceEvent], state: Int, context: String,
+  private func crashDuringRecovery<Model: CrashModel>(
+    of image: CrashImage, model: Model.Type, trace: [TraceEvent], state: Int, context: String,
     report: inout Report, generator: inout SeededGenerator
   ) {
-    var model = PersistentMemoryCrashModel(initialImage: image)
+    var model = Model(initial: image)
+    let point = CrashPoint(name: "", allowed: [state], created: true)
     for (index, event) in trace.enumerated() {
-      if event == .fence {
-        let units = model.uncertainUnits
-        let all = Dictionary(uniqueKeysWithValues: units.map { ($0.unit, Optional($0.valueCount - 1)) })
-        var picks: [PersistentMemoryCrashModel.Choice] = [[:], all]
+      if Model.isCrashPoint(event) {
+        let intended = Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, 1) })
+        var picks: [[Int: Int]] = [[:], intended]
         for _ in 0..<3 {
-          picks.append(all.filter { _ in Bool.random(using: &generator) })
+          picks.append(intended.filter { _ in Bool.random(using: &generator) })
         }
         for pick in picks {
           report.recoveryCrashImages += 1
-          _ = recover(model.image(pick), allowed: [state], context: "\(context), then a crash at recovery event \(index)",
-                      report: &report)
+          _ = recover(model.image(pick), model: Model.self, at: point,
+                      context: "\(context), then a crash at recovery event \(index)", report: &report)
         }
       }
       model.apply(event)
@@ -198,10 +237,15 @@ struct ImageKey: Hashable {
   let high: UInt32
   let allowed: [Int]
 
-  init(image: [UInt8], allowed: [Int]) {
-    (low, high) = image.withUnsafeBytes { raw in
-      (CRC32C.checksum(raw), CRC32C.update(0x5EED, raw))
+  init(image: CrashImage, allowed: [Int]) {
+    var low = image.data.withUnsafeBytes { CRC32C.checksum($0) }
+    var high = image.data.withUnsafeBytes { CRC32C.update(0x5EED, $0) }
+    if let log = image.log {
+      low = log.withUnsafeBytes { CRC32C.update(low, $0) }
+      high = log.withUnsafeBytes { CRC32C.update(~high, $0) }
     }
+    self.low = image.filesPresent ? low : 0
+    self.high = image.filesPresent ? high : 0
     self.allowed = allowed
   }
 }

@@ -7,7 +7,7 @@ import SystemPackage
 /// that it holds the last acknowledged commit or the one in flight, byte for byte.
 package struct KillLoop: Sendable {
   package var iterations = 200
-  package var journal: Region.Journal = .redo
+  package var configuration = Workload.Configuration(.persistentMemory, .redo)
   package var regionSize = 1 << 20
   package var seed: UInt64 = 7
   /// The longest wait, after the child's first acknowledged commit, before it is killed.
@@ -63,10 +63,16 @@ package struct KillLoop: Sendable {
   /// Runs the loop with `worker` as the child (an executable and arguments, to which `PATH --seed SEED`
   /// is appended), calling `observe` after every kill.
   package func run(worker: [String], directory: String, observe: (Kill) -> Void = { _ in }) throws -> Report {
-    let path = FilePath("\(directory)/kill-loop-\(journal).region")
-    try? FileManager.default.removeItem(atPath: path.string)
-    try Region.create(at: path, size: regionSize, options: .init(journal: journal)).close()
-    defer { try? FileManager.default.removeItem(atPath: path.string) }
+    let path = FilePath("\(directory)/kill-loop-\(configuration.medium)-\(configuration.journal).region")
+    let remove = {
+      try? FileManager.default.removeItem(atPath: path.string)
+      try? FileManager.default.removeItem(atPath: path.string + "-log")
+    }
+    remove()
+    try Region.create(
+      at: path, size: regionSize, options: .init(medium: configuration.medium, journal: configuration.journal)
+    ).close()
+    defer { remove() }
     var report = Report()
     var model = [UInt8](repeating: 0, count: regionSize)
     var modelEpoch: UInt64 = 0

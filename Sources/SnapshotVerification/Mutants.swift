@@ -1,37 +1,44 @@
 import Foundation
 import Snapshot
 
-/// A deliberate bug in one journal, and whether the crash simulator can catch it.
+/// A deliberate bug in one journal on one medium, and whether the crash simulator can catch it.
 package struct Mutant: Sendable {
   package var name: String
-  package var journal: Region.Journal
+  package var configuration: Workload.Configuration
   package var fault: Fault
   /// Why no test can catch the mutant, when that is so: it does not change what the code does.
   package var equivalentBecause: String?
 
-  /// The catalog: every way to break the byte-addressable commit protocols that the simulator checks.
-  package static let persistentMemory: [Mutant] = [
-    Mutant(name: "redo: batch head not written back before the commit fence", journal: .redo, fault: .dropLogFlush),
-    Mutant(name: "redo: no fence after the batch (the commit point)", journal: .redo, fault: .dropCommitFence),
-    Mutant(name: "redo: checkpoint word stored before the home writes are fenced", journal: .redo, fault: .dropCheckpointFence),
-    Mutant(name: "redo: checkpoint word not fenced before the log is reused", journal: .redo, fault: .dropRetireFence),
-    Mutant(name: "redo: checkpoint marked before its home writes (commit before payload)", journal: .redo, fault: .commitBeforePayload),
-    Mutant(name: "redo: recovery skips the batch checksum", journal: .redo, fault: .skipChecksum),
-    Mutant(name: "redo: recovery does not retire the log", journal: .redo, fault: .skipRetire),
-    Mutant(name: "redo: checkpoint word written in two 4-byte halves", journal: .redo, fault: .splitCommitWord),
-    Mutant(name: "undo: log records not written back before the first fence", journal: .undo, fault: .dropLogFlush),
-    Mutant(name: "undo: no first fence (active record and log)", journal: .undo, fault: .dropCommitFence),
-    Mutant(name: "undo: no fence between the home copy and the empty mark", journal: .undo, fault: .dropHomeFence),
-    Mutant(name: "undo: empty mark not fenced before msync returns", journal: .undo, fault: .dropRetireFence),
-    Mutant(name: "undo: log marked empty before the home copy (commit before payload)", journal: .undo, fault: .commitBeforePayload),
-    Mutant(name: "undo: recovery skips the entry checksums", journal: .undo, fault: .skipChecksum),
+  /// The catalog: every way to break the commit protocols that the simulator checks.
+  package static let all: [Mutant] = [
+    Mutant(name: "redo: batch head not written back before the commit fence", configuration: .init(.persistentMemory, .redo), fault: .dropLogFlush),
+    Mutant(name: "redo: no fence after the batch (the commit point)", configuration: .init(.persistentMemory, .redo), fault: .dropCommitFence),
+    Mutant(name: "redo: checkpoint word stored before the home writes are fenced", configuration: .init(.persistentMemory, .redo), fault: .dropCheckpointFence),
+    Mutant(name: "redo: checkpoint word not fenced before the log is reused", configuration: .init(.persistentMemory, .redo), fault: .dropRetireFence),
+    Mutant(name: "redo: checkpoint marked before its home writes (commit before payload)", configuration: .init(.persistentMemory, .redo), fault: .commitBeforePayload),
+    Mutant(name: "redo: recovery skips the batch checksum", configuration: .init(.persistentMemory, .redo), fault: .skipChecksum),
+    Mutant(name: "redo: recovery does not retire the log", configuration: .init(.persistentMemory, .redo), fault: .skipRetire),
+    Mutant(name: "redo: checkpoint word written in two 4-byte halves", configuration: .init(.persistentMemory, .redo), fault: .splitCommitWord),
+    Mutant(name: "undo: log records not written back before the first fence", configuration: .init(.persistentMemory, .undo), fault: .dropLogFlush),
+    Mutant(name: "undo: no first fence (active record and log)", configuration: .init(.persistentMemory, .undo), fault: .dropCommitFence),
+    Mutant(name: "undo: no fence between the home copy and the empty mark", configuration: .init(.persistentMemory, .undo), fault: .dropHomeFence),
+    Mutant(name: "undo: empty mark not fenced before msync returns", configuration: .init(.persistentMemory, .undo), fault: .dropRetireFence),
+    Mutant(name: "undo: log marked empty before the home copy (commit before payload)", configuration: .init(.persistentMemory, .undo), fault: .commitBeforePayload),
+    Mutant(name: "undo: recovery skips the entry checksums", configuration: .init(.persistentMemory, .undo), fault: .skipChecksum),
     Mutant(
-      name: "undo: recovery does not retire the log", journal: .undo, fault: .skipRetire,
+      name: "undo: recovery does not retire the log", configuration: .init(.persistentMemory, .undo), fault: .skipRetire,
       equivalentBecause: "the stale active record only undoes to the state the home copy already holds, and the "
         + "next msync writes a fresh record before it changes the home copy"),
     Mutant(
-      name: "undo: recovery applies images oldest first", journal: .undo, fault: .undoForwardOrder,
+      name: "undo: recovery applies images oldest first", configuration: .init(.persistentMemory, .undo), fault: .undoForwardOrder,
       equivalentBecause: "a line is logged at most once per epoch, so the entries never overlap and their order cannot matter"),
+    Mutant(name: "file: msync does not fdatasync the log", configuration: .init(.file, .redo), fault: .skipLogSync),
+    Mutant(name: "file: checkpoint resets the log before the data file is synced", configuration: .init(.file, .redo), fault: .skipDataSync),
+    Mutant(name: "file: creation does not fsync the directory", configuration: .init(.file, .redo), fault: .skipDirectorySync),
+    Mutant(name: "file: checkpoint resets the log before writing the data file (commit before payload)", configuration: .init(.file, .redo), fault: .commitBeforePayload),
+    Mutant(name: "file: recovery skips the batch checksum", configuration: .init(.file, .redo), fault: .skipChecksum),
+    Mutant(name: "file: recovery does not reset the log", configuration: .init(.file, .redo), fault: .skipRetire),
+    Mutant(name: "file: log header written in two pieces", configuration: .init(.file, .redo), fault: .splitCommitWord),
   ]
 
   /// What running a mutant found.
@@ -49,8 +56,10 @@ package struct Mutant: Sendable {
     options.stopAtFirstFailure = true
     options.seed = seed
     for workload in Workload.all(scale: scale) {
-      let scenario = try workload.record(journal: journal, faults: fault, seed: seed, path: "\(scratchDirectory)/mutant.region")
-      try? FileManager.default.removeItem(atPath: "\(scratchDirectory)/mutant.region")
+      let path = "\(scratchDirectory)/mutant.region"
+      let scenario = try workload.record(configuration, faults: fault, seed: seed, path: path)
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: path + "-log")
       if let failure = scenario.failures.first {
         return Outcome(mutant: self, caughtBy: "\(workload.name): \(failure)", imagesTried: images)
       }

@@ -1,8 +1,11 @@
+import Snapshot
+import SystemPackage
+
 /// Replays a trace under the persistent-memory crash model: the medium persists aligned 8-byte units;
 /// a unit stored to but not yet flushed and fenced may hold, after a crash, its durable value or any
 /// value stored to it since, independently of every other unit; a fence makes the value a flush
 /// captured (or a non-temporal store wrote) durable.
-package struct PersistentMemoryCrashModel {
+package struct PersistentMemoryCrashModel: CrashModel {
   /// What the medium surely holds.
   package private(set) var durable: [UInt8]
   /// Units whose content on the medium is uncertain.
@@ -16,12 +19,21 @@ package struct PersistentMemoryCrashModel {
     var captured: Int?
   }
 
-  /// One uncertain unit in an image: which of its values reached the medium (nil: none).
-  package typealias Choice = [Int: Int?]
-
   package init(initialImage: [UInt8]) {
     precondition(initialImage.count % 8 == 0)
     durable = initialImage
+  }
+
+  package init(initial: CrashImage) {
+    self.init(initialImage: initial.data)
+  }
+
+  package static func isCrashPoint(_ event: TraceEvent) -> Bool {
+    event == .fence || event == .processCrash
+  }
+
+  package static func open(at path: FilePath, trace: Trace, faults: Fault) throws -> Region {
+    try TracingMedium.open(at: path, trace: trace, faults: faults)
   }
 
   package mutating func apply(_ event: TraceEvent) {
@@ -48,27 +60,25 @@ package struct PersistentMemoryCrashModel {
     case .processCrash:
       for (unit, entry) in pending { setDurable(unit: unit, value: entry.values.last!) }
       pending.removeAll()
-    case .msyncBegins, .msyncReturned, .recovered:
+    default:
       break
     }
   }
 
-  /// The uncertain units, in address order, with how many values each may hold.
-  package var uncertainUnits: [(unit: Int, valueCount: Int)] {
+  /// The uncertain units, in address order; outcome k holds the k-th most recent value stored.
+  package var uncertainUnits: [(unit: Int, outcomes: Int)] {
     pending.keys.sorted().map { ($0, pending[$0]!.values.count) }
   }
 
-  /// The medium's content if each unit in `choice` holds the chosen value (nil: its durable value) and
-  /// every other uncertain unit holds its durable value.
-  package func image(_ choice: Choice) -> [UInt8] {
+  package func image(_ choice: [Int: Int]) -> CrashImage {
     var image = durable
     image.withUnsafeMutableBytes { raw in
-      for (unit, index) in choice {
-        guard let index, let entry = pending[unit] else { continue }
-        raw.storeBytes(of: entry.values[index], toByteOffset: unit * 8, as: UInt64.self)
+      for (unit, outcome) in choice where outcome > 0 {
+        guard let entry = pending[unit] else { continue }
+        raw.storeBytes(of: entry.values[entry.values.count - outcome], toByteOffset: unit * 8, as: UInt64.self)
       }
     }
-    return image
+    return CrashImage(data: image)
   }
 
   private mutating func write(_ bytes: [UInt8], at offset: Int, captured: Bool) {

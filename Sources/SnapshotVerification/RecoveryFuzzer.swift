@@ -20,12 +20,20 @@ package struct RecoveryFuzzer: Sendable {
     package var failures: [String] = []
   }
 
-  /// A file to corrupt, and the committed states that may be recovered from a corrupted copy of it.
+  /// A region to corrupt, and the committed states that may be recovered from a corrupted copy of it.
   struct Seed {
-    var image: [UInt8]
+    var image: CrashImage
     var states: [CommittedState]
-    var dataRange: Range<Int>
-    var logRange: Range<Int>
+    var targets: [Target]
+    var name: String
+  }
+
+  /// A part of a region's files a mutation may hit.
+  struct Target {
+    var file: RegionFileRole
+    var range: Range<Int>
+    /// Whether a change here can be detected: false for the data area, which has no checksum.
+    var checked: Bool
     var name: String
   }
 
@@ -38,8 +46,8 @@ package struct RecoveryFuzzer: Sendable {
     let path = FilePath("\(directory)/fuzz.region")
     for index in 0..<cases {
       let seed = seeds[index % seeds.count]
-      let (image, description, dataOnly) = mutate(seed, generator: &generator)
-      try Data(image).write(to: URL(fileURLWithPath: path.string))
+      let (image, description, checked) = mutate(seed, generator: &generator)
+      try image.write(to: path)
       let context = "case \(index) (\(seed.name), \(description))"
       let inspected = Result { () throws(SnapshotError) in try Region.inspect(at: path) }
       do {
@@ -47,7 +55,7 @@ package struct RecoveryFuzzer: Sendable {
         let epoch = region.epoch
         let data = region.withUnsafeBytes { Array($0) }
         region.abandon()
-        if dataOnly {
+        if !checked {
           report.dataAreaOpened += 1
         } else if seed.states.contains(where: { $0.epoch == epoch && $0.data == data }) {
           report.recovered += 1
@@ -57,7 +65,7 @@ package struct RecoveryFuzzer: Sendable {
       } catch {
         report.typedErrors += 1
         if case .success = inspected {
-          report.failures.append("\(context): inspect accepted the file but open failed: \(error)")
+          report.failures.append("\(context): inspect accepted the region but open failed: \(error)")
         }
       }
       report.cases += 1
@@ -65,90 +73,127 @@ package struct RecoveryFuzzer: Sendable {
         progress("  fuzz: \(report.cases) cases, \(report.typedErrors) typed errors, \(report.failures.count) failures")
       }
     }
-    try? FileManager.default.removeItem(atPath: path.string)
+    try? CrashImage(data: [], filesPresent: false).write(to: path)
     return report
   }
 
-  /// Region files as runs leave them: cleanly closed, and crashed with a log to replay or undo.
+  /// Regions as runs leave them, on every medium and journal: cleanly closed, and crashed with a log
+  /// to replay or undo.
   func corpus(directory: String) throws -> [Seed] {
     var seeds: [Seed] = []
-    for journal in Region.Journal.allCases {
+    for configuration in Workload.Configuration.all {
       let path = "\(directory)/fuzz-seed.region"
-      let scenario = try Workload.randomStores(rounds: 10).record(journal: journal, seed: seed, path: path)
-      try? FileManager.default.removeItem(atPath: path)
-      let header = try RegionHeader.decode(Array(scenario.initialImage.prefix(64)), path: path)
-      let data = header.dataOffset..<header.dataOffset + header.dataSize
-      let log = header.logOffset..<header.logOffset + header.logSize
-      var model = PersistentMemoryCrashModel(initialImage: scenario.initialImage)
-      var states = [scenario.states[0]]
-      var fences = 0
-      for event in scenario.trace {
-        if case .msyncReturned(let state) = event { states = Array(scenario.states[...state]) }
-        if case .msyncBegins(let state) = event { states = Array(scenario.states[...state]) }
-        if event == .fence {
-          fences += 1
-          if fences % 3 == 0 {
-            let all = Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, Optional($0.valueCount - 1)) })
-            seeds.append(Seed(image: model.image(all), states: states, dataRange: data, logRange: log,
-                              name: "\(journal) crash image at fence \(fences)"))
-          }
-        }
-        model.apply(event)
+      let scenario = try Workload.randomStores(rounds: 10).record(configuration, seed: seed, path: path)
+      try? CrashImage(data: [], filesPresent: false).write(to: FilePath(path))
+      let targets = try Self.targets(of: scenario.initialImage)
+      switch configuration.medium {
+      case .persistentMemory:
+        seeds += images(of: scenario, model: PersistentMemoryCrashModel(initial: scenario.initialImage), targets: targets)
+      case .file:
+        seeds += images(of: scenario, model: FileCrashModel(created: scenario.initialImage), targets: targets)
       }
-      seeds.append(Seed(image: model.durable, states: scenario.states, dataRange: data, logRange: log,
-                        name: "\(journal) cleanly closed"))
     }
     return seeds
   }
 
-  /// One corruption of a seed: the bytes, what was done, and whether only the data area changed.
-  func mutate(_ seed: Seed, generator: inout SeededGenerator) -> ([UInt8], String, Bool) {
+  /// Crash images at every third crash point of a run, and its final state.
+  private func images<Model: CrashModel>(of scenario: Scenario, model initial: Model, targets: [Target]) -> [Seed] {
+    var seeds: [Seed] = []
+    var model = initial
+    var states = [scenario.states[0]]
+    var points = 0
+    let name = "\(scenario.medium) \(scenario.journal)"
+    for event in scenario.trace {
+      if case .msyncBegins(let state) = event { states = Array(scenario.states[...state]) }
+      if Model.isCrashPoint(event) {
+        points += 1
+        let image = model.image(Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, 1) }))
+        if points % 3 == 0, image.filesPresent {
+          seeds.append(Seed(image: image, states: states, targets: targets, name: "\(name) crash image at point \(points)"))
+        }
+      }
+      model.apply(event)
+    }
+    let final = model.image([:])
+    seeds.append(Seed(image: final, states: scenario.states, targets: targets, name: "\(name) cleanly closed"))
+    return seeds
+  }
+
+  /// The parts of a region's files: header, data area, log (area or file).
+  static func targets(of image: CrashImage) throws -> [Target] {
+    let header = try RegionHeader.decode(Array(image.data.prefix(64)), path: "seed")
+    var targets = [
+      Target(file: .data, range: 0..<header.dataOffset, checked: true, name: "header page"),
+      Target(file: .data, range: header.dataOffset..<header.dataOffset + header.dataSize, checked: false, name: "data area"),
+    ]
+    if let log = image.log {
+      targets.append(Target(file: .log, range: 0..<4096, checked: true, name: "log header"))
+      targets.append(Target(file: .log, range: 4096..<log.count, checked: true, name: "log"))
+    } else {
+      targets.append(Target(file: .data, range: header.logOffset..<header.logOffset + header.logSize, checked: true, name: "log"))
+    }
+    return targets
+  }
+
+  /// One corruption of a seed: the files, what was done, and whether the result can be checked.
+  func mutate(_ seed: Seed, generator: inout SeededGenerator) -> (CrashImage, String, Bool) {
     var image = seed.image
-    let headerPage = 0..<4096
+    let target = seed.targets.randomElement(using: &generator)!
+    let logTargets = seed.targets.filter { $0.name == "log" }
+    func edit(_ file: RegionFileRole, _ body: (inout [UInt8]) -> Void) {
+      if file == .data { body(&image.data) } else { body(&image.log!) }
+    }
     func offset(in range: Range<Int>) -> Int { Int.random(in: range, using: &generator) }
-    switch Int.random(in: 0..<9, using: &generator) {
+    switch Int.random(in: 0..<7, using: &generator) {
     case 0:
-      let flips = Int.random(in: 1...4, using: &generator)
-      for _ in 0..<flips { image[offset(in: headerPage)] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
-      return (image, "\(flips) bit flips in the header page", false)
+      let flips = Int.random(in: 1...8, using: &generator)
+      edit(target.file) { bytes in
+        for _ in 0..<flips { bytes[offset(in: target.range)] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
+      }
+      return (image, "\(flips) bit flips in the \(target.name)", target.checked)
     case 1:
-      let flips = Int.random(in: 1...8, using: &generator)
-      for _ in 0..<flips { image[offset(in: seed.logRange)] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
-      return (image, "\(flips) bit flips in the log", false)
+      let start = offset(in: target.range)
+      let count = min(Int.random(in: 1...64, using: &generator), target.range.upperBound - start)
+      edit(target.file) { bytes in
+        for index in start..<start + count { bytes[index] = .random(in: 0...255, using: &generator) }
+      }
+      return (image, "\(count) random bytes in the \(target.name) at \(start)", target.checked)
     case 2:
-      let start = offset(in: seed.logRange)
-      let count = min(Int.random(in: 1...64, using: &generator), seed.logRange.upperBound - start)
-      for index in start..<start + count { image[index] = .random(in: 0...255, using: &generator) }
-      return (image, "\(count) random bytes in the log at \(start)", false)
+      var length = 0
+      edit(target.file) { bytes in
+        length = Int.random(in: 0..<bytes.count, using: &generator)
+        bytes.removeSubrange(length...)
+      }
+      return (image, "the \(target.file) truncated to \(length) bytes", true)
     case 3:
-      let length = Int.random(in: 0..<image.count, using: &generator)
-      return (Array(image[..<length]), "truncated to \(length) bytes", false)
-    case 4:
       let extra = Int.random(in: 1...8192, using: &generator)
-      return (image + (0..<extra).map { _ in UInt8.random(in: 0...255, using: &generator) }, "extended by \(extra) bytes", false)
+      edit(target.file) { bytes in bytes += (0..<extra).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+      return (image, "the \(target.file) extended by \(extra) bytes", true)
+    case 4:
+      let log = logTargets[0]
+      let lines = log.range.count / 64
+      let a = log.range.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
+      let b = log.range.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
+      edit(log.file) { bytes in
+        let first = Array(bytes[a..<a + 64])
+        bytes.replaceSubrange(a..<a + 64, with: bytes[b..<b + 64])
+        bytes.replaceSubrange(b..<b + 64, with: first)
+      }
+      return (image, "log lines at \(a) and \(b) swapped", true)
     case 5:
-      let lines = seed.logRange.count / 64
-      let a = seed.logRange.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
-      let b = seed.logRange.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
-      let first = Array(image[a..<a + 64])
-      image.replaceSubrange(a..<a + 64, with: image[b..<b + 64])
-      image.replaceSubrange(b..<b + 64, with: first)
-      return (image, "log lines at \(a) and \(b) swapped", false)
-    case 6:
-      let start = offset(in: seed.logRange)
-      let count = min(Int.random(in: 8...4096, using: &generator), seed.logRange.upperBound - start)
-      image.replaceSubrange(start..<start + count, with: repeatElement(0, count: count))
-      return (image, "\(count) log bytes zeroed at \(start)", false)
-    case 7:
-      let start = Int.random(in: 0..<128, using: &generator)
-      let count = Int.random(in: 1...8, using: &generator)
-      for index in start..<min(start + count, 128) { image[index] = .random(in: 0...255, using: &generator) }
-      return (image, "random bytes in the header or control line at \(start)", false)
+      let log = logTargets[0]
+      let start = offset(in: log.range)
+      let count = min(Int.random(in: 8...4096, using: &generator), log.range.upperBound - start)
+      edit(log.file) { bytes in bytes.replaceSubrange(start..<start + count, with: repeatElement(0, count: count)) }
+      return (image, "\(count) log bytes zeroed at \(start)", true)
     default:
-      let flips = Int.random(in: 1...8, using: &generator)
-      for _ in 0..<flips { image[offset(in: seed.dataRange)] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
-      return (image, "\(flips) bit flips in the data area", true)
+      let file: RegionFileRole = image.log != nil && Bool.random(using: &generator) ? .log : .data
+      let start = Int.random(in: 0..<(file == .data ? 128 : 64), using: &generator)
+      let count = Int.random(in: 1...8, using: &generator)
+      edit(file) { bytes in
+        for index in start..<min(start + count, bytes.count) { bytes[index] = .random(in: 0...255, using: &generator) }
+      }
+      return (image, "random bytes in the \(file) header at \(start)", true)
     }
   }
 }
-

@@ -12,12 +12,15 @@ package struct Reliability: Sendable {
   package var kills = 200
   package var fuzzCases = 100_000
   /// The mutants to run.
-  package var mutants = Mutant.persistentMemory
+  package var mutants = Mutant.all
   /// The `snapshot crash-test-worker` command the kill loop runs as its child.
   package var worker: [String]
+  /// A directory on an ordinary file system, for the kill loop of the file medium.
+  package var diskDirectory: String
 
-  package init(worker: [String]) {
+  package init(worker: [String], diskDirectory: String) {
     self.worker = worker
+    self.diskDirectory = diskDirectory
   }
 
   /// The settings for long runs: at least 10^7 crash images, every recovery crashed, more kills and fuzz.
@@ -66,12 +69,13 @@ package struct Reliability: Sendable {
 
     let killStart = Date()
     progress("SIGKILL loop")
-    for journal in Region.Journal.allCases {
+    for configuration in Workload.Configuration.all {
       var loop = KillLoop()
       loop.iterations = kills
-      loop.journal = journal
-      report.kills.append((journal, try loop.run(worker: worker, directory: directory) { kill in
-        if kill.iteration % 100 == 0 { progress("  \(journal): \(kill.iteration) kills") }
+      loop.configuration = configuration
+      let folder = configuration.medium == .file ? diskDirectory : directory
+      report.kills.append((configuration, try loop.run(worker: worker, directory: folder) { kill in
+        if kill.iteration % 100 == 0 { progress("  \(configuration): \(kill.iteration) kills") }
       }))
     }
     report.seconds["SIGKILL loop"] = Date().timeIntervalSince(killStart)
@@ -91,7 +95,7 @@ package struct Reliability: Sendable {
 package struct ReliabilityReport: Sendable {
   package var simulations: [Simulation.Result] = []
   package var mutants: [Mutant.Outcome] = []
-  package var kills: [(Region.Journal, KillLoop.Report)] = []
+  package var kills: [(Workload.Configuration, KillLoop.Report)] = []
   package var fuzz = RecoveryFuzzer.Report()
   package var seconds: [String: Double] = [:]
 
@@ -115,8 +119,8 @@ package struct ReliabilityReport: Sendable {
     var missed: [String] = []
     if !allCrashPointsVisited { missed.append("not every crash point was visited") }
     if images < targets.images { missed.append("\(images) crash images, fewer than \(targets.images)") }
-    for (journal, kill) in kills where kill.iterations < targets.killsPerJournal || kill.insideMsync == 0 {
-      missed.append("\(kill.iterations) kills of the \(journal) journal, \(kill.insideMsync) inside msync")
+    for (configuration, kill) in kills where kill.iterations < targets.killsPerJournal || kill.insideMsync == 0 {
+      missed.append("\(kill.iterations) kills on \(configuration), \(kill.insideMsync) inside msync")
     }
     if fuzz.cases < targets.fuzzCases { missed.append("\(fuzz.cases) fuzz cases, fewer than \(targets.fuzzCases)") }
     return missed
@@ -128,11 +132,11 @@ package struct ReliabilityReport: Sendable {
 
   package func markdown() -> String {
     var lines: [String] = []
-    lines.append("### Crash simulator (persistent memory)")
+    lines.append("### Crash simulator")
     lines.append("")
-    lines.append("| workload | journal | operations | msyncs | crash points visited | exhaustive / sampled points | images generated | distinct images | recovery-crash images | distinct states recovered | failures | seconds |")
+    lines.append("| workload | medium and journal | operations | msyncs | crash points visited | exhaustive / sampled points | images generated | distinct images | recovery-crash images | distinct states recovered | failures | seconds |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    let grouped = Dictionary(grouping: simulations) { "\($0.workload)|\($0.journal)" }
+    let grouped = Dictionary(grouping: simulations) { "\($0.workload)|\($0.configuration)" }
     for key in grouped.keys.sorted() {
       let runs = grouped[key]!
       let total = runs.reduce(into: CrashSimulator.Report()) { sum, run in
@@ -146,7 +150,7 @@ package struct ReliabilityReport: Sendable {
         sum.failures += run.report.failures + run.checkFailures
       }
       let states = runs.reduce(0) { $0 + $1.report.recoveredStates.count }
-      lines.append("| \(runs[0].workload) (\(runs.count) seed\(runs.count == 1 ? "" : "s")) | \(runs[0].journal) | "
+      lines.append("| \(runs[0].workload) (\(runs.count) seed\(runs.count == 1 ? "" : "s")) | \(runs[0].configuration) | "
         + "\(runs.reduce(0) { $0 + $1.operations }) | \(runs.reduce(0) { $0 + $1.msyncs }) | "
         + "\(total.crashPointsVisited) of \(total.crashPoints) | \(total.exhaustivePoints) / \(total.sampledPoints) | "
         + "\(total.imagesGenerated) | \(total.imagesDistinct) | \(total.recoveryCrashImages) | \(states) | "
@@ -167,10 +171,10 @@ package struct ReliabilityReport: Sendable {
     lines.append("")
     lines.append("### SIGKILL loop")
     lines.append("")
-    lines.append("| journal | kills | inside msync | highest epoch acknowledged | failures |")
+    lines.append("| medium and journal | kills | inside msync | highest epoch acknowledged | failures |")
     lines.append("|---|---|---|---|---|")
-    for (journal, kill) in kills {
-      lines.append("| \(journal) | \(kill.iterations) | \(kill.insideMsync) | \(kill.commitsAcknowledged) | \(kill.failures.count) |")
+    for (configuration, kill) in kills {
+      lines.append("| \(configuration) | \(kill.iterations) | \(kill.insideMsync) | \(kill.commitsAcknowledged) | \(kill.failures.count) |")
     }
     lines.append("")
     lines.append("### Recovery fuzzing")
@@ -196,13 +200,24 @@ package struct ReliabilityReport: Sendable {
 
   /// What the crash images assume about the hardware.
   package static let modelAssumptions = """
+    Persistent memory:
     - The medium persists aligned 8-byte units atomically; nothing larger is atomic.
     - A unit stored to but not yet written back (flush) and ordered (fence) may hold, after a crash, \
     its last durable value or any value stored to it since, independently of every other unit.
     - A flush followed by a fence makes the flushed value durable; a non-temporal store is durable \
     after the next fence.
-    - A process crash (SIGKILL) loses nothing that was stored: the machine keeps running.
     - Crash points are the fences of a run (and of every recovery), the points where its process is \
     killed, and its end; between two fences, the images at the later fence cover every earlier crash.
+
+    Files:
+    - A write is durable once a later fdatasync of its file has returned; until then each 512-byte \
+    sector it touches may hold the new bytes or the old ones, independently of every other sector.
+    - A sector beyond the file's durable end (an append) may also hold zeros or garbage.
+    - The names of newly created files are durable once their directory was synced.
+    - Crash points are the syncs of a run (and of every recovery), the directory sync at creation, the \
+    points where its process is killed, and its end.
+
+    Both:
+    - A process crash (SIGKILL) loses nothing that was stored or written: the machine keeps running.
     """
 }

@@ -12,9 +12,12 @@ package struct CommittedState: Sendable, Equatable {
 /// states the notes refer to.
 package struct Scenario: Sendable {
   package var workload: String
+  package var medium: Region.Medium
   package var journal: Region.Journal
   package var faults: Fault
-  package var initialImage: [UInt8]
+  /// The files before the trace; on the file medium the trace starts with their creation, so their
+  /// names are durable only once the trace shows the directory synced.
+  package var initialImage: CrashImage
   package var trace: [TraceEvent]
   package var states: [CommittedState]
   package var operations: Int
@@ -28,20 +31,29 @@ package final class ScenarioRecorder {
   package private(set) var region: Region
   private let path: FilePath
   private let trace = Trace()
+  private let medium: Region.Medium
   private let faults: Fault
-  private let initialImage: [UInt8]
+  private let initialImage: CrashImage
   private var states: [CommittedState]
   private var acknowledged = 0
   private var failures: [String] = []
   package private(set) var operations = 0
   package private(set) var msyncs = 0
 
-  package init(path: FilePath, size: Int, journal: Region.Journal, faults: Fault) throws {
-    try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
-    initialImage = Array(try Data(contentsOf: URL(fileURLWithPath: path.string)))
+  package init(path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, faults: Fault) throws {
     self.path = path
+    self.medium = medium
     self.faults = faults
-    region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+    switch medium {
+    case .persistentMemory:
+      try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
+      initialImage = try CrashImage.read(from: path, medium: medium)
+      region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+    case .file:
+      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults)
+      initialImage = try CrashImage.read(from: path, medium: medium)
+      trace.append(.created)
+    }
     states = [CommittedState(epoch: 0, data: region.withUnsafeBytes { Array($0) })]
   }
 
@@ -78,7 +90,9 @@ package final class ScenarioRecorder {
   package func crashAndReopen() throws {
     trace.append(.processCrash)
     region.abandon()
-    region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+    region = medium == .file
+      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults)
+      : try TracingMedium.open(at: path, trace: trace, faults: faults)
     let expected = states[acknowledged]
     if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
       failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")
@@ -90,7 +104,7 @@ package final class ScenarioRecorder {
   package func finish(workload: String) throws -> Scenario {
     try region.close()
     return Scenario(
-      workload: workload, journal: region.journalKind, faults: faults, initialImage: initialImage,
+      workload: workload, medium: medium, journal: region.journalKind, faults: faults, initialImage: initialImage,
       trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures)
   }
 }

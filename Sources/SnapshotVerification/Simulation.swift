@@ -5,7 +5,7 @@ import Snapshot
 package struct Simulation: Sendable {
   package struct Result: Sendable {
     package var workload: String
-    package var journal: Region.Journal
+    package var configuration: Workload.Configuration
     package var operations: Int
     package var msyncs: Int
     package var report: CrashSimulator.Report
@@ -22,19 +22,20 @@ package struct Simulation: Sendable {
   package func run(scratchDirectory: String, progress: (String) -> Void) throws -> [Result] {
     var results: [Result] = []
     for workload in Workload.all(scale: scale) {
-      for journal in Region.Journal.allCases {
+      for configuration in Workload.Configuration.all {
         for seed in seeds {
           let start = Date()
           let path = "\(scratchDirectory)/scenario.region"
-          let scenario = try workload.record(journal: journal, seed: seed, path: path)
+          let scenario = try workload.record(configuration, seed: seed, path: path)
+          try? FileManager.default.removeItem(atPath: path + "-log")
           try? FileManager.default.removeItem(atPath: path)
           var options = self.options
           options.seed = seed
           let report = CrashSimulator(scenario: scenario, options: options, scratchDirectory: scratchDirectory).run()
           let result = Result(
-            workload: workload.name, journal: journal, operations: scenario.operations, msyncs: scenario.msyncs,
+            workload: workload.name, configuration: configuration, operations: scenario.operations, msyncs: scenario.msyncs,
             report: report, checkFailures: scenario.failures, seconds: Date().timeIntervalSince(start))
-          progress("  \(workload.name) (\(journal), seed \(seed)): \(report.imagesDistinct) distinct images "
+          progress("  \(workload.name) (\(configuration), seed \(seed)): \(report.imagesDistinct) distinct images "
             + "of \(report.imagesGenerated), \(report.recoveryCrashImages) recovery-crash images, "
             + "\(report.failures.count + scenario.failures.count) failures, \(String(format: "%.1f", result.seconds)) s")
           results.append(result)

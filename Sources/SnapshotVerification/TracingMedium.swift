@@ -9,6 +9,14 @@ package enum TraceEvent: Equatable, Sendable {
   case stream(offset: Int, bytes: [UInt8])
   case flush(offset: Int, count: Int)
   case fence
+  /// A `pwrite` to one of a file region's files; durable after the next sync of that file.
+  case fileWrite(file: RegionFileRole, offset: Int, bytes: [UInt8])
+  /// An `fdatasync` of one of a file region's files.
+  case fileSync(file: RegionFileRole)
+  /// The directory holding a new region's files was synced: their names are durable.
+  case directorySync
+  /// Creating the region returned: from here on its files must exist after a crash.
+  case created
   /// The workload calls msync; if the process or machine dies before it returns, the region may hold
   /// committed state `state` (the working copy at the call) or the previous one.
   case msyncBegins(state: Int)

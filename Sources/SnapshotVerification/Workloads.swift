@@ -8,11 +8,28 @@ package struct Workload: Sendable {
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
 
   /// Runs the workload on a fresh region at `path`.
-  package func record(journal: Region.Journal, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
-    let recorder = try ScenarioRecorder(path: .init(path), size: regionSize, journal: journal, faults: faults)
+  package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
+    let recorder = try ScenarioRecorder(
+      path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
     return try recorder.finish(workload: name)
+  }
+
+  /// A medium and a journal to run workloads on.
+  package struct Configuration: Sendable, Hashable, CustomStringConvertible {
+    package var medium: Region.Medium
+    package var journal: Region.Journal
+
+    package init(_ medium: Region.Medium, _ journal: Region.Journal) {
+      self.medium = medium
+      self.journal = journal
+    }
+
+    /// Every combination a region can be created with.
+    package static let all = [Configuration(.persistentMemory, .undo), Configuration(.persistentMemory, .redo), Configuration(.file, .redo)]
+
+    package var description: String { "\(medium) \(journal)" }
   }
 
   /// Every workload, at a scale that `scale` multiplies.

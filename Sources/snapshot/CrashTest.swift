@@ -14,6 +14,9 @@ struct CrashTest: ParsableCommand {
   @Option(help: "Where to write region files and crash images (a tmpfs or DAX mount).")
   var directory = "/dev/shm"
 
+  @Option(help: "A directory on an ordinary file system, for the SIGKILL loop of the file medium.")
+  var diskDirectory = FileManager.default.temporaryDirectory.path
+
   @Flag(help: "A long run: at least 10^7 crash images, 2,000 kills per journal, 2,000,000 fuzz cases.")
   var soak = false
 
@@ -22,10 +25,15 @@ struct CrashTest: ParsableCommand {
 
   func run() throws {
     let folder = "\(directory)/snapshot-crash-test-\(getpid())"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let diskFolder = "\(diskDirectory)/snapshot-crash-test-\(getpid())"
+    for path in [folder, diskFolder] {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    defer {
+      for path in [folder, diskFolder] { try? FileManager.default.removeItem(atPath: path) }
+    }
     let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var reliability = Reliability(worker: [executable, "crash-test-worker"])
+    var reliability = Reliability(worker: [executable, "crash-test-worker"], diskDirectory: diskFolder)
     reliability.seeds = seeds.split(separator: ",").compactMap { UInt64($0) }
     if soak { reliability.soak() }
     let report = try reliability.run(directory: folder) { printError($0) }

@@ -48,7 +48,7 @@ struct Demo: ParsableCommand {
     print("   at a random instant, \(kills) times, and the region is reopened after each kill.")
     var loop = KillLoop()
     loop.iterations = kills
-    loop.journal = journal.value
+    loop.configuration = .init(.persistentMemory, journal.value)
     loop.maximumDelay = .milliseconds(20)
     let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     let report = try loop.run(worker: [executable, "crash-test-worker"], directory: folder) { kill in

@@ -159,7 +159,7 @@ import SnapshotVerification
       model.apply(event)
       if event == .fence { fences += 1 }
     }
-    let image = model.image(Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, Optional($0.valueCount - 1)) }))
+    let image = model.image(Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, 1) })).data
     let copy = directory.file("crashed")
     try Data(image).write(to: copy)
     let rolledBack = try Region.open(at: copy)

@@ -52,11 +52,14 @@ final class FileRedoJournal<Medium: FileMedium>: CommitJournal {
 
   func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
     if let failure { throw failure }
-    let next = epoch + 1
-    assembleBatch(lines, epoch: next)
-    if tail - LogFileHeader.batchesOffset >= checkpointThreshold || tail + batch.count > capacity {
+    var runCount = 0
+    for _ in lines.lineRuns { runCount += 1 }
+    let size = RedoJournalLayout.batchSize(lineCount: lines.count, runCount: runCount)
+    if tail - LogFileHeader.batchesOffset >= checkpointThreshold || tail + size > capacity {
       try checkpoint()
     }
+    let next = epoch + 1
+    assembleBatch(lines, runCount: runCount, epoch: next)
     do {
       try batch.withBytes { bytes throws(Errno) in try medium.write(bytes, at: tail, to: .log) }
     } catch {
@@ -76,27 +79,28 @@ final class FileRedoJournal<Medium: FileMedium>: CommitJournal {
     epoch = next
   }
 
-  /// Lays out the batch of `lines` in `batch`: header, run words, then the lines' contents.
-  private func assembleBatch(_ lines: UnsafeBufferPointer<UInt32>, epoch next: UInt64) {
-    var runCount = 0
-    for _ in lines.lineRuns { runCount += 1 }
+  /// Lays out the batch of `lines` in `batch`: header, run words, then the lines' contents, with the
+  /// log's current salt. The checksum covers the run words first, then the lines, as the reader
+  /// checks them.
+  private func assembleBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch next: UInt64) {
     let head = RedoJournalLayout.headSize(runCount: runCount)
-    let size = head + 64 * lines.count
     let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
     var checksum = RedoJournalLayout.Checksum(crc, epoch: next, salt: logHeader.logSalt, countsWord: counts)
     batch.removeAll(keepingCapacity: true)
-    batch.append(contentsOf: repeatElement(0, count: size))
+    batch.append(contentsOf: repeatElement(0, count: head + 64 * lines.count))
     batch.withUnsafeMutableBytes { raw in
       raw.storeBytes(of: next.littleEndian, toByteOffset: 8, as: UInt64.self)
       raw.storeBytes(of: logHeader.logSalt.littleEndian, toByteOffset: 16, as: UInt64.self)
       raw.storeBytes(of: counts.littleEndian, toByteOffset: 24, as: UInt64.self)
       var runWord = RedoJournalLayout.headerSize
-      var data = head
       for run in lines.lineRuns {
         let word = RedoJournalLayout.runWord(first: run.first, count: run.count)
         checksum.add(word: word)
         raw.storeBytes(of: word.littleEndian, toByteOffset: runWord, as: UInt64.self)
         runWord += 8
+      }
+      var data = head
+      for run in lines.lineRuns {
         let source = working + run.first * 64
         checksum.add(lines: source, count: run.count)
         (raw.baseAddress! + data).copyMemory(from: source, byteCount: run.count * 64)

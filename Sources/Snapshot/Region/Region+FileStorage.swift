@@ -3,16 +3,24 @@ import SystemPackage
 extension Region {
   /// Creates a region on an ordinary file whose writes and syncs go through
   /// `makeMedium(data file, log file)`.
+  ///
+  /// `faults` reach creation too (a skipped directory sync); `directorySynced` is called once the
+  /// directory holding the new files is synced, for a tracing medium to record it.
   package static func create<M: FileMedium>(
-    at path: FilePath, size: Int, faults: Fault = [], files makeMedium: (FileDescriptor, FileDescriptor) -> M
+    at path: FilePath, size: Int, faults: Fault = [], directorySynced: () -> Void = {},
+    files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
-    try create(at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), faults: faults, files: makeMedium)
+    try create(
+      at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), faults: faults,
+      directorySynced: directorySynced, files: makeMedium)
   }
 
   static func create<M: FileMedium>(
-    at path: FilePath, header: RegionHeader, faults: Fault = [], files makeMedium: (FileDescriptor, FileDescriptor) -> M
+    at path: FilePath, header: RegionHeader, faults: Fault = [], directorySynced: () -> Void = {},
+    files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
-    let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header), faults: faults)
+    let file = try RegionFile.create(
+      at: path, header: header, control: initialControlLine(for: header), faults: faults, directorySynced: directorySynced)
     return try Region(path: path, file: file, files: makeMedium(file.descriptor, file.log!))
   }
 

@@ -40,7 +40,11 @@ final class RegionFile {
   /// Creates the region's files. Each is made under a temporary name, allocated in full, written and
   /// synced before it gets its name; the data file is named last, and the directory is synced after
   /// that. A crash during creation leaves no half-made region at `path`.
-  static func create(at filePath: FilePath, header: RegionHeader, control: [UInt8], faults: Fault = []) throws(SnapshotError) -> RegionFile {
+  ///
+  /// `directorySynced` is called once the directory is synced, for a tracing medium to record it.
+  static func create(
+    at filePath: FilePath, header: RegionHeader, control: [UInt8], faults: Fault = [], directorySynced: () -> Void = {}
+  ) throws(SnapshotError) -> RegionFile {
     let path = filePath.string
     let directory = directoryName(of: filePath)
     if access(path, F_OK) == 0 { throw .fileExists(path: path) }
@@ -67,6 +71,7 @@ final class RegionFile {
       do throws(SnapshotError) {
         if !faults.contains(.skipDirectorySync) {
           try step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
+          directorySynced()
         }
         let mapping = header.medium == .persistentMemory
           ? try step(path, "mmap") { () throws(Errno) in try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true) }

@@ -1,0 +1,100 @@
+import Snapshot
+import SystemPackage
+
+/// Replays a trace under the crash model for files: a write is durable once a later sync of its file
+/// has returned. Until then each of the 512-byte sectors it touches may have been written or not,
+/// independently; a sector beyond the file's durable end may also hold zeros or garbage. A new
+/// region's file names are durable once its directory was synced. A process crash loses nothing: the
+/// page cache survives it.
+package struct FileCrashModel: CrashModel {
+  static let sectorSize = 512
+  /// The unit standing for the new files' directory entries, while they are not durable.
+  static let directoryUnit = -1
+
+  private var durable: [RegionFileRole: [UInt8]]
+  private var pending: [RegionFileRole: [(offset: Int, bytes: [UInt8])]] = [.data: [], .log: []]
+  private var namesDurable: Bool
+
+  package init(initial: CrashImage) {
+    durable = [.data: initial.data, .log: initial.log ?? []]
+    namesDurable = true
+  }
+
+  /// A model of files just created and not yet known to be named durably.
+  package init(created: CrashImage) {
+    self.init(initial: created)
+    namesDurable = false
+  }
+
+  package static func isCrashPoint(_ event: TraceEvent) -> Bool {
+    if case .fileSync = event { return true }
+    return event == .processCrash || event == .directorySync
+  }
+
+  package static func open(at path: FilePath, trace: Trace, faults: Fault) throws -> Region {
+    try TracingFileMedium.open(at: path, trace: trace, faults: faults)
+  }
+
+  package mutating func apply(_ event: TraceEvent) {
+    switch event {
+    case .fileWrite(let file, let offset, let bytes):
+      pending[file, default: []].append((offset, bytes))
+    case .fileSync(let file):
+      for write in pending[file] ?? [] { Self.apply(write.bytes, at: write.offset, to: &durable[file, default: []]) }
+      pending[file] = []
+    case .directorySync:
+      namesDurable = true
+    case .processCrash:
+      for file in [RegionFileRole.data, .log] { apply(.fileSync(file: file)) }
+    default:
+      break
+    }
+  }
+
+  /// Unit numbers: file (0 data, 1 log), pending write index, sector; outcome 1 writes the sector as
+  /// issued, outcomes 2 and 3 (appended sectors only) leave zeros or garbage.
+  package var uncertainUnits: [(unit: Int, outcomes: Int)] {
+    var units: [(Int, Int)] = namesDurable ? [] : [(Self.directoryUnit, 1)]
+    for (fileIndex, file) in [RegionFileRole.data, .log].enumerated() {
+      let end = durable[file]?.count ?? 0
+      for (index, write) in (pending[file] ?? []).enumerated() {
+        for sector in write.offset / Self.sectorSize...(write.offset + write.bytes.count - 1) / Self.sectorSize {
+          let appended = (sector + 1) * Self.sectorSize > end
+          units.append((Self.unit(file: fileIndex, write: index, sector: sector), appended ? 3 : 1))
+        }
+      }
+    }
+    return units
+  }
+
+  package func image(_ choice: [Int: Int]) -> CrashImage {
+    var files = durable
+    for (fileIndex, file) in [RegionFileRole.data, .log].enumerated() {
+      for (index, write) in (pending[file] ?? []).enumerated() {
+        for sector in write.offset / Self.sectorSize...(write.offset + write.bytes.count - 1) / Self.sectorSize {
+          let outcome = choice[Self.unit(file: fileIndex, write: index, sector: sector)] ?? 0
+          guard outcome > 0 else { continue }
+          let start = max(write.offset, sector * Self.sectorSize)
+          let end = min(write.offset + write.bytes.count, (sector + 1) * Self.sectorSize)
+          var bytes = Array(write.bytes[(start - write.offset)..<(end - write.offset)])
+          if outcome == 2 { bytes = [UInt8](repeating: 0, count: bytes.count) }
+          if outcome == 3 { bytes = bytes.indices.map { UInt8(truncatingIfNeeded: $0 &* 131 &+ sector &* 17 &+ 0x5A) } }
+          Self.apply(bytes, at: start, to: &files[file, default: []])
+        }
+      }
+    }
+    let present = namesDurable || choice[Self.directoryUnit] == 1
+    return CrashImage(data: files[.data] ?? [], log: files[.log], filesPresent: present)
+  }
+
+  private static func unit(file: Int, write: Int, sector: Int) -> Int {
+    (file << 56) | (write << 36) | sector
+  }
+
+  private static func apply(_ bytes: [UInt8], at offset: Int, to file: inout [UInt8]) {
+    if file.count < offset + bytes.count {
+      file.append(contentsOf: repeatElement(0, count: offset + bytes.count - file.count))
+    }
+    file.replaceSubrange(offset..<offset + bytes.count, with: bytes)
+  }
+}
