@@ -14,9 +14,14 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
   ],
   targets: [
+    // The systems compared against, from Debian's packages (./setup installs them).
+    .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+    .systemLibrary(name: "CKyotoCabinet", pkgConfig: "kyotocabinet", providers: [.apt(["libkyotocabinet-dev"])]),
     .executableTarget(
       name: "snapshot-bench",
       dependencies: [
+        "CLMDB",
+        "CKyotoCabinet",
         .product(name: "Snapshot", package: root),
         .product(name: "CSnapshotPlatform", package: root),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -63,12 +63,16 @@ struct BenchmarkReport: Codable {
   /// Adds a row comparing `value` with `baseline`; the target is a ceiling on their ratio.
   mutating func add(
     _ group: String, _ name: String, _ value: Double, unit: String,
-    baseline: (name: String, value: Double)? = nil, maxRatio: Double? = nil, maxValue: Double? = nil, minValue: Double? = nil
+    baseline: (name: String, value: Double)? = nil, maxRatio: Double? = nil, minRatio: Double? = nil,
+    maxValue: Double? = nil, minValue: Double? = nil
   ) {
     var row = BenchmarkRow(group: group, name: name, value: value, unit: unit, baselineName: baseline?.name, baseline: baseline?.value)
     if let maxRatio, let ratio = row.ratio {
       row.target = "≤ \(format(maxRatio))x"
       row.met = ratio <= maxRatio
+    } else if let minRatio, let ratio = row.ratio {
+      row.target = "≥ \(format(minRatio))x"
+      row.met = ratio >= minRatio
     } else if let maxValue {
       row.target = "≤ \(format(maxValue)) \(unit)"
       row.met = value <= maxValue
@@ -93,10 +97,14 @@ struct BenchmarkReport: Codable {
     return lines.joined(separator: "\n")
   }
 
-  func json() throws -> Data {
+  /// Writes the report as JSON, creating the file's directory if needed.
+  func write(json path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return try encoder.encode(self)
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try encoder.encode(self).write(to: url)
+    printProgress("wrote \(path)")
   }
 }
 

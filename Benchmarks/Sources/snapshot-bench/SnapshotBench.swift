@@ -6,7 +6,7 @@ struct SnapshotBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "snapshot-bench",
     abstract: "Benchmarks of Snapshot for Swift, each against a baseline measured in the same run.",
-    subcommands: [Micro.self]
+    subcommands: [Micro.self, Files.self]
   )
 }
 
@@ -55,11 +55,33 @@ struct Micro: ParsableCommand {
       workspace.clear()
     }
     print(report.markdown())
-    if let json {
-      let url = URL(fileURLWithPath: json)
-      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-      try report.json().write(to: url)
-      printProgress("wrote \(json)")
-    }
+    if let json { try report.write(json: json) }
+  }
+}
+
+struct Files: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "file",
+    abstract: "Regions on an ordinary file: msync latency and commit rates against LMDB and Kyoto Cabinet.",
+    discussion: "Run ./setup first to install the libraries compared against. Every ratio compares figures "
+      + "measured in this run on the same file system. Build with -c release.")
+
+  @Option(help: "A directory on the file system to measure (an SSD or disk; not tmpfs).")
+  var directory = FileManager.default.temporaryDirectory.path
+
+  @Option(help: "Repetitions of each measurement; the median is reported.")
+  var repetitions = 5
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  func run() throws {
+    let folder = "\(directory)/snapshot-bench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var report = BenchmarkReport(title: "Snapshot on an ordinary file (\(directory))")
+    try FileBenchmarks(directory: folder, repetitions: repetitions).run(into: &report)
+    print(report.markdown())
+    if let json { try report.write(json: json) }
   }
 }

@@ -23,7 +23,7 @@ struct StoreBenchmark {
 
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
-        at: FilePath(workspace.file("stores-\(journal)")), size: regionSize, options: .init(journal: journal))
+        at: FilePath(workspace.file("stores-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
       var plainHot: [Double] = [], trackedHot: [Double] = []
       var plainSequential: [Double] = [], firstSequential: [Double] = []
       var plainRandom: [Double] = [], firstRandom: [Double] = [], dirtyRandom: [Double] = []
@@ -31,16 +31,16 @@ struct StoreBenchmark {
         storeAll(hot, into: region)  // make the window dirty
         plainHot.append(time(stores: hot.count * hotPasses) { for _ in 0..<hotPasses { storeAll(hot, into: plain.base) } })
         trackedHot.append(time(stores: hot.count * hotPasses) { for _ in 0..<hotPasses { storeAll(hot, into: region) } })
-        region.discard()
+        try region.discard()
 
         plainSequential.append(time(stores: sequential.count) { storeAll(sequential, into: plain.base) })
         firstSequential.append(time(stores: sequential.count) { storeAll(sequential, into: region) })
-        region.discard()
+        try region.discard()
 
         plainRandom.append(time(stores: random.count) { storeAll(random, into: plain.base) })
         firstRandom.append(time(stores: random.count) { storeAll(random, into: region) })
         dirtyRandom.append(time(stores: random.count) { storeAll(random, into: region) })
-        region.discard()
+        try region.discard()
       }
       let group = "stores (\(journal))"
       report.add(group, "tracked store to a dirty line (32 KiB window, random order)", median(trackedHot), unit: "ns",
