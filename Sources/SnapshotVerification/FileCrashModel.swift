@@ -9,7 +9,7 @@ import SystemPackage
 package struct FileCrashModel: CrashModel {
   static let sectorSize = 512
   /// The unit standing for the new files' directory entries, while they are not durable.
-  static let directoryUnit = -1
+  package static let directoryUnit = -1
 
   private var durable: [RegionFileRole: [UInt8]]
   private var pending: [RegionFileRole: [(offset: Int, bytes: [UInt8])]] = [.data: [], .log: []]

@@ -149,6 +149,32 @@ import SnapshotVerification
     #expect(foreignReason.contains("another region"))
   }
 
+  /// A small threshold makes msync checkpoint often; the log never holds more than it plus a batch.
+  @Test func checkpointThresholdIsHonoured() throws {
+    let directory = TestDirectory(onDisk: true)
+    let (path, region) = try fileRegion(directory)
+    #expect(region.checkpointThreshold == 16 << 20)
+    region.checkpointThreshold = 1024
+    for round in 0..<40 {
+      region.fill(UInt8(round), at: 64 * round, count: 200)
+      try region.msync()
+    }
+    let crashed = directory.file("crashed")
+    try Data(contentsOf: path).write(to: crashed)
+    try Data(contentsOf: FilePath(path.string + "-log")).write(to: FilePath(crashed.string + "-log"))
+    let info = try Region.inspect(at: crashed)
+    #expect(info.epoch == 40)
+    #expect((info.checkpointEpoch ?? 0) >= 30, "checkpoint at epoch \(String(describing: info.checkpointEpoch))")
+    guard case .replayed(let commits, _) = info.pendingRecovery else {
+      Issue.record("expected batches to replay, got \(info.pendingRecovery)")
+      return
+    }
+    #expect(commits <= 10)
+    let memory = TestDirectory()
+    let undo = try Region.create(at: memory.file("undo"), size: 4096, options: .init(medium: .persistentMemory, journal: .undo))
+    #expect(undo.checkpointThreshold == nil)
+  }
+
   @Test func fileRegionsUseTheRedoJournal() throws {
     let directory = TestDirectory(onDisk: true)
     #expect(throws: SnapshotError.self) {

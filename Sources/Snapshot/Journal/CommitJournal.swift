@@ -20,6 +20,12 @@ protocol CommitJournal: AnyObject {
   func checkpoint() throws(SnapshotError)
 }
 
+/// A journal whose home copy catches up at checkpoints, after the log has grown past a threshold.
+protocol CheckpointingJournal: CommitJournal {
+  /// Log bytes after which the next msync checkpoints first.
+  var checkpointThreshold: Int { get set }
+}
+
 extension UnsafeBufferPointer<UInt32> {
   /// The changed lines as runs of consecutive lines, in list order. Lines stored one after another
   /// form one run without any sorting: the common sequential case coalesces for free.

@@ -13,14 +13,14 @@ import SystemPackage
 ///   not write, so retrying could report success for data that is gone. Every later commit throws the
 ///   first error; reopening recovers the last acknowledged commit. Only running out of space while
 ///   appending a batch is not fatal: nothing was committed, and msync can be retried.
-final class FileRedoJournal<Medium: FileMedium>: CommitJournal {
+final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
   let logPath: String
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
-  let checkpointThreshold: Int
+  var checkpointThreshold: Int
   private var logHeader: LogFileHeader
   /// Where the next batch goes in the log file.
   private var tail = LogFileHeader.batchesOffset

@@ -93,7 +93,7 @@ enum RedoJournalLayout {
 ///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
 ///   is the log reused from its start.
 /// - Recovery (`RedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
-final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
+final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
@@ -101,7 +101,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   private(set) var epoch: UInt64
   /// Log bytes after which the next msync checkpoints first: this bounds both the time a checkpoint
   /// takes and the log recovery replays after a crash.
-  let checkpointThreshold: Int
+  var checkpointThreshold: Int
   /// Where the next batch goes, relative to the start of the log.
   private var tail = 0
   /// Where each batch since the last checkpoint starts, oldest first.

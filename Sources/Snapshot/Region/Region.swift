@@ -47,6 +47,19 @@ public final class Region {
   /// The number of 64-byte lines changed since the last msync.
   public var dirtyLineCount: Int { tracker.count }
 
+  /// With the redo journal, the log size in bytes after which msync checkpoints first (the home copy
+  /// catches up and the log starts over). A larger value makes checkpoints rarer, longer, and lets a
+  /// line committed many times be written home once; a smaller one bounds the log that recovery
+  /// replays after a crash. Defaults: 64 MiB on persistent memory (at most the log's size), 16 MiB on a
+  /// file. Nil for the undo journal, whose home copy is current after every msync.
+  public var checkpointThreshold: Int? {
+    get { (journal as? any CheckpointingJournal)?.checkpointThreshold }
+    set {
+      guard let newValue, var checkpointing = journal as? any CheckpointingJournal else { return }
+      checkpointing.checkpointThreshold = max(newValue, 0)
+    }
+  }
+
   /// Creates a region of `size` bytes (rounded up to a multiple of 4096), filled with zeros.
   ///
   /// All space is allocated up front, so that a full file system is reported here as
