@@ -79,42 +79,6 @@ import SnapshotVerification
     }
   }
 
-  @Test func randomOperationsMatchTheModel() throws {
-    let directory = TestDirectory(onDisk: true)
-    let (path, first) = try fileRegion(directory, size: 8192)
-    var region = first
-    var committed = [UInt8](repeating: 0, count: 8192)
-    var working = committed
-    var generator = SeededGenerator(seed: 5)
-    for step in 0..<1500 {
-      switch Int.random(in: 0..<100, using: &generator) {
-      case 0..<70:
-        let count = Int.random(in: 1...100, using: &generator)
-        let offset = Int.random(in: 0...(8192 - count), using: &generator)
-        let byte = UInt8.random(in: 0...255, using: &generator)
-        region.fill(byte, at: offset, count: count)
-        working.replaceSubrange(offset..<offset + count, with: repeatElement(byte, count: count))
-      case 70..<88:
-        try region.msync()
-        committed = working
-      case 88..<95:
-        try region.discard()
-        working = committed
-      case 95..<97:
-        try region.checkpoint()
-      default:
-        try region.close()
-        region = try Region.open(at: path)
-        working = committed
-      }
-      let actual = region.withUnsafeBytes { Array($0) }
-      if let offset = actual.indices.first(where: { actual[$0] != working[$0] }) {
-        Issue.record("step \(step): byte \(offset) is \(actual[offset]), the model says \(working[offset])")
-        return
-      }
-    }
-  }
-
   @Test func missingLogIsReported() throws {
     let directory = TestDirectory(onDisk: true)
     let (path, region) = try fileRegion(directory)

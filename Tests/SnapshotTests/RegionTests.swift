@@ -111,17 +111,19 @@ import SnapshotVerification
   }
 }
 
-/// Random stores, msyncs, discards and reopens against a plain byte array as the model.
+/// Random stores, msyncs, discards, checkpoints and reopens against a plain byte array as the model,
+/// on every medium and journal.
 @Suite struct RegionModelTests {
-  @Test(arguments: Region.Journal.allCases)
-  func randomOperationsMatchTheModel(journal: Region.Journal) throws {
-    let directory = TestDirectory()
+  @Test(arguments: Workload.Configuration.all)
+  func randomOperationsMatchTheModel(configuration: Workload.Configuration) throws {
+    let directory = TestDirectory(onDisk: configuration.medium == .file)
     let path = directory.file("region")
-    var region = try Region.create(at: path, size: 8192, options: .init(journal: journal))
+    var region = try Region.create(
+      at: path, size: 8192, options: .init(medium: configuration.medium, journal: configuration.journal))
     var committed = [UInt8](repeating: 0, count: 8192)
     var working = committed
     var generator = SeededGenerator(seed: 99)
-    for step in 0..<3000 {
+    for step in 0..<2000 {
       switch Int.random(in: 0..<100, using: &generator) {
       case 0..<70:
         let count = Int.random(in: 1...100, using: &generator)
@@ -132,9 +134,11 @@ import SnapshotVerification
       case 70..<88:
         try region.msync()
         committed = working
-      case 88..<97:
+      case 88..<95:
         try region.discard()
         working = committed
+      case 95..<97:
+        try region.checkpoint()
       default:
         try region.close()
         region = try Region.open(at: path)
