@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import CompilerPluginSupport
 import PackageDescription
 
 let package = Package(
@@ -6,12 +7,15 @@ let package = Package(
   products: [
     .library(name: "Snapshot", targets: ["Snapshot"]),
     .executable(name: "snapshot", targets: ["snapshot"]),
+    // @Persistent: opt-in, since building the macro builds swift-syntax.
+    .library(name: "SnapshotPersistent", targets: ["SnapshotPersistent"]),
     // The cache-line instructions the library uses, for benchmarks that compare against bare loops.
     .library(name: "CSnapshotPlatform", targets: ["CSnapshotPlatform"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/swiftlang/swift-syntax", exact: "603.0.1"),
   ],
   targets: [
     // Machine instructions Swift cannot express, as static inline functions.
@@ -24,6 +28,18 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // The @Persistent macro's implementation (compiler plugin) and the library that declares it.
+    .macro(
+      name: "SnapshotMacros",
+      dependencies: [
+        .product(name: "SwiftSyntax", package: "swift-syntax"),
+        .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+        .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+        .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+        .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+      ]
+    ),
+    .target(name: "SnapshotPersistent", dependencies: ["Snapshot", "SnapshotMacros"]),
     // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
     .target(
       name: "SnapshotVerification",
@@ -44,6 +60,14 @@ let package = Package(
     .testTarget(
       name: "SnapshotTests",
       dependencies: ["Snapshot", "SnapshotVerification", "snapshot"]
+    ),
+    .testTarget(
+      name: "SnapshotMacrosTests",
+      dependencies: [
+        "SnapshotMacros",
+        "SnapshotPersistent",
+        .product(name: "SwiftSyntaxMacrosTestSupport", package: "swift-syntax"),
+      ]
     ),
   ]
 )

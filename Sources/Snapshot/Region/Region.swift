@@ -55,7 +55,7 @@ public final class Region {
   public var checkpointThreshold: Int? {
     get { (journal as? any CheckpointingJournal)?.checkpointThreshold }
     set {
-      guard let newValue, var checkpointing = journal as? any CheckpointingJournal else { return }
+      guard let newValue, let checkpointing = journal as? any CheckpointingJournal else { return }
       checkpointing.checkpointThreshold = max(newValue, 0)
     }
   }
