@@ -32,6 +32,7 @@ package final class ScenarioRecorder {
   private let path: FilePath
   private let trace = Trace()
   private let medium: Region.Medium
+  private let tracking: Region.Tracking
   private let faults: Fault
   private let initialImage: CrashImage
   private var states: [CommittedState]
@@ -40,17 +41,20 @@ package final class ScenarioRecorder {
   package private(set) var operations = 0
   package private(set) var msyncs = 0
 
-  package init(path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, faults: Fault) throws {
+  package init(
+    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, tracking: Region.Tracking, faults: Fault
+  ) throws {
     self.path = path
     self.medium = medium
+    self.tracking = tracking
     self.faults = faults
     switch medium {
     case .persistentMemory:
       try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
       initialImage = try CrashImage.read(from: path, medium: medium)
-      region = try TracingMedium.open(at: path, trace: trace, faults: faults)
+      region = try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
     case .file:
-      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults)
+      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults, tracking: tracking)
       initialImage = try CrashImage.read(from: path, medium: medium)
       trace.append(.created)
     }
@@ -64,7 +68,7 @@ package final class ScenarioRecorder {
 
   /// msync, with the notes the simulator needs: the state in flight, then the one acknowledged.
   package func msync() throws {
-    let expected = region.dirtyLineCount > 0 ? region.epoch + 1 : region.epoch
+    let expected = region.hasChanges ? region.epoch + 1 : region.epoch
     states.append(CommittedState(epoch: expected, data: region.withUnsafeBytes { Array($0) }))
     let state = states.count - 1
     trace.append(.msyncBegins(state: state))
@@ -91,8 +95,8 @@ package final class ScenarioRecorder {
     trace.append(.processCrash)
     region.abandon()
     region = medium == .file
-      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults)
-      : try TracingMedium.open(at: path, trace: trace, faults: faults)
+      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
+      : try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
     let expected = states[acknowledged]
     if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
       failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")

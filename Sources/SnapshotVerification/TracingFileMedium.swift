@@ -33,14 +33,22 @@ package struct TracingFileMedium: FileMedium {
   }
 
   /// Creates a file region whose writes, syncs and directory sync are recorded in `trace`.
-  package static func create(at path: FilePath, size: Int, trace: Trace, faults: Fault = []) throws(SnapshotError) -> Region {
-    try Region.create(at: path, size: size, faults: faults, directorySynced: { trace.append(.directorySync) }) {
+  package static func create(
+    at path: FilePath, size: Int, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+  ) throws(SnapshotError) -> Region {
+    try Region.create(
+      at: path, size: size, tracking: tracking, faults: faults, directorySynced: { trace.append(.directorySync) }
+    ) {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults)
     }
   }
 
   /// Opens a file region whose writes and syncs are recorded in `trace`.
-  package static func open(at path: FilePath, trace: Trace, faults: Fault = []) throws(SnapshotError) -> Region {
-    try Region.open(at: path, files: { TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults) })
+  package static func open(
+    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+  ) throws(SnapshotError) -> Region {
+    try Region.open(at: path, tracking: tracking, files: {
+      TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults)
+    })
   }
 }

@@ -80,7 +80,9 @@ package struct TracingMedium: ByteAddressableMedium {
   }
 
   /// Opens a region whose durable writes are recorded in `trace`.
-  package static func open(at path: FilePath, trace: Trace, faults: Fault = []) throws(SnapshotError) -> Region {
-    try Region.open(at: path, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
+  package static func open(
+    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+  ) throws(SnapshotError) -> Region {
+    try Region.open(at: path, tracking: tracking, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
   }
 }

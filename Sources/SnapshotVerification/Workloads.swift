@@ -1,3 +1,4 @@
+import Foundation
 import Snapshot
 
 /// A workload for the crash simulator: what it does to a region, run through a recorder.
@@ -5,12 +6,15 @@ package struct Workload: Sendable {
   package var name: String
   /// The region size it runs on; small, so that every crash point can be explored.
   package var regionSize: Int
+  /// How the region is tracked while the workload runs.
+  package var tracking: Region.Tracking = .lines
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
 
   /// Runs the workload on a fresh region at `path`.
   package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
     let recorder = try ScenarioRecorder(
-      path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal, faults: faults)
+      path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal,
+      tracking: tracking, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
     return try recorder.finish(workload: name)
@@ -35,7 +39,7 @@ package struct Workload: Sendable {
   /// Every workload, at a scale that `scale` multiplies.
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
-     processCrashes(rounds: 3 * scale)]
+     processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale)]
   }
 
   /// Stores of random sizes (1 to 80 bytes) at random offsets and alignments, random msync and discard.
@@ -91,6 +95,36 @@ package struct Workload: Sendable {
         try recorder.msync()
       }
     }
+  }
+
+  /// C library routines writing a page-tracked region directly: memset, memmove and qsort.
+  package static func libraryWrites(rounds: Int) -> Workload {
+    var workload = Workload(name: "libc writes, page tracking", regionSize: 32 << 10) { recorder, generator in
+      for round in 0..<rounds {
+        let start = Int.random(in: 0..<(28 << 10), using: &generator)
+        let count = Int.random(in: 1...3000, using: &generator)
+        let source = Int.random(in: 0..<(28 << 10), using: &generator)
+        let elements = Int.random(in: 2...512, using: &generator)
+        let sorted = 4 * Int.random(in: 0..<((28 << 10) / 4 - elements), using: &generator)
+        recorder.region.withUnsafeMutableBytes { bytes in
+          _ = memset(bytes.baseAddress! + start, Int32(round + 1), count)
+          _ = memmove(bytes.baseAddress! + start / 2, bytes.baseAddress! + source, 2000)
+          qsort(bytes.baseAddress! + sorted, elements, 4) { a, b in
+            let x = a!.load(as: UInt32.self)
+            let y = b!.load(as: UInt32.self)
+            return x < y ? -1 : x > y ? 1 : 0
+          }
+        }
+        recorder.count()
+        if round % 4 == 3 {
+          try recorder.discard()
+        } else {
+          try recorder.msync()
+        }
+      }
+    }
+    workload.tracking = .pages
+    return workload
   }
 
   /// Commits, then a process crash and a reopen (recovery), then more commits on the recovered region.

@@ -1,10 +1,13 @@
 // The few machine instructions Swift cannot express, as `static inline` functions so that they inline
-// into their Swift callers. Everything else lives in Swift.
+// into their Swift callers, and (PageTracking.h) the page-fault handler of page-granular tracking.
+// Everything else lives in Swift.
 #ifndef CSNAPSHOT_PLATFORM_H
 #define CSNAPSHOT_PLATFORM_H
 
 #include <stdint.h>
 #include <stdbool.h>
+
+#include "PageTracking.h"
 
 #if defined(__x86_64__)
 

@@ -69,6 +69,9 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let medium: Medium
   let header: RegionHeader
   let working: UnsafeRawPointer
+  /// Where a line's old image is read on its first store: the working copy, which still holds it, or
+  /// the home copy when (with page tracking) lines are logged after they changed.
+  let oldImages: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
   private var count = 0
@@ -77,9 +80,10 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
 
-  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) {
+  init(medium: Medium, header: RegionHeader, oldImages: UnsafeRawPointer, working: UnsafeRawPointer, epoch: UInt64) {
     self.medium = medium
     self.header = header
+    self.oldImages = oldImages
     self.working = working
     self.epoch = epoch
   }
@@ -88,7 +92,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   func lineWillChange(_ line: Int) {
     let index = count
     count += 1
-    let image = working + line * 64
+    let image = oldImages + line * 64
     let word = UndoJournalLayout.entryWord(line: line, epoch: epoch + 1)
     let checksum = UndoJournalLayout.entryChecksum(word: word, image: image, crc)
     medium.streamLines(from: image, lineCount: 1, at: imagesOffset + index * 64)

@@ -43,6 +43,21 @@ extension Region {
     }
   }
 
+  /// How changes to the working copy are found.
+  public enum Tracking: Sendable, CaseIterable, CustomStringConvertible {
+    /// Stores through the region's API (`store`, `copy`, `fill`, `TrackedPointer`) mark the 64-byte
+    /// lines they touch: a bit test per store, and msync writes only the lines changed.
+    case lines
+    /// The working copy is read-only and the first write to each 4 KiB page faults and records the
+    /// page, so any code may write it through ``Region/withUnsafeMutableBytes(_:)``, C libraries
+    /// included. Each first write costs a fault (microseconds), and msync writes whole pages. Writes the
+    /// kernel makes on the process's behalf (a `read(2)` into the region) fail with EFAULT instead of
+    /// faulting: copy through a buffer.
+    case pages
+
+    public var description: String { self == .lines ? "lines" : "pages" }
+  }
+
   /// How a region is created.
   public struct CreateOptions: Sendable {
     /// The medium, which decides how bytes are made durable; nil chooses by the path's file system
@@ -50,11 +65,14 @@ extension Region {
     public var medium: Medium?
     /// The commit protocol. Files always use the redo journal.
     public var journal: Journal
+    /// How changes are found while this handle is open; not recorded in the file.
+    public var tracking: Tracking
 
-    /// Creates options; the defaults are the automatic medium and the redo journal.
-    public init(medium: Medium? = nil, journal: Journal = .redo) {
+    /// Creates options; the defaults are the automatic medium, the redo journal and line tracking.
+    public init(medium: Medium? = nil, journal: Journal = .redo, tracking: Tracking = .lines) {
       self.medium = medium
       self.journal = journal
+      self.tracking = tracking
     }
 
     func resolvedMedium(for path: FilePath) -> Medium {

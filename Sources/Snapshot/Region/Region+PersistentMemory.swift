@@ -6,31 +6,35 @@ extension Region {
   package static func create<M: ByteAddressableMedium>(
     at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
-    try create(at: path, header: RegionHeader.new(size: size, medium: .persistentMemory, journal: options.journal), memory: makeMedium)
+    try create(
+      at: path, header: RegionHeader.new(size: size, medium: .persistentMemory, journal: options.journal),
+      tracking: options.tracking, memory: makeMedium)
   }
 
   static func create<M: ByteAddressableMedium>(
-    at path: FilePath, header: RegionHeader, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, header: RegionHeader, tracking: Tracking, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header))
-    return try Region(path: path, file: file, memory: makeMedium(file.mapping!.base))
+    return try Region(path: path, file: file, tracking: tracking, memory: makeMedium(file.mapping!.base))
   }
 
   /// Opens a region on persistent memory whose durable writes go through
   /// `makeMedium(base of the file mapping)`.
   package static func open<M: ByteAddressableMedium>(
-    at path: FilePath, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, tracking: Tracking = .lines, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     guard let mapping = file.mapping else {
       file.close()
       throw .invalidOptions(reason: "\(path): not a persistent-memory region")
     }
-    return try Region(path: path, file: file, memory: makeMedium(mapping.base))
+    return try Region(path: path, file: file, tracking: tracking, memory: makeMedium(mapping.base))
   }
 
   /// Recovers the region in the mapping, then fills the working copy from it.
-  convenience init<M: ByteAddressableMedium>(path: FilePath, file: RegionFile, memory medium: M) throws(SnapshotError) {
+  convenience init<M: ByteAddressableMedium>(
+    path: FilePath, file: RegionFile, tracking: Tracking, memory medium: M
+  ) throws(SnapshotError) {
     let header = file.header
     let parts: Parts
     do throws(SnapshotError) {
@@ -44,11 +48,15 @@ extension Region {
       }
       var report = plan.report
       report.duration = ContinuousClock.now - start
-      parts = try Self.parts(path: path, header: header, recovery: report) { working in
+      parts = try Self.parts(path: path, header: header, tracking: tracking, recovery: report) { working in
         working.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
       } journal: { working throws(Errno) -> any CommitJournal in
         switch header.journal {
-        case .undo: return UndoJournal(medium: medium, header: header, working: working, epoch: plan.epoch)
+        case .undo:
+          // With page tracking, lines are logged at msync, after they changed: their old images come
+          // from the home copy, which holds the last commit until then.
+          let oldImages = tracking == .pages ? UnsafeRawPointer(medium.base + header.dataOffset) : UnsafeRawPointer(working)
+          return UndoJournal(medium: medium, header: header, oldImages: oldImages, working: working, epoch: plan.epoch)
         case .redo: return try RedoJournal(medium: medium, header: header, working: working, epoch: plan.epoch)
         }
       }

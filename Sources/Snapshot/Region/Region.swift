@@ -35,6 +35,8 @@ public final class Region {
   let journal: any CommitJournal
   private let file: RegionFile
   private let workingMapping: MemoryMapping
+  /// Page tracking, when the region was opened with it.
+  private let pageTracker: PageTracker?
   private var isClosed = false
 
   /// The medium the region lives on.
@@ -44,8 +46,12 @@ public final class Region {
   /// The number of the last commit: 0 for a new region, one more for every ``msync()`` that had
   /// changes to commit.
   public var epoch: UInt64 { journal.epoch }
-  /// The number of 64-byte lines changed since the last msync.
+  /// The number of 64-byte lines changed since the last msync by tracked stores. With page tracking,
+  /// the pages written directly become lines only at msync: see ``hasChanges``.
   public var dirtyLineCount: Int { tracker.count }
+
+  /// Whether anything was written since the last msync, so that msync will commit.
+  public var hasChanges: Bool { tracker.count > 0 || pageTracker?.dirtyPages.isEmpty == false }
 
   /// With the redo journal, the log size in bytes after which msync checkpoints first (the home copy
   /// catches up and the log starts over). A larger value makes checkpoints rarer, longer, and lets a
@@ -74,9 +80,9 @@ public final class Region {
     let header = try RegionHeader.new(size: size, medium: options.resolvedMedium(for: path), journal: options.journal)
     switch header.medium {
     case .persistentMemory:
-      return try create(at: path, header: header, memory: { PersistentMemory(base: $0) })
+      return try create(at: path, header: header, tracking: options.tracking, memory: { PersistentMemory(base: $0) })
     case .file:
-      return try create(at: path, header: header, files: { FileStorage(data: $0, log: $1) })
+      return try create(at: path, header: header, tracking: options.tracking, files: { FileStorage(data: $0, log: $1) })
     }
   }
 
@@ -84,13 +90,13 @@ public final class Region {
   ///
   /// Recovery replays or undoes what the log holds, makes the result durable and retires the log, so a
   /// crash during recovery is recovered again the same way. ``recovery`` tells what was done.
-  public static func open(at path: FilePath) throws(SnapshotError) -> Region {
+  public static func open(at path: FilePath, tracking: Tracking = .lines) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     switch file.header.medium {
     case .persistentMemory:
-      return try Region(path: path, file: file, memory: PersistentMemory(base: file.mapping!.base))
+      return try Region(path: path, file: file, tracking: tracking, memory: PersistentMemory(base: file.mapping!.base))
     case .file:
-      return try Region(path: path, file: file, files: FileStorage(data: file.descriptor, log: file.log!))
+      return try Region(path: path, file: file, tracking: tracking, files: FileStorage(data: file.descriptor, log: file.log!))
     }
   }
 
@@ -103,6 +109,7 @@ public final class Region {
     self.journal = parts.journal
     self.tracker = parts.tracker
     self.workingMapping = parts.working
+    self.pageTracker = parts.pageTracker
     self._working = parts.working.base
     self._bitmap = parts.tracker.bitmap.words
   }
@@ -111,6 +118,7 @@ public final class Region {
   struct Parts {
     var working: MemoryMapping
     var tracker: DirtyLineTracker
+    var pageTracker: PageTracker?
     var journal: any CommitJournal
     var recovery: RecoveryReport
   }
@@ -118,7 +126,7 @@ public final class Region {
   /// Allocates the working copy and the tracking structures, fills the working copy with `fill`, and
   /// makes the journal; frees what it allocated when a step fails.
   static func parts(
-    path: FilePath, header: RegionHeader, recovery: RecoveryReport,
+    path: FilePath, header: RegionHeader, tracking: Tracking, recovery: RecoveryReport,
     fill: (UnsafeMutableRawPointer) throws(SnapshotError) -> Void,
     journal makeJournal: (UnsafeMutableRawPointer) throws(Errno) -> any CommitJournal
   ) throws(SnapshotError) -> Parts {
@@ -127,7 +135,10 @@ public final class Region {
       try fill(working.base)
       let tracker = try allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
       let journal = try allocating(path) { () throws(Errno) in try makeJournal(working.base) }
-      return Parts(working: working, tracker: tracker, journal: journal, recovery: recovery)
+      let pageTracker = tracking == .pages
+        ? try step(path, "start page tracking") { () throws(Errno) in try PageTracker(base: working.base, length: header.dataSize) }
+        : nil
+      return Parts(working: working, tracker: tracker, pageTracker: pageTracker, journal: journal, recovery: recovery)
     } catch {
       working.unmap()
       throw error
@@ -148,11 +159,39 @@ public final class Region {
   @discardableResult
   public func msync() throws(SnapshotError) -> UInt64 {
     guard !isClosed else { throw .closed(path: path.string) }
+    markDirtyPages()
     if tracker.count > 0 {
       try journal.commit(tracker.lines)
       tracker.removeAll()
     }
+    try rearmPages()
     return journal.epoch
+  }
+
+  /// Page tracking: every line of every page written since the last msync is changed.
+  private func markDirtyPages() {
+    guard let pageTracker else { return }
+    let linesPerPage = PageTracker.pageSize / 64
+    for page in pageTracker.dirtyPages {
+      _markLines(first: Int(page) * linesPerPage, last: Int(page + 1) * linesPerPage - 1)
+    }
+  }
+
+  private func rearmPages() throws(SnapshotError) {
+    guard let pageTracker else { return }
+    try Self.step(path, "re-arm page tracking") { () throws(Errno) in try pageTracker.rearm() }
+  }
+
+  /// How changes to the working copy are found.
+  public var tracking: Tracking { pageTracker == nil ? .lines : .pages }
+
+  /// Calls `body` with the working copy for writing, for code that cannot use tracked stores (a C
+  /// library, a raw pointer loop). Requires page tracking: every page it writes is recorded.
+  ///
+  /// Do not keep the buffer after `body` returns.
+  public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    precondition(pageTracker != nil, "writing the working copy directly needs page tracking (tracking: .pages)")
+    return try body(UnsafeMutableRawBufferPointer(start: _working, count: size))
   }
 
   /// Rolls the working copy back to the last msync: every change since then is forgotten.
@@ -162,8 +201,10 @@ public final class Region {
   /// the changes are kept.
   public func discard() throws(SnapshotError) {
     guard !isClosed else { throw .closed(path: path.string) }
+    markDirtyPages()
     try journal.restore(tracker.lines, into: _working)
     tracker.removeAll()
+    try rearmPages()
   }
 
   /// Brings the home copy up to date with every commit and retires the log, so that an open after a
@@ -215,10 +256,14 @@ public final class Region {
   }
 
   static func allocating<T>(_ path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
+    try step(path, "allocate memory", body)
+  }
+
+  static func step<T>(_ path: FilePath, _ operation: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
     do {
       return try body()
     } catch {
-      throw .system(path: path.string, operation: "allocate memory", errno: error)
+      throw .system(path: path.string, operation: operation, errno: error)
     }
   }
 }
