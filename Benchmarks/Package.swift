@@ -27,6 +27,14 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
-    )
+    ),
+    // Kept apart so that the other benchmarks do not build swift-syntax.
+    .executableTarget(
+      name: "persistent-bench",
+      dependencies: [
+        .product(name: "SnapshotPersistent", package: root),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
   ]
 )

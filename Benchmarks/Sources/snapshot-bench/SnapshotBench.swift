@@ -28,7 +28,7 @@ struct Micro: ParsableCommand {
   @Option(help: "Also write the results as JSON to this file.")
   var json: String?
 
-  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery).")
+  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, pages).")
   var only: String?
 
   func run() throws {
@@ -37,7 +37,7 @@ struct Micro: ParsableCommand {
     #endif
     let workspace = try Workspace(parent: directory)
     var report = BenchmarkReport(title: "Snapshot microbenchmarks (persistent memory on \(directory))")
-    let groups = Set((only ?? "stores,msync,paper,recovery").split(separator: ",").map(String.init))
+    let groups = Set((only ?? "stores,msync,paper,recovery,pages").split(separator: ",").map(String.init))
     if groups.contains("stores") {
       try StoreBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
       workspace.clear()
@@ -52,6 +52,10 @@ struct Micro: ParsableCommand {
     }
     if groups.contains("recovery") {
       try RecoveryBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
+      workspace.clear()
+    }
+    if groups.contains("pages") {
+      try PageBenchmarks(workspace: workspace, repetitions: repetitions).run(into: &report)
       workspace.clear()
     }
     print(report.markdown())

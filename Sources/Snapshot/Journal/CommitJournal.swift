@@ -5,6 +5,9 @@ protocol CommitJournal: AnyObject {
   /// something.
   var epoch: UInt64 { get }
 
+  /// Bytes written to the medium so far (log records and home copy), for write amplification.
+  var bytesWritten: Int { get }
+
   /// Called on the first store to `line` in an epoch, before the working copy changes.
   func lineWillChange(_ line: Int)
 

@@ -20,6 +20,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   let logPath: String
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
+  private(set) var bytesWritten = 0
   var checkpointThreshold: Int
   private var logHeader: LogFileHeader
   /// Where the next batch goes in the log file.
@@ -75,6 +76,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     }
     batches.append(tail - LogFileHeader.batchesOffset)
     tail += batch.count
+    bytesWritten += batch.count
     capacity = max(capacity, tail)
     epoch = next
   }
@@ -157,9 +159,11 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
       let salt = logHeader.logSalt
       try log.withBytes { bytes throws(SnapshotError) in
         let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: salt, lineCount: header.lineCount)
-        try Self.writeHome(batches: batches, log: reader, medium: medium, header: header, written: scratch, path: logPath)
+        let lines = try Self.writeHome(batches: batches, log: reader, medium: medium, header: header, written: scratch, path: logPath)
+        bytesWritten += lines * 64
       }
       try Self.resetLog(&logHeader, epoch: epoch, medium: medium, path: logPath)
+      bytesWritten += LogFileHeader.size
     } catch {
       throw poison(error)
     }

@@ -17,13 +17,17 @@ extension RedoJournalLayout {
 
   /// Writes the newest version of every line of the valid `batches` (log positions, oldest first) to
   /// the home copy, then fences: a line committed in many batches is written once. `written` is all
-  /// clear on entry and on return.
+  /// clear on entry and on return. Returns the number of lines written.
+  @discardableResult
   static func writeHome<Medium: ByteAddressableMedium>(
     batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap
-  ) {
+  ) -> Int {
+    var lines = 0
     RedoJournal<Medium>.reader(medium: medium, header: header).forEachNewestRun(of: batches, visited: written) { line, count, data in
       medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
+      lines += count
     }
     medium.fence(unless: .dropCheckpointFence)
+    return lines
   }
 }

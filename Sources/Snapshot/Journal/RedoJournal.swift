@@ -99,6 +99,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
+  private(set) var bytesWritten = 0
   /// Log bytes after which the next msync checkpoints first: this bounds both the time a checkpoint
   /// takes and the log recovery replays after a crash.
   var checkpointThreshold: Int
@@ -162,6 +163,7 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
 
     batches.append(tail)
     tail += size
+    bytesWritten += size
     epoch = next
   }
 
@@ -192,8 +194,9 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
     if medium.faults.contains(.commitBeforePayload) {
       RedoJournalLayout.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
-    RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: scratch)
+    let lines = RedoJournalLayout.writeHome(batches: batches, medium: medium, header: header, written: scratch)
     RedoJournalLayout.writeCheckpoint(epoch: epoch, medium: medium, header: header)
+    bytesWritten += lines * 64 + 8
     batches.removeAll(keepingCapacity: true)
     tail = 0
   }

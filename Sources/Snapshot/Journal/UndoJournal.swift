@@ -76,6 +76,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   private(set) var epoch: UInt64
   private var count = 0
   private var entryChain: UInt32 = ~0
+  private(set) var bytesWritten = 0
 
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
@@ -103,6 +104,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
       medium.flushLog(at: record - 48, count: 64)
     }
     entryChain = crc.update(entryChain, word: UInt64(checksum))
+    bytesWritten += 64 + 16
   }
 
   @_specialize(exported: false, where Medium == PersistentMemory)
@@ -121,6 +123,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
 
     if medium.faults.contains(.commitBeforePayload) {
       UndoJournalLayout.markEmpty(epoch: next, medium: medium, salt: header.salt)
+    bytesWritten += 24 + lines.count * 64 + 8
     }
     for run in lines.lineRuns {
       medium.streamLines(
@@ -128,6 +131,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     }
     medium.fence(unless: .dropHomeFence)
     UndoJournalLayout.markEmpty(epoch: next, medium: medium, salt: header.salt)
+    bytesWritten += 24 + lines.count * 64 + 8
 
     epoch = next
     count = 0

@@ -51,13 +51,17 @@ extension FileRedoJournal {
     return (scan.plan(checkpoint: logHeader.checkpointEpoch), logHeader)
   }
 
-  /// Writes the newest version of every line of `batches` into the data file and syncs it.
+  /// Writes the newest version of every line of `batches` into the data file and syncs it. Returns the
+  /// number of lines written.
+  @discardableResult
   static func writeHome(
     batches: [Int], log: RedoLogReader, medium: Medium, header: RegionHeader, written: LineBitmap, path: String
-  ) throws(SnapshotError) {
+  ) throws(SnapshotError) -> Int {
     var failure: Errno?
+    var lines = 0
     log.forEachNewestRun(of: batches, visited: written) { line, count, data in
       guard failure == nil else { return }
+      lines += count
       do throws(Errno) {
         try medium.write(UnsafeRawBufferPointer(start: log.base + data, count: count * 64), at: header.dataOffset + line * 64, to: .data)
       } catch {
@@ -70,6 +74,7 @@ extension FileRedoJournal {
     } catch {
       throw .commitFailed(path: path, operation: "checkpoint into the data file", errno: error)
     }
+    return lines
   }
 
   /// Rewrites the log header with a new salt and `epoch` as the checkpoint, and syncs the log: every

@@ -50,6 +50,11 @@ public final class Region {
   /// the pages written directly become lines only at msync: see ``hasChanges``.
   public var dirtyLineCount: Int { tracker.count }
 
+  /// The bytes this handle has written to the medium: log records, and lines copied home (at msync
+  /// with the undo journal, at checkpoints with the redo journal). Divided by the bytes your program
+  /// changed, it is the write amplification.
+  public var bytesWritten: Int { journal.bytesWritten }
+
   /// Whether anything was written since the last msync, so that msync will commit.
   public var hasChanges: Bool { tracker.count > 0 || pageTracker?.dirtyPages.isEmpty == false }
 
