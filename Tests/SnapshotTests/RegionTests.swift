@@ -218,3 +218,30 @@ import SnapshotVerification
     #expect(reopened.load(UInt8.self, at: 600) == 0)
   }
 }
+
+@Suite struct WriteAccountingTests {
+  /// One 8-byte store: the redo batch is a header line and a data line; the checkpoint writes the line
+  /// home and the checkpoint word. The undo journal logs the old line with its record, then copies home.
+  @Test func bytesWrittenCountsLogAndHome() throws {
+    let directory = TestDirectory()
+    let redo = try Region.create(at: directory.file("redo"), size: 8192, options: .init(medium: .persistentMemory))
+    redo.store(UInt64(1), at: 100)
+    try redo.msync()
+    #expect(redo.bytesWritten == 128)
+    try redo.checkpoint()
+    #expect(redo.bytesWritten == 128 + 64 + 8)
+
+    let undo = try Region.create(
+      at: directory.file("undo"), size: 8192, options: .init(medium: .persistentMemory, journal: .undo))
+    undo.store(UInt64(1), at: 100)
+    #expect(undo.bytesWritten == 80)
+    try undo.msync()
+    #expect(undo.bytesWritten == 80 + 24 + 64 + 8)
+
+    let pages = try Region.create(
+      at: directory.file("pages"), size: 8192, options: .init(medium: .persistentMemory, tracking: .pages))
+    pages.store(UInt64(1), at: 100)
+    try pages.msync()
+    #expect(pages.bytesWritten == 64 + 4096, "a whole page: its 64 lines in one run")
+  }
+}
