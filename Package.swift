@@ -6,6 +6,7 @@ let package = Package(
   name: "Snapshot",
   products: [
     .library(name: "Snapshot", targets: ["Snapshot"]),
+    .library(name: "SnapshotKV", targets: ["SnapshotKV"]),
     .executable(name: "snapshot", targets: ["snapshot"]),
     // @Persistent: opt-in, since building the macro builds swift-syntax.
     .library(name: "SnapshotPersistent", targets: ["SnapshotPersistent"]),
@@ -40,6 +41,8 @@ let package = Package(
       ]
     ),
     .target(name: "SnapshotPersistent", dependencies: ["Snapshot", "SnapshotMacros"]),
+    // The persistent heap, the containers and the key-value store built on regions.
+    .target(name: "SnapshotKV", dependencies: ["Snapshot"]),
     // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
     .target(
       name: "SnapshotVerification",
@@ -59,7 +62,7 @@ let package = Package(
     ),
     .testTarget(
       name: "SnapshotTests",
-      dependencies: ["Snapshot", "SnapshotVerification", "snapshot"]
+      dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "snapshot"]
     ),
     .testTarget(
       name: "SnapshotMacrosTests",

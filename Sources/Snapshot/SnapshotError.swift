@@ -30,6 +30,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case noSpace(path: String, needed: Int64)
   /// The requested size cannot be used.
   case invalidSize(requested: Int, reason: String)
+  /// An allocation does not fit in the region; nothing was changed.
+  case regionFull(requested: Int, available: Int)
   /// The creation options do not go together.
   case invalidOptions(reason: String)
   /// The medium cannot give the durability the region was asked for at this path.
@@ -77,6 +79,9 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
       return "size \(requested): \(reason)"
     case .invalidOptions(let reason):
       return reason
+    case .regionFull(let requested, let available):
+      return "region full: \(requested) bytes requested, \(available) free in one piece; nothing was changed. "
+        + "Delete data, or copy it into a larger region"
     case .mediumUnsupported(let path, let reason):
       return "\(path): \(reason)"
     case .logMissing(let path):

@@ -1,0 +1,324 @@
+import Snapshot
+
+/// A B+tree of byte keys to byte values, laid out in a backend's memory: ordered, with range scans.
+/// Every change goes through the backend's stores, so on a region it commits atomically at msync.
+///
+/// Root record (32 bytes): root node, entry count, first leaf, height. Node (one allocation): kind (4),
+/// key count (4), next leaf (8), then 32 key prefixes, 32 key records and, in inner nodes, 33 children.
+/// A key record is key length (4), value length (4), the key, the value; leaves point to their entries'
+/// records, inner nodes to separator records of their own (key only), so that freeing an entry never
+/// frees a separator. Deletion removes entries without merging nodes.
+public struct PersistentBTree<Backend: PersistenceBackend> {
+  public let backend: Backend
+  /// Where the root record lives.
+  public let root: Int
+
+  static var order: Int { 32 }
+  static var nodeSize: Int { 16 + 16 * order + 8 * (order + 1) }
+  static var leafKind: UInt32 { 1 }
+  static var innerKind: UInt32 { 2 }
+
+  var memory: Backend.Memory { backend.memory }
+  var rootNode: Int { Int(memory.load(UInt64.self, at: root)) }
+  /// The number of entries.
+  public var count: Int { Int(memory.load(UInt64.self, at: root + 8)) }
+  var firstLeaf: Int { Int(memory.load(UInt64.self, at: root + 16)) }
+  var height: Int { Int(memory.load(UInt64.self, at: root + 24)) }
+
+  public init(backend: Backend, root: Int) {
+    self.backend = backend
+    self.root = root
+  }
+
+  /// Creates an empty tree: one empty leaf.
+  public static func create(in backend: Backend) throws(SnapshotError) -> PersistentBTree {
+    let root = try backend.allocate(32)
+    let leaf: Int
+    do { leaf = try backend.allocate(nodeSize) } catch {
+      backend.free(root)
+      throw error
+    }
+    let tree = PersistentBTree(backend: backend, root: root)
+    tree.write(Node(kind: leafKind, next: 0, keys: [], children: []), at: leaf)
+    backend.memory.store(UInt64(leaf), at: root)
+    backend.memory.store(UInt64(0), at: root + 8)
+    backend.memory.store(UInt64(leaf), at: root + 16)
+    backend.memory.store(UInt64(1), at: root + 24)
+    return tree
+  }
+
+  /// A node read into ordinary memory, to be changed and written back.
+  struct Node {
+    var kind: UInt32
+    var next: UInt64
+    var keys: [(prefix: UInt64, record: Int)]
+    var children: [Int]
+  }
+
+  // MARK: Reading
+
+  /// The value stored under `key`, read by `body`; nil when there is none.
+  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    let (leaf, _) = descend(to: key)
+    let position = lowerBound(key, in: leaf)
+    guard position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 else { return nil }
+    let record = recordOffset(leaf, position)
+    return memory.withBytes(at: record + 8 + recordKeyLength(record), count: recordValueLength(record), body)
+  }
+
+  /// Calls `body` with up to `limit` entries in key order, from the first key not less than `start`;
+  /// `body` returns false to stop early.
+  public func scan(from start: UnsafeRawBufferPointer, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
+    var (leaf, _) = descend(to: start)
+    var position = lowerBound(start, in: leaf)
+    var remaining = limit
+    while remaining > 0, leaf != 0 {
+      if position >= keyCount(leaf) {
+        leaf = Int(memory.load(UInt64.self, at: leaf + 8))
+        position = 0
+        continue
+      }
+      let record = recordOffset(leaf, position)
+      let keyLength = recordKeyLength(record)
+      let goOn = memory.withBytes(at: record + 8, count: keyLength + recordValueLength(record)) { bytes in
+        body(UnsafeRawBufferPointer(rebasing: bytes[..<keyLength]), UnsafeRawBufferPointer(rebasing: bytes[keyLength...]))
+      }
+      guard goOn else { return }
+      remaining -= 1
+      position += 1
+    }
+  }
+
+  // MARK: Changing
+
+  /// Stores `value` under `key`, replacing any value there. Allocates everything it needs (the record,
+  /// a separator, a node for every split, a new root) before it changes anything, so
+  /// `SnapshotError.regionFull` leaves the tree as it was.
+  public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
+    let (leaf, path) = descend(to: key)
+    let position = lowerBound(key, in: leaf)
+    if position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 {
+      try replaceValue(slot: position, in: leaf, keyLength: key.count, with: value)
+      return
+    }
+    // The leaf splits when full, and so does each full node above it, up to the first that is not.
+    let splits = keyCount(leaf) < Self.order ? 0 : 1 + path.reversed().prefix { keyCount($0.node) == Self.order }.count
+    let newRoot = splits > 0 && splits == path.count + 1
+    var leafNode = read(leaf)
+    leafNode.keys.insert((keyPrefix(key), 0), at: position)
+    let half = leafNode.keys.count / 2
+    let separatorLength = splits > 0 ? (half == position ? key.count : recordKeyLength(leafNode.keys[half].record)) : 0
+
+    var fresh: [Int] = []
+    do throws(SnapshotError) {
+      fresh.append(try backend.allocate(8 + key.count + value.count))
+      if splits > 0 { fresh.append(try backend.allocate(8 + separatorLength)) }
+      for _ in 0..<(splits + (newRoot ? 1 : 0)) { fresh.append(try backend.allocate(Self.nodeSize)) }
+    } catch {
+      for block in fresh { backend.free(block) }
+      throw error
+    }
+    let record = fresh[0]
+    writeRecord(at: record, key: key, value: value)
+    leafNode.keys[position].record = record
+    memory.store(UInt64(count + 1), at: root + 8)
+    guard splits > 0 else {
+      write(leafNode, at: leaf)
+      return
+    }
+
+    // The leaf splits; the right half's first key goes up as a separator record of its own.
+    var nodes = fresh[2...].makeIterator()
+    let rightLeaf = nodes.next()!
+    let right = Node(kind: Self.leafKind, next: leafNode.next, keys: Array(leafNode.keys[half...]), children: [])
+    leafNode.keys.removeSubrange(half...)
+    leafNode.next = UInt64(rightLeaf)
+    let separator = fresh[1]
+    let first = right.keys[0]
+    memory.withBytes(at: first.record + 8, count: recordKeyLength(first.record)) { separatorKey in
+      writeRecord(at: separator, key: separatorKey, value: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+    write(leafNode, at: leaf)
+    write(right, at: rightLeaf)
+    var carry: (key: (prefix: UInt64, record: Int), child: Int)? = ((first.prefix, separator), rightLeaf)
+
+    for (parent, childIndex) in path.reversed() {
+      guard let up = carry else { break }
+      var node = read(parent)
+      node.keys.insert(up.key, at: childIndex)
+      node.children.insert(up.child, at: childIndex + 1)
+      if node.keys.count <= Self.order {
+        write(node, at: parent)
+        carry = nil
+        break
+      }
+      let middle = node.keys.count / 2
+      let rightInner = nodes.next()!
+      let sibling = Node(
+        kind: Self.innerKind, next: 0, keys: Array(node.keys[(middle + 1)...]), children: Array(node.children[(middle + 1)...]))
+      carry = (node.keys[middle], rightInner)
+      node.keys.removeSubrange(middle...)
+      node.children.removeSubrange((middle + 1)...)
+      write(node, at: parent)
+      write(sibling, at: rightInner)
+    }
+    if let up = carry {
+      let newRootNode = nodes.next()!
+      write(Node(kind: Self.innerKind, next: 0, keys: [up.key], children: [rootNode, up.child]), at: newRootNode)
+      memory.store(UInt64(newRootNode), at: root)
+      memory.store(UInt64(height + 1), at: root + 24)
+    }
+  }
+
+  /// Removes the entry for `key`; returns whether there was one.
+  @discardableResult
+  public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
+    let (leaf, _) = descend(to: key)
+    let position = lowerBound(key, in: leaf)
+    guard position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 else { return false }
+    var node = read(leaf)
+    let record = node.keys.remove(at: position).record
+    write(node, at: leaf)
+    backend.free(record)
+    memory.store(UInt64(count - 1), at: root + 8)
+    return true
+  }
+
+  /// A value of the same length is overwritten in place; any other gets a new record.
+  private func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
+    let record = recordOffset(leaf, slot)
+    if recordValueLength(record) == value.count {
+      memory.copy(from: value, to: record + 8 + keyLength)
+      return
+    }
+    let replacement = try backend.allocate(8 + keyLength + value.count)
+    memory.withBytes(at: record + 8, count: keyLength) { key in writeRecord(at: replacement, key: key, value: value) }
+    memory.store(UInt64(replacement), at: leaf + 16 + 8 * Self.order + 8 * slot)
+    backend.free(record)
+  }
+
+  // MARK: Layout
+
+  private func descend(to key: UnsafeRawBufferPointer) -> (leaf: Int, path: [(node: Int, childIndex: Int)]) {
+    var node = rootNode
+    var path: [(node: Int, childIndex: Int)] = []
+    for _ in 1..<height {
+      let index = upperBound(key, in: node)
+      path.append((node, index))
+      node = Int(memory.load(UInt64.self, at: node + 16 + 16 * Self.order + 8 * index))
+    }
+    return (node, path)
+  }
+
+  /// The first slot whose key is not less than `key`.
+  private func lowerBound(_ key: UnsafeRawBufferPointer, in node: Int) -> Int {
+    var low = 0, high = keyCount(node)
+    while low < high {
+      let middle = (low + high) / 2
+      if compare(key, withKeyAt: middle, in: node) > 0 { low = middle + 1 } else { high = middle }
+    }
+    return low
+  }
+
+  /// The first slot whose key is greater than `key`: the child to descend into.
+  private func upperBound(_ key: UnsafeRawBufferPointer, in node: Int) -> Int {
+    var low = 0, high = keyCount(node)
+    while low < high {
+      let middle = (low + high) / 2
+      if compare(key, withKeyAt: middle, in: node) >= 0 { low = middle + 1 } else { high = middle }
+    }
+    return low
+  }
+
+  /// Orders `key` against the key in `slot`: by the eight-byte prefixes first, by the bytes if those tie.
+  private func compare(_ key: UnsafeRawBufferPointer, withKeyAt slot: Int, in node: Int) -> Int {
+    let prefix = keyPrefix(key)
+    let other = memory.load(UInt64.self, at: node + 16 + 8 * slot)
+    if prefix != other { return prefix < other ? -1 : 1 }
+    let record = recordOffset(node, slot)
+    return memory.withBytes(at: record + 8, count: recordKeyLength(record)) { compareBytes(key, $0) }
+  }
+
+  private func keyCount(_ node: Int) -> Int { Int(memory.load(UInt32.self, at: node + 4)) }
+  private func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 8 * Self.order + 8 * slot)) }
+  private func recordKeyLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record)) }
+  private func recordValueLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record + 4)) }
+
+  private func writeRecord(at record: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    memory.store(UInt32(key.count), at: record)
+    memory.store(UInt32(value.count), at: record + 4)
+    memory.copy(from: key, to: record + 8)
+    memory.copy(from: value, to: record + 8 + key.count)
+  }
+
+  func read(_ offset: Int) -> Node {
+    let kind = memory.load(UInt32.self, at: offset)
+    let count = keyCount(offset)
+    let keys = (0..<count).map { slot in
+      (memory.load(UInt64.self, at: offset + 16 + 8 * slot), recordOffset(offset, slot))
+    }
+    let children = kind == Self.innerKind
+      ? (0...count).map { Int(memory.load(UInt64.self, at: offset + 16 + 16 * Self.order + 8 * $0)) } : []
+    return Node(kind: kind, next: memory.load(UInt64.self, at: offset + 8), keys: keys, children: children)
+  }
+
+  /// Writes the used part of a node: its header, its keys and, in inner nodes, its children.
+  func write(_ node: Node, at offset: Int) {
+    precondition(node.keys.count <= Self.order)
+    memory.store(node.kind, at: offset)
+    memory.store(UInt32(node.keys.count), at: offset + 4)
+    memory.store(node.next, at: offset + 8)
+    for (slot, key) in node.keys.enumerated() {
+      memory.store(key.prefix, at: offset + 16 + 8 * slot)
+      memory.store(UInt64(key.record), at: offset + 16 + 8 * Self.order + 8 * slot)
+    }
+    for (slot, child) in node.children.enumerated() {
+      memory.store(UInt64(child), at: offset + 16 + 16 * Self.order + 8 * slot)
+    }
+  }
+
+  // MARK: Invariants
+
+  /// Checks the tree: keys in order within and across nodes, every key of a subtree within its
+  /// separators, prefixes matching keys, all leaves at the same depth and chained in order, and the
+  /// entry count.
+  public func _checkInvariants() {
+    var leaves: [Int] = []
+    func key(_ record: Int) -> [UInt8] {
+      memory.withBytes(at: record + 8, count: recordKeyLength(record)) { Array($0) }
+    }
+    func check(_ node: Int, depth: Int, lower: [UInt8]?, upper: [UInt8]?) {
+      let contents = read(node)
+      var previous: [UInt8]?
+      for entry in contents.keys {
+        let bytes = key(entry.record)
+        precondition(bytes.withUnsafeBytes(keyPrefix) == entry.prefix, "node \(node): prefix does not match its key")
+        if let previous { precondition(previous.lexicographicallyPrecedes(bytes), "node \(node): keys out of order") }
+        if let lower { precondition(!bytes.lexicographicallyPrecedes(lower), "node \(node): key below its subtree") }
+        if let upper { precondition(bytes.lexicographicallyPrecedes(upper), "node \(node): key above its subtree") }
+        previous = bytes
+      }
+      if contents.kind == Self.leafKind {
+        precondition(depth == height, "leaf \(node) at depth \(depth) of \(height)")
+        leaves.append(node)
+        return
+      }
+      precondition(contents.kind == Self.innerKind && contents.children.count == contents.keys.count + 1, "node \(node) is malformed")
+      for (index, child) in contents.children.enumerated() {
+        check(child, depth: depth + 1,
+              lower: index == 0 ? lower : key(contents.keys[index - 1].record),
+              upper: index == contents.keys.count ? upper : key(contents.keys[index].record))
+      }
+    }
+    check(rootNode, depth: 1, lower: nil, upper: nil)
+    precondition(leaves.first == firstLeaf, "the first leaf is not the leftmost")
+    var chained: [Int] = []
+    var leaf = firstLeaf
+    while leaf != 0 {
+      chained.append(leaf)
+      leaf = Int(memory.load(UInt64.self, at: leaf + 8))
+    }
+    precondition(chained == leaves, "the leaf chain does not follow the tree")
+    precondition(leaves.reduce(0) { $0 + keyCount($1) } == count, "the entry count is wrong")
+  }
+}

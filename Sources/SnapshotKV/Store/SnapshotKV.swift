@@ -1,0 +1,179 @@
+import Snapshot
+import SystemPackage
+
+/// A key-value store in a region: byte keys to byte values, in a B+tree (ordered, with range scans) or a
+/// hash map, both in the region's persistent heap. Every change, the heap's included, becomes durable
+/// atomically at `commit()` (the region's msync): after a crash the store holds exactly the last
+/// committed state, or the one being committed. With `autocommit`, every `put` and `delete` commits.
+public final class SnapshotKV {
+  /// How keys are indexed, chosen at creation.
+  public enum Index: UInt8, Sendable, CustomStringConvertible {
+    /// A B+tree: keys in order, range scans.
+    case ordered = 1
+    /// A hash map: point operations only.
+    case hashed = 2
+
+    public var description: String { self == .ordered ? "ordered" : "hashed" }
+  }
+
+  /// The region the store lives in.
+  public let region: Region
+  /// The index chosen at creation.
+  public let index: Index
+  /// Whether every `put` and `delete` commits at once.
+  public var autocommit: Bool
+  let backend: RegionBackend
+  private let tree: PersistentBTree<RegionBackend>?
+  private let map: PersistentHashMap<RegionBackend>?
+
+  static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
+
+  /// Creates a store in a new region at `path`.
+  public static func create(
+    at path: FilePath, size: Int, medium: Region.Medium? = nil, index: Index = .ordered, autocommit: Bool = true
+  ) throws(SnapshotError) -> SnapshotKV {
+    let region = try Region.create(at: path, size: size, options: .init(medium: medium))
+    do {
+      return try SnapshotKV(formatting: region, index: index, autocommit: autocommit)
+    } catch {
+      try? region.close()
+      throw error
+    }
+  }
+
+  /// Opens the store in the region at `path` (recovering the region first if a crash interrupted it).
+  public static func open(at path: FilePath, autocommit: Bool = true) throws(SnapshotError) -> SnapshotKV {
+    let region = try Region.open(at: path)
+    do {
+      return try SnapshotKV(region: region, autocommit: autocommit)
+    } catch {
+      try? region.close()
+      throw error
+    }
+  }
+
+  /// Lays out an empty store in `region` and commits it.
+  public init(formatting region: Region, index: Index, autocommit: Bool = true) throws(SnapshotError) {
+    self.region = region
+    self.index = index
+    self.autocommit = autocommit
+    backend = RegionBackend(region: region)
+    backend.heap.format()
+    let rootRecord = backend.rootOffset
+    switch index {
+    case .ordered:
+      let tree = try PersistentBTree.create(in: backend)
+      self.tree = tree
+      map = nil
+      region.store(UInt64(tree.root), at: rootRecord + 16)
+    case .hashed:
+      let map = try PersistentHashMap.create(in: backend)
+      self.map = map
+      tree = nil
+      region.store(UInt64(map.root), at: rootRecord + 16)
+    }
+    region.store(UInt64(index.rawValue), at: rootRecord + 8)
+    region.store(Self.magic, at: rootRecord)
+    try region.msync()
+  }
+
+  /// The store in an open region.
+  public init(region: Region, autocommit: Bool = true) throws(SnapshotError) {
+    self.region = region
+    self.autocommit = autocommit
+    backend = RegionBackend(region: region)
+    let rootRecord = backend.rootOffset
+    guard backend.heap.isFormatted, region.load(UInt64.self, at: rootRecord) == Self.magic,
+      let index = Index(rawValue: UInt8(truncatingIfNeeded: region.load(UInt64.self, at: rootRecord + 8)))
+    else {
+      throw .invalidOptions(reason: "\(region.path): the region holds no key-value store (create one with snapshot kv --create)")
+    }
+    self.index = index
+    let root = Int(region.load(UInt64.self, at: rootRecord + 16))
+    tree = index == .ordered ? PersistentBTree(backend: backend, root: root) : nil
+    map = index == .hashed ? PersistentHashMap(backend: backend, root: root) : nil
+  }
+
+  /// The number of keys.
+  public var count: Int { tree?.count ?? map!.count }
+
+  /// The value stored under `key`, or nil.
+  public func get(_ key: some Collection<UInt8>) -> [UInt8]? {
+    Array(key).withUnsafeBytes { key in
+      tree?.withValue(for: key) { Array($0) } ?? map?.withValue(for: key) { Array($0) }
+    } ?? nil
+  }
+
+  /// Stores `value` under `key`. Throws `SnapshotError.regionFull` (storing nothing) when it does not fit.
+  public func put(_ key: some Collection<UInt8>, _ value: some Collection<UInt8>) throws(SnapshotError) {
+    let keyBytes = Array(key), valueBytes = Array(value)
+    try keyBytes.withBytes { key throws(SnapshotError) in
+      try valueBytes.withBytes { value throws(SnapshotError) in
+        if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
+      }
+    }
+    if autocommit { try commit() }
+  }
+
+  /// Removes `key`; returns whether it was there.
+  @discardableResult
+  public func delete(_ key: some Collection<UInt8>) throws(SnapshotError) -> Bool {
+    let removed = Array(key).withUnsafeBytes { key in tree?.remove(key) ?? map!.remove(key) }
+    if autocommit, removed { try commit() }
+    return removed
+  }
+
+  /// Up to `count` entries in key order, from the first key not less than `start`. Needs the ordered
+  /// index.
+  public func scan(from start: some Collection<UInt8>, count: Int) throws(SnapshotError) -> [(key: [UInt8], value: [UInt8])] {
+    guard let tree else {
+      throw .invalidOptions(reason: "\(region.path): a hashed store keeps no order; scans need an ordered one")
+    }
+    var entries: [(key: [UInt8], value: [UInt8])] = []
+    Array(start).withUnsafeBytes { start in
+      tree.scan(from: start, limit: count) { key, value in
+        entries.append((Array(key), Array(value)))
+        return true
+      }
+    }
+    return entries
+  }
+
+  /// Makes every change since the last commit durable, atomically; returns the region's epoch.
+  @discardableResult
+  public func commit() throws(SnapshotError) -> UInt64 {
+    try region.msync()
+  }
+
+  /// Forgets every change since the last commit.
+  public func rollback() throws(SnapshotError) {
+    try region.discard()
+  }
+
+  /// Closes the region. Changes not committed are forgotten.
+  public func close() throws(SnapshotError) {
+    try region.close()
+  }
+
+  /// The heap's figures.
+  public var statistics: HeapStatistics { backend.heap.statistics }
+
+  /// Checks the heap and the index.
+  public func _checkInvariants() {
+    backend.heap._checkInvariants()
+    tree?._checkInvariants()
+    map?._checkInvariants()
+  }
+}
+
+extension SnapshotKV {
+  /// The value stored under a string key, as a string.
+  public func get(_ key: String) -> String? {
+    get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// Stores a string value under a string key.
+  public func put(_ key: String, _ value: String) throws(SnapshotError) {
+    try put(Array(key.utf8), Array(value.utf8))
+  }
+}

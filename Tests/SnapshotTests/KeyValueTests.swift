@@ -1,0 +1,151 @@
+import Foundation
+import SystemPackage
+import Testing
+@testable import Snapshot
+import SnapshotKV
+import SnapshotVerification
+
+@Suite struct HeapTests {
+  func heap(size: Int = 32 << 20) throws -> (Heap<PlainMemory>, UnsafeMutableRawPointer) {
+    let base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+    let heap = Heap(memory: PlainMemory(base: base, size: size), offset: 64)
+    heap.format()
+    return (heap, base)
+  }
+
+  @Test func allocateFreeReuse() throws {
+    let (heap, base) = try heap()
+    defer { base.deallocate() }
+    var generator = SeededGenerator(seed: 1)
+    var live: [Int: Int] = [:]
+    for _ in 0..<5000 {
+      if live.isEmpty || Bool.random(using: &generator) {
+        let size = Bool.random(using: &generator) ? Int.random(in: 0...300, using: &generator) : Int.random(in: 1...20000, using: &generator)
+        let block = try heap.allocate(size)
+        #expect(block % 16 == 0 && heap.capacity(of: block) >= size)
+        #expect(live[block] == nil, "block \(block) handed out twice")
+        live[block] = size
+      } else {
+        let block = live.keys.randomElement(using: &generator)!
+        heap.free(block)
+        live[block] = nil
+      }
+    }
+    heap._checkInvariants()
+    #expect(heap.statistics.liveAllocations == live.count)
+    for block in live.keys { heap.free(block) }
+    heap._checkInvariants()
+    #expect(heap.statistics.usedBytes == 0)
+  }
+
+  @Test func fullHeapThrowsAndChangesNothing() throws {
+    let (heap, base) = try heap(size: 64 << 10)
+    defer { base.deallocate() }
+    _ = try heap.allocate(40 << 10)
+    let before = Array(UnsafeRawBufferPointer(start: base, count: 64 << 10))
+    #expect(throws: SnapshotError.self) { try heap.allocate(30 << 10) }
+    #expect(Array(UnsafeRawBufferPointer(start: base, count: 64 << 10)) == before)
+  }
+}
+
+@Suite struct KeyValueTests {
+  @Test(arguments: [SnapshotKV.Index.ordered, .hashed])
+  func randomOperationsMatchADictionary(index: SnapshotKV.Index) throws {
+    let directory = TestDirectory()
+    let path = directory.file("kv")
+    var store = try SnapshotKV.create(at: path, size: 8 << 20, medium: .persistentMemory, index: index, autocommit: false)
+    var committed: [[UInt8]: [UInt8]] = [:]
+    var working = committed
+    var generator = SeededGenerator(seed: 42)
+    func randomKey() -> [UInt8] {
+      let length = Int.random(in: 0...24, using: &generator)
+      return (0..<length).map { _ in UInt8.random(in: 97...102, using: &generator) }
+    }
+    for step in 0..<6000 {
+      switch Int.random(in: 0..<100, using: &generator) {
+      case 0..<45:
+        let key = randomKey()
+        let value = (0..<Int.random(in: 0...200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        try store.put(key, value)
+        working[key] = value
+      case 45..<70:
+        let key = randomKey()
+        #expect(store.get(key) == working[key], "step \(step)")
+      case 70..<82:
+        let key = randomKey()
+        #expect(try store.delete(key) == (working.removeValue(forKey: key) != nil), "step \(step)")
+      case 82..<90 where index == .ordered:
+        let start = randomKey()
+        let expected = working.keys.filter { !$0.lexicographicallyPrecedes(start) }.sorted { $0.lexicographicallyPrecedes($1) }.prefix(7)
+        let scanned = try store.scan(from: start, count: 7)
+        #expect(scanned.map(\.key) == Array(expected), "step \(step)")
+        #expect(scanned.map(\.value) == expected.map { working[$0]! })
+      case 90..<95:
+        try store.commit()
+        committed = working
+      case 95..<98:
+        try store.rollback()
+        working = committed
+      default:
+        try store.commit()
+        committed = working
+        try store.close()
+        store = try SnapshotKV.open(at: path, autocommit: false)
+      }
+      #expect(store.count == working.count)
+      if step % 500 == 0 { store._checkInvariants() }
+    }
+    store._checkInvariants()
+  }
+
+  @Test(arguments: [SnapshotKV.Index.ordered, .hashed])
+  func largeValuesAndManyKeys(index: SnapshotKV.Index) throws {
+    let directory = TestDirectory()
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 64 << 20, medium: .persistentMemory, index: index, autocommit: false)
+    let big = (0..<(1 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    try store.put("big".utf8, big)
+    for key in 0..<20_000 {
+      try store.put(Array("key-\(key)".utf8), withUnsafeBytes(of: UInt64(key)) { Array($0) })
+    }
+    try store.commit()
+    #expect(store.get("big".utf8) == big)
+    #expect(store.get(Array("key-12345".utf8)) == withUnsafeBytes(of: UInt64(12345)) { Array($0) })
+    #expect(store.count == 20_001)
+    store._checkInvariants()
+    try store.put("big".utf8, [1, 2, 3])
+    #expect(store.get("big".utf8) == [1, 2, 3])
+    store._checkInvariants()
+  }
+
+  @Test func fullRegionThrowsAndKeepsTheStore() throws {
+    let directory = TestDirectory()
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 256 << 10, medium: .persistentMemory, autocommit: true)
+    var stored = 0
+    let value = [UInt8](repeating: 7, count: 1000)
+    while true {
+      do {
+        try store.put(Array("key-\(stored)".utf8), value)
+        stored += 1
+      } catch SnapshotError.regionFull {
+        break
+      }
+    }
+    #expect(stored > 100)
+    #expect(store.count == stored)
+    store._checkInvariants()
+    #expect(store.get(Array("key-\(stored - 1)".utf8)) == value)
+  }
+
+  @Test func scanOnAHashedStoreIsRefused() throws {
+    let directory = TestDirectory()
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 1 << 20, medium: .persistentMemory, index: .hashed)
+    #expect(throws: SnapshotError.self) { try store.scan(from: [], count: 1) }
+  }
+
+  @Test func aRegionWithoutAStoreIsRefused() throws {
+    let directory = TestDirectory()
+    let path = directory.file("plain")
+    try Region.create(at: path, size: 1 << 20, options: .init(medium: .persistentMemory)).close()
+    #expect(throws: SnapshotError.self) { try SnapshotKV.open(at: path) }
+  }
+}
