@@ -48,6 +48,7 @@ let package = Package(
       name: "SnapshotVerification",
       dependencies: [
         "Snapshot",
+        "SnapshotKV",
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
@@ -56,6 +57,7 @@ let package = Package(
       name: "snapshot",
       dependencies: [
         "Snapshot",
+        "SnapshotKV",
         "SnapshotVerification",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]

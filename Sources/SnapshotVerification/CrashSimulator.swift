@@ -191,7 +191,12 @@ package struct CrashSimulator {
       let recoveryTrace = trace.events
       let epoch = region.epoch
       let data = region.withUnsafeBytes { Array($0) }
+      let broken = scenario.invariant?(region)
       region.abandon()
+      if let broken {
+        report.failures.append("\(context): \(broken)")
+        return nil
+      }
       guard let state = point.allowed.first(where: { scenario.states[$0].epoch == epoch && scenario.states[$0].data == data }) else {
         let expected = point.allowed.map { scenario.states[$0].epoch }
         let sameData = point.allowed.filter { scenario.states[$0].data == data }.map { scenario.states[$0].epoch }

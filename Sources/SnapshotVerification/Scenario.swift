@@ -24,6 +24,8 @@ package struct Scenario: Sendable {
   package var msyncs: Int
   /// Checks the run made as it went (discard restoring the last commit, reopen recovering it).
   package var failures: [String]
+  /// The workload's own check of every recovered region.
+  package var invariant: (@Sendable (Region) -> String?)?
 }
 
 /// Runs a workload on a fresh region with a tracing medium and records it as a `Scenario`.
@@ -109,6 +111,7 @@ package final class ScenarioRecorder {
     try region.close()
     return Scenario(
       workload: workload, medium: medium, journal: region.journalKind, faults: faults, initialImage: initialImage,
-      trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures)
+      trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures,
+      invariant: nil)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Snapshot
+import SnapshotKV
 
 /// A workload for the crash simulator: what it does to a region, run through a recorder.
 package struct Workload: Sendable {
@@ -8,6 +9,8 @@ package struct Workload: Sendable {
   package var regionSize: Int
   /// How the region is tracked while the workload runs.
   package var tracking: Region.Tracking = .lines
+  /// A check every recovered region must pass besides holding a committed state; nil when it passes.
+  package var invariant: (@Sendable (Region) -> String?)?
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
 
   /// Runs the workload on a fresh region at `path`.
@@ -17,7 +20,9 @@ package struct Workload: Sendable {
       tracking: tracking, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
-    return try recorder.finish(workload: name)
+    var scenario = try recorder.finish(workload: name)
+    scenario.invariant = invariant
+    return scenario
   }
 
   /// A medium and a journal to run workloads on.
@@ -39,7 +44,7 @@ package struct Workload: Sendable {
   /// Every workload, at a scale that `scale` multiplies.
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
-     processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale)]
+     processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale)]
   }
 
   /// Stores of random sizes (1 to 80 bytes) at random offsets and alignments, random msync and discard.
@@ -126,6 +131,48 @@ package struct Workload: Sendable {
     workload.tracking = .pages
     return workload
   }
+
+  static let accounts = 12
+  static let openingBalance: Int64 = 1000
+
+  /// Money moved between accounts of a key-value store, one transfer per commit, with process crashes
+  /// and reopens: every recovered store must hold the same total, and the simulator checks that it holds
+  /// exactly the last acknowledged transfer (or the one in flight).
+  package static func bankTransfers(rounds: Int) -> Workload {
+    var workload = Workload(name: "bank transfers, key-value store", regionSize: 64 << 10) { recorder, generator in
+      try SnapshotKV.format(recorder.region, index: .ordered)
+      var store = try SnapshotKV(region: recorder.region, autocommit: false)
+      for account in 0..<accounts { try store.put(key(account), balance(openingBalance)) }
+      try recorder.msync()
+      for round in 0..<rounds {
+        for _ in 0..<3 {
+          let from = Int.random(in: 0..<accounts, using: &generator)
+          let to = (from + Int.random(in: 1..<accounts, using: &generator)) % accounts
+          let amount = Int64.random(in: 1...50, using: &generator)
+          try store.put(key(from), balance(balance(amount: store.get(key(from))!) - amount))
+          try store.put(key(to), balance(balance(amount: store.get(key(to))!) + amount))
+          recorder.count()
+          try recorder.msync()
+        }
+        if round % 3 == 2 {
+          try recorder.crashAndReopen()
+          store = try SnapshotKV(region: recorder.region, autocommit: false)
+        }
+      }
+    }
+    workload.invariant = { region in
+      guard let store = try? SnapshotKV(region: region, autocommit: false) else {
+        return region.epoch == 0 ? nil : "the recovered region holds no key-value store"
+      }
+      let total = (0..<accounts).reduce(Int64(0)) { sum, account in sum + (store.get(key(account)).map { balance(amount: $0) } ?? 0) }
+      return total == Int64(accounts) * openingBalance ? nil : "the accounts hold \(total), not \(Int64(accounts) * openingBalance)"
+    }
+    return workload
+  }
+
+  private static func key(_ account: Int) -> [UInt8] { Array("account-\(account)".utf8) }
+  private static func balance(_ amount: Int64) -> [UInt8] { withUnsafeBytes(of: amount) { Array($0) } }
+  private static func balance(amount bytes: [UInt8]) -> Int64 { bytes.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } }
 
   /// Commits, then a process crash and a reopen (recovery), then more commits on the recovered region.
   package static func processCrashes(rounds: Int) -> Workload {

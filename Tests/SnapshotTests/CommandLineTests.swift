@@ -59,3 +59,42 @@ import Testing
     #expect(demo.standardOutput.contains("every reopen found one complete commit"))
   }
 }
+
+@Suite struct KeyValueCommandLineTests {
+  @Test func singleCommandsAndBatch() throws {
+    let directory = TestDirectory()
+    let path = directory.file("store").string
+    #expect(try runSnapshot(["kv", path, "put", "alpha", "1", "--create", "--size", "4M"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", path, "get", "alpha"]).standardOutput == "1\n")
+    #expect(try runSnapshot(["kv", path, "get", "beta"]).standardOutput == "(nil)\n")
+    let batch = try runSnapshot(["kv", path, "batch"], input: """
+      put beta two words
+      get beta
+      scan a 5
+      frobnicate
+      del alpha
+      del alpha
+      commit
+      put gamma 3
+
+      """)
+    #expect(batch.standardOutput == """
+      ok
+      two words
+      alpha 1
+      beta two words
+      end
+      error: unknown command frobnicate (put, get, del, scan, commit, stats)
+      ok
+      (nil)
+      committed 3
+      ok
+
+      """)
+    #expect(try runSnapshot(["kv", path, "get", "gamma"]).standardOutput == "(nil)\n", "not committed, so discarded")
+    #expect(try runSnapshot(["kv", path, "get", "beta"]).standardOutput == "two words\n")
+    let stats = try runSnapshot(["kv", path, "stats"])
+    #expect(stats.standardOutput.contains("keys: 1"))
+    #expect(try runSnapshot(["kv", directory.file("missing").string, "get", "x"]).status == 1)
+  }
+}

@@ -27,8 +27,8 @@ let snapshotExecutable: String = {
   return directory.appendingPathComponent("snapshot").path
 }()
 
-/// Runs the `snapshot` command and collects what it printed.
-func runSnapshot(_ arguments: [String]) throws -> (status: Int32, standardOutput: String, standardError: String) {
+/// Runs the `snapshot` command, with `input` on its standard input, and collects what it printed.
+func runSnapshot(_ arguments: [String], input: String? = nil) throws -> (status: Int32, standardOutput: String, standardError: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: snapshotExecutable)
   process.arguments = arguments
@@ -36,7 +36,11 @@ func runSnapshot(_ arguments: [String]) throws -> (status: Int32, standardOutput
   let error = Pipe()
   process.standardOutput = output
   process.standardError = error
+  let inputPipe = Pipe()
+  process.standardInput = inputPipe
   try process.run()
+  inputPipe.fileHandleForWriting.write(Data((input ?? "").utf8))
+  try inputPipe.fileHandleForWriting.close()
   let outputData = output.fileHandleForReading.readDataToEndOfFile()
   let errorData = error.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()

@@ -53,28 +53,24 @@ public final class SnapshotKV {
   }
 
   /// Lays out an empty store in `region` and commits it.
-  public init(formatting region: Region, index: Index, autocommit: Bool = true) throws(SnapshotError) {
-    self.region = region
-    self.index = index
-    self.autocommit = autocommit
-    backend = RegionBackend(region: region)
+  public convenience init(formatting region: Region, index: Index, autocommit: Bool = true) throws(SnapshotError) {
+    try Self.format(region, index: index)
+    try region.msync()
+    try self.init(region: region, autocommit: autocommit)
+  }
+
+  /// Lays out an empty store in `region`, leaving the commit to the caller.
+  public static func format(_ region: Region, index: Index) throws(SnapshotError) {
+    let backend = RegionBackend(region: region)
     backend.heap.format()
     let rootRecord = backend.rootOffset
-    switch index {
-    case .ordered:
-      let tree = try PersistentBTree.create(in: backend)
-      self.tree = tree
-      map = nil
-      region.store(UInt64(tree.root), at: rootRecord + 16)
-    case .hashed:
-      let map = try PersistentHashMap.create(in: backend)
-      self.map = map
-      tree = nil
-      region.store(UInt64(map.root), at: rootRecord + 16)
+    let root = switch index {
+    case .ordered: try PersistentBTree.create(in: backend).root
+    case .hashed: try PersistentHashMap.create(in: backend).root
     }
+    region.store(UInt64(root), at: rootRecord + 16)
     region.store(UInt64(index.rawValue), at: rootRecord + 8)
-    region.store(Self.magic, at: rootRecord)
-    try region.msync()
+    region.store(magic, at: rootRecord)
   }
 
   /// The store in an open region.

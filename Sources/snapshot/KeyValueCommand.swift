@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Snapshot
+import SnapshotKV
+import SystemPackage
+
+struct KeyValueCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kv",
+    abstract: "Use a key-value store in a region.",
+    discussion: """
+      Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, batch.
+      put and del commit at once. batch reads commands from standard input, one per line (put K V, get K,
+      del K, scan K N, commit) and answers each on one line, flushed at once: ok, the value, (nil), scan
+      results (KEY VALUE) then end, committed EPOCH (printed only after msync returned). Changes not
+      followed by commit are discarded at the end of the input. An error prints error: REASON and the
+      session goes on.
+      """)
+
+  @Argument(help: "The store's region file.")
+  var path: String
+
+  @Argument(help: "put, get, del, scan, stats or batch.")
+  var action: String
+
+  @Argument(help: "The action's arguments.")
+  var arguments: [String] = []
+
+  @Flag(help: "Create the store when the file does not exist.")
+  var create = false
+
+  @Option(help: "The region size, when creating.")
+  var size = ByteCount(argument: "256M")!
+
+  @Option(help: "The medium, when creating: auto, pm or file.")
+  var medium: MediumArgument = .auto
+
+  @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
+  var index: IndexArgument = .ordered
+
+  func run() throws {
+    let store = try reportingErrors { () throws(SnapshotError) in try openStore() }
+    defer { try? store.close() }
+    if action == "batch" {
+      store.autocommit = false
+      runBatch(store)
+      return
+    }
+    var output = AnswerWriter()
+    do {
+      try perform([action] + arguments, on: store, output: &output)
+    } catch let error as SnapshotError {
+      printError("error: \(error)")
+      throw ExitCode.failure
+    } catch let error as UsageError {
+      printError("error: \(error.message)")
+      throw ExitCode.validationFailure
+    }
+  }
+
+  private func openStore() throws(SnapshotError) -> SnapshotKV {
+    if create, !FileManager.default.fileExists(atPath: path) {
+      return try SnapshotKV.create(at: FilePath(path), size: size.bytes, medium: medium.value, index: index.value)
+    }
+    return try SnapshotKV.open(at: FilePath(path))
+  }
+
+  /// The batch session: one answer line per command line, errors reported and survived.
+  private func runBatch(_ store: SnapshotKV) {
+    var output = AnswerWriter()
+    while let line = readLine(strippingNewline: true) {
+      let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
+      guard !words.isEmpty else { continue }
+      do {
+        try perform(words, on: store, output: &output)
+      } catch let error as SnapshotError {
+        output.answer("error: \(error)")
+      } catch let error as UsageError {
+        output.answer("error: \(error.message)")
+      } catch {
+        output.answer("error: \(error)")
+      }
+    }
+    if store.region.hasChanges {
+      try? store.rollback()
+      printError("note: changes after the last commit were discarded")
+    }
+  }
+
+  struct UsageError: Error {
+    var message: String
+  }
+
+  private func perform(_ words: [String], on store: SnapshotKV, output: inout AnswerWriter) throws {
+    func argument(_ index: Int, _ name: String) throws -> String {
+      guard index < words.count else { throw UsageError(message: "\(words[0]) needs \(name)") }
+      return words[index]
+    }
+    switch words[0] {
+    case "put":
+      try store.put(Array(try argument(1, "a key").utf8), Array(try argument(2, "a value").utf8))
+      output.answer("ok")
+    case "get":
+      output.answer(store.get(Array(try argument(1, "a key").utf8)).map { String(decoding: $0, as: UTF8.self) } ?? "(nil)")
+    case "del":
+      output.answer(try store.delete(Array(try argument(1, "a key").utf8)) ? "ok" : "(nil)")
+    case "scan":
+      let start = try argument(1, "a start key")
+      guard let count = Int(try argument(2, "a count")), count >= 0 else { throw UsageError(message: "scan needs a count") }
+      for entry in try store.scan(from: Array(start.utf8), count: count) {
+        output.answer("\(String(decoding: entry.key, as: UTF8.self)) \(String(decoding: entry.value, as: UTF8.self))")
+      }
+      output.answer("end")
+    case "commit":
+      output.answer("committed \(try store.commit())")
+    case "stats":
+      output.answer("""
+        keys: \(store.count)
+        index: \(store.index)
+        medium: \(store.region.medium)
+        epoch: \(store.region.epoch)
+        heap: \(store.statistics)
+        """)
+    default:
+      throw UsageError(message: "unknown command \(words[0]) (put, get, del, scan, commit, stats)")
+    }
+  }
+}
+
+/// Writes answers to standard output, each flushed at once.
+struct AnswerWriter {
+  mutating func answer(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+  }
+}
+
+enum IndexArgument: String, ExpressibleByArgument, CaseIterable {
+  case ordered
+  case hashed
+
+  var value: SnapshotKV.Index { self == .ordered ? .ordered : .hashed }
+}
