@@ -16,7 +16,7 @@ package struct CrashImage: Hashable, Sendable {
   }
 
   /// Writes the image where a region at `path` would be; removes the files when they did not survive.
-  func write(to path: FilePath) throws {
+  package func write(to path: FilePath) throws {
     let logPath = path.string + "-log"
     try? FileManager.default.removeItem(atPath: path.string)
     try? FileManager.default.removeItem(atPath: logPath)

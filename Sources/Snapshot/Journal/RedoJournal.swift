@@ -54,11 +54,13 @@ enum RedoJournalLayout {
     UInt64(first) | UInt64(count) << 32
   }
 
-  /// The checksum of a batch: the header's epoch, salt and counts, each run word, then the CRC of each
-  /// line of data. Each line's CRC is an independent chain, so the processor can overlap many lines.
+  /// The checksum of a batch: a CRC of the header's epoch, salt and counts and of each run word, and
+  /// the CRC of each line of data folded by a `ChecksumChain`. Each line's CRC is an independent chain,
+  /// so the processor can overlap many lines.
   struct Checksum {
     private let implementation: CRC32C.Implementation
     private var crc: UInt32
+    private var lineChain = ChecksumChain()
 
     init(_ implementation: CRC32C.Implementation, epoch: UInt64, salt: UInt64, countsWord: UInt64) {
       self.implementation = implementation
@@ -72,12 +74,12 @@ enum RedoJournalLayout {
     mutating func add(lines: UnsafeRawPointer, count: Int) {
       var line = lines
       for _ in 0..<count {
-        crc = implementation.update(crc, word: UInt64(implementation.lineCRC(line)))
+        lineChain.add(implementation.lineCRC(line))
         line += 64
       }
     }
 
-    var value: UInt32 { ~crc }
+    var value: UInt32 { ~implementation.update(crc, word: lineChain.value) }
   }
 }
 

@@ -49,8 +49,8 @@ enum UndoJournalLayout {
   }
 
   /// The checksum of an active record, over the chain of entry checksums and the record's fields.
-  static func recordChecksum(entryChain: UInt32, epoch: UInt64, count: Int, salt: UInt64) -> UInt64 {
-    var crc = CRC32C.update(entryChain, word: epoch)
+  static func recordChecksum(entryChain: ChecksumChain, epoch: UInt64, count: Int, salt: UInt64) -> UInt64 {
+    var crc = CRC32C.update(CRC32C.update(~0, word: entryChain.value), word: epoch)
     crc = CRC32C.update(crc, word: UInt64(count))
     return UInt64(~CRC32C.update(crc, word: salt))
   }
@@ -75,7 +75,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
   private var count = 0
-  private var entryChain: UInt32 = ~0
+  private var entryChain = ChecksumChain()
   private(set) var bytesWritten = 0
 
   private var metadataOffset: Int { header.logOffset }
@@ -103,7 +103,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
     if index & 3 == 3 {
       medium.flushLog(at: record - 48, count: 64)
     }
-    entryChain = crc.update(entryChain, word: UInt64(checksum))
+    entryChain.add(checksum)
     bytesWritten += 64 + 16
   }
 
@@ -135,7 +135,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
 
     epoch = next
     count = 0
-    entryChain = ~0
+    entryChain = ChecksumChain()
   }
 
   /// Until msync, the home copy holds the last commit.
@@ -144,7 +144,7 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
       (working + run.first * 64).copyMemory(from: medium.base + header.dataOffset + run.first * 64, byteCount: run.count * 64)
     }
     count = 0
-    entryChain = ~0
+    entryChain = ChecksumChain()
   }
 
   func checkpoint() {

@@ -25,13 +25,13 @@ extension UndoJournal {
     let entries = Int(count)
     let metadata = header.logOffset
     let images = header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount)
-    var chain: UInt32 = ~0
+    var chain = ChecksumChain()
     var firstBadEntry: Int?
     var homeChanged = false
     for index in 0..<entries {
       let word = medium.loadWord(at: metadata + index * 16)
       let stored = medium.loadWord(at: metadata + index * 16 + 8)
-      chain = CRC32C.update(chain, word: stored)
+      chain.add(UInt32(truncatingIfNeeded: stored))
       let line = Int(word & 0xFFFF_FFFF)
       let image = UnsafeRawPointer(medium.base + images + index * 64)
       let valid = word >> 32 == epoch & 0xFFFF_FFFF && line < header.lineCount
