@@ -13,25 +13,25 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   /// Where the root record lives.
   public let root: Int
 
-  static var order: Int { 32 }
-  static var nodeSize: Int { 16 + 16 * order + 8 * (order + 1) }
-  static var leafKind: UInt32 { 1 }
-  static var innerKind: UInt32 { 2 }
+  @inlinable static var order: Int { 32 }
+  @inlinable static var nodeSize: Int { 16 + 16 * order + 8 * (order + 1) }
+  @inlinable static var leafKind: UInt32 { 1 }
+  @inlinable static var innerKind: UInt32 { 2 }
 
-  var memory: Backend.Memory { backend.memory }
-  var rootNode: Int { Int(memory.load(UInt64.self, at: root)) }
+  @inlinable var memory: Backend.Memory { backend.memory }
+  @inlinable var rootNode: Int { Int(memory.load(UInt64.self, at: root)) }
   /// The number of entries.
-  public var count: Int { Int(memory.load(UInt64.self, at: root + 8)) }
-  var firstLeaf: Int { Int(memory.load(UInt64.self, at: root + 16)) }
-  var height: Int { Int(memory.load(UInt64.self, at: root + 24)) }
+  @inlinable public var count: Int { Int(memory.load(UInt64.self, at: root + 8)) }
+  @inlinable var firstLeaf: Int { Int(memory.load(UInt64.self, at: root + 16)) }
+  @inlinable var height: Int { Int(memory.load(UInt64.self, at: root + 24)) }
 
-  public init(backend: Backend, root: Int) {
+  @inlinable public init(backend: Backend, root: Int) {
     self.backend = backend
     self.root = root
   }
 
   /// Creates an empty tree: one empty leaf.
-  public static func create(in backend: Backend) throws(SnapshotError) -> PersistentBTree {
+  @inlinable public static func create(in backend: Backend) throws(SnapshotError) -> PersistentBTree {
     let root = try backend.allocate(32)
     let leaf: Int
     do { leaf = try backend.allocate(nodeSize) } catch {
@@ -48,29 +48,31 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   }
 
   /// A node read into ordinary memory, to be changed and written back.
-  struct Node {
-    var kind: UInt32
-    var next: UInt64
-    var keys: [(prefix: UInt64, record: Int)]
-    var children: [Int]
+  @usableFromInline struct Node {
+    @usableFromInline var kind: UInt32
+    @usableFromInline var next: UInt64
+    @usableFromInline var keys: [(prefix: UInt64, record: Int)]
+    @usableFromInline var children: [Int]
+
+    @inlinable init(kind: UInt32, next: UInt64, keys: [(prefix: UInt64, record: Int)], children: [Int]) {
+      (self.kind, self.next, self.keys, self.children) = (kind, next, keys, children)
+    }
   }
 
   // MARK: Reading
 
   /// The value stored under `key`, read by `body`; nil when there is none.
-  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-    let (leaf, _) = descend(to: key)
-    let position = lowerBound(key, in: leaf)
-    guard position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 else { return nil }
-    let record = recordOffset(leaf, position)
+  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    let (leaf, slot, found) = locate(SearchKey(key))
+    guard found else { return nil }
+    let record = recordOffset(leaf, slot)
     return memory.withBytes(at: record + 8 + recordKeyLength(record), count: recordValueLength(record), body)
   }
 
   /// Calls `body` with up to `limit` entries in key order, from the first key not less than `start`;
   /// `body` returns false to stop early.
-  public func scan(from start: UnsafeRawBufferPointer, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
-    var (leaf, _) = descend(to: start)
-    var position = lowerBound(start, in: leaf)
+  @inlinable public func scan(from start: UnsafeRawBufferPointer, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
+    var (leaf, position, _) = locate(SearchKey(start))
     var remaining = limit
     while remaining > 0, leaf != 0 {
       if position >= keyCount(leaf) {
@@ -94,18 +96,19 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   /// Stores `value` under `key`, replacing any value there. Allocates everything it needs (the record,
   /// a separator, a node for every split, a new root) before it changes anything, so
   /// `SnapshotError.regionFull` leaves the tree as it was.
-  public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
-    let (leaf, path) = descend(to: key)
-    let position = lowerBound(key, in: leaf)
-    if position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 {
+  @inlinable public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
+    let searchKey = SearchKey(key)
+    let (leaf, position, found) = locate(searchKey)
+    if found {
       try replaceValue(slot: position, in: leaf, keyLength: key.count, with: value)
       return
     }
     // The leaf splits when full, and so does each full node above it, up to the first that is not.
+    let path = keyCount(leaf) < Self.order ? [] : self.path(to: searchKey)
     let splits = keyCount(leaf) < Self.order ? 0 : 1 + path.reversed().prefix { keyCount($0.node) == Self.order }.count
     let newRoot = splits > 0 && splits == path.count + 1
     var leafNode = read(leaf)
-    leafNode.keys.insert((keyPrefix(key), 0), at: position)
+    leafNode.keys.insert((searchKey.prefix, 0), at: position)
     let half = leafNode.keys.count / 2
     let separatorLength = splits > 0 ? (half == position ? key.count : recordKeyLength(leafNode.keys[half].record)) : 0
 
@@ -172,10 +175,9 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
 
   /// Removes the entry for `key`; returns whether there was one.
   @discardableResult
-  public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
-    let (leaf, _) = descend(to: key)
-    let position = lowerBound(key, in: leaf)
-    guard position < keyCount(leaf), compare(key, withKeyAt: position, in: leaf) == 0 else { return false }
+  @inlinable public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
+    let (leaf, position, found) = locate(SearchKey(key))
+    guard found else { return false }
     var node = read(leaf)
     let record = node.keys.remove(at: position).record
     write(node, at: leaf)
@@ -185,7 +187,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   }
 
   /// A value of the same length is overwritten in place; any other gets a new record.
-  private func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
+  @inlinable func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let record = recordOffset(leaf, slot)
     if recordValueLength(record) == value.count {
       memory.copy(from: value, to: record + 8 + keyLength)
@@ -199,19 +201,41 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
 
   // MARK: Layout
 
-  private func descend(to key: UnsafeRawBufferPointer) -> (leaf: Int, path: [(node: Int, childIndex: Int)]) {
+  /// A key being searched for, with its prefix computed once.
+  @usableFromInline struct SearchKey {
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    @usableFromInline let prefix: UInt64
+
+    @inlinable init(_ bytes: UnsafeRawBufferPointer) {
+      self.bytes = bytes
+      prefix = keyPrefix(bytes)
+    }
+  }
+
+  /// Where `key` is, or would go: its leaf, the slot there, and whether the key is in that slot.
+  @inlinable func locate(_ key: SearchKey) -> (leaf: Int, slot: Int, found: Bool) {
+    var node = rootNode
+    for _ in 1..<height {
+      node = child(of: node, upperBound(key, in: node))
+    }
+    let slot = lowerBound(key, in: node)
+    return (node, slot, slot < keyCount(node) && compare(key, withKeyAt: slot, in: node) == 0)
+  }
+
+  /// The inner nodes on the way down to `key`'s leaf, each with the index of the child taken.
+  @inlinable func path(to key: SearchKey) -> [(node: Int, childIndex: Int)] {
     var node = rootNode
     var path: [(node: Int, childIndex: Int)] = []
     for _ in 1..<height {
       let index = upperBound(key, in: node)
       path.append((node, index))
-      node = Int(memory.load(UInt64.self, at: node + 16 + 16 * Self.order + 8 * index))
+      node = child(of: node, index)
     }
-    return (node, path)
+    return path
   }
 
   /// The first slot whose key is not less than `key`.
-  private func lowerBound(_ key: UnsafeRawBufferPointer, in node: Int) -> Int {
+  @inlinable func lowerBound(_ key: SearchKey, in node: Int) -> Int {
     var low = 0, high = keyCount(node)
     while low < high {
       let middle = (low + high) / 2
@@ -221,7 +245,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   }
 
   /// The first slot whose key is greater than `key`: the child to descend into.
-  private func upperBound(_ key: UnsafeRawBufferPointer, in node: Int) -> Int {
+  @inlinable func upperBound(_ key: SearchKey, in node: Int) -> Int {
     var low = 0, high = keyCount(node)
     while low < high {
       let middle = (low + high) / 2
@@ -231,39 +255,39 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   }
 
   /// Orders `key` against the key in `slot`: by the eight-byte prefixes first, by the bytes if those tie.
-  private func compare(_ key: UnsafeRawBufferPointer, withKeyAt slot: Int, in node: Int) -> Int {
-    let prefix = keyPrefix(key)
+  @inlinable func compare(_ key: SearchKey, withKeyAt slot: Int, in node: Int) -> Int {
     let other = memory.load(UInt64.self, at: node + 16 + 8 * slot)
-    if prefix != other { return prefix < other ? -1 : 1 }
+    if key.prefix != other { return key.prefix < other ? -1 : 1 }
     let record = recordOffset(node, slot)
-    return memory.withBytes(at: record + 8, count: recordKeyLength(record)) { compareBytes(key, $0) }
+    return memory.withBytes(at: record + 8, count: recordKeyLength(record)) { compareBytes(key.bytes, $0) }
   }
 
-  private func keyCount(_ node: Int) -> Int { Int(memory.load(UInt32.self, at: node + 4)) }
-  private func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 8 * Self.order + 8 * slot)) }
-  private func recordKeyLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record)) }
-  private func recordValueLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record + 4)) }
+  @inlinable func keyCount(_ node: Int) -> Int { Int(memory.load(UInt32.self, at: node + 4)) }
+  @inlinable func child(of node: Int, _ index: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 16 * Self.order + 8 * index)) }
+  @inlinable func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 8 * Self.order + 8 * slot)) }
+  @inlinable func recordKeyLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record)) }
+  @inlinable func recordValueLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record + 4)) }
 
-  private func writeRecord(at record: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+  @inlinable func writeRecord(at record: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     memory.store(UInt32(key.count), at: record)
     memory.store(UInt32(value.count), at: record + 4)
     memory.copy(from: key, to: record + 8)
     memory.copy(from: value, to: record + 8 + key.count)
   }
 
-  func read(_ offset: Int) -> Node {
+  @inlinable func read(_ offset: Int) -> Node {
     let kind = memory.load(UInt32.self, at: offset)
     let count = keyCount(offset)
     let keys = (0..<count).map { slot in
       (memory.load(UInt64.self, at: offset + 16 + 8 * slot), recordOffset(offset, slot))
     }
     let children = kind == Self.innerKind
-      ? (0...count).map { Int(memory.load(UInt64.self, at: offset + 16 + 16 * Self.order + 8 * $0)) } : []
+      ? (0...count).map { child(of: offset, $0) } : []
     return Node(kind: kind, next: memory.load(UInt64.self, at: offset + 8), keys: keys, children: children)
   }
 
   /// Writes the used part of a node: its header, its keys and, in inner nodes, its children.
-  func write(_ node: Node, at offset: Int) {
+  @inlinable func write(_ node: Node, at offset: Int) {
     precondition(node.keys.count <= Self.order)
     memory.store(node.kind, at: offset)
     memory.store(UInt32(node.keys.count), at: offset + 4)

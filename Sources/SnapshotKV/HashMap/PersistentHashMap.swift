@@ -11,23 +11,23 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   /// Where the root record lives.
   public let root: Int
 
-  static var entryHeader: Int { 24 }
-  static var initialBuckets: Int { 64 }
+  @inlinable static var entryHeader: Int { 24 }
+  @inlinable static var initialBuckets: Int { 64 }
 
-  var memory: Backend.Memory { backend.memory }
-  var buckets: Int { Int(memory.load(UInt64.self, at: root)) }
-  var bucketCount: Int { Int(memory.load(UInt64.self, at: root + 8)) }
+  @inlinable var memory: Backend.Memory { backend.memory }
+  @inlinable var buckets: Int { Int(memory.load(UInt64.self, at: root)) }
+  @inlinable var bucketCount: Int { Int(memory.load(UInt64.self, at: root + 8)) }
   /// The number of entries.
-  public var count: Int { Int(memory.load(UInt64.self, at: root + 16)) }
+  @inlinable public var count: Int { Int(memory.load(UInt64.self, at: root + 16)) }
 
   /// Opens the map whose root record is at `root`.
-  public init(backend: Backend, root: Int) {
+  @inlinable public init(backend: Backend, root: Int) {
     self.backend = backend
     self.root = root
   }
 
   /// Creates an empty map, its root record allocated in the backend.
-  public static func create(in backend: Backend) throws(SnapshotError) -> PersistentHashMap {
+  @inlinable public static func create(in backend: Backend) throws(SnapshotError) -> PersistentHashMap {
     let root = try backend.allocate(32)
     let buckets = try allocateBuckets(initialBuckets, in: backend)
     backend.memory.store(UInt64(buckets), at: root)
@@ -37,7 +37,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   }
 
   /// The value stored under `key`, read by `body`; nil when there is none.
-  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
     let hash = hashBytes(key)
     guard let entry = find(key, hash: hash).entry else { return nil }
     return memory.withBytes(at: entry + Self.entryHeader + keyLength(entry), count: valueLength(entry), body)
@@ -46,7 +46,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   /// Stores `value` under `key`, replacing any value there. A value of the same length is overwritten in
   /// place; otherwise a new entry takes the old one's place in its chain. Allocates everything it needs
   /// before it changes anything, so `SnapshotError.regionFull` leaves the map as it was.
-  public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
+  @inlinable public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let hash = hashBytes(key)
     let (link, existing) = find(key, hash: hash)
     if let existing, valueLength(existing) == value.count {
@@ -80,7 +80,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
 
   /// Removes the entry for `key`; returns whether there was one.
   @discardableResult
-  public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
+  @inlinable public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
     let (link, existing) = find(key, hash: hashBytes(key))
     guard let existing else { return false }
     memory.store(memory.load(UInt64.self, at: existing), at: link)
@@ -90,7 +90,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   }
 
   /// Calls `body` with each key and value, in no particular order.
-  public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+  @inlinable public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
     for bucket in 0..<bucketCount {
       var entry = Int(memory.load(UInt64.self, at: buckets + bucket * 8))
       while entry != 0 {
@@ -104,7 +104,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   }
 
   /// The entry holding `key`, if any, and the link that points to it (or would point to a new entry).
-  private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (link: Int, entry: Int?) {
+  @inlinable func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (link: Int, entry: Int?) {
     var link = buckets + Int(hash & UInt64(bucketCount - 1)) * 8
     var entry = Int(memory.load(UInt64.self, at: link))
     while entry != 0 {
@@ -120,7 +120,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   }
 
   /// Moves every entry to its chain in `newBuckets`, twice as many buckets, and frees the old ones.
-  private func rehash(into newBuckets: Int) {
+  @inlinable func rehash(into newBuckets: Int) {
     let oldBuckets = buckets, oldCount = bucketCount
     let newCount = oldCount * 2
     for bucket in 0..<oldCount {
@@ -138,14 +138,14 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
     backend.free(oldBuckets)
   }
 
-  private static func allocateBuckets(_ count: Int, in backend: Backend) throws(SnapshotError) -> Int {
+  @inlinable static func allocateBuckets(_ count: Int, in backend: Backend) throws(SnapshotError) -> Int {
     let buckets = try backend.allocate(count * 8)
     backend.memory.fill(0, at: buckets, count: count * 8)
     return buckets
   }
 
-  private func keyLength(_ entry: Int) -> Int { Int(memory.load(UInt32.self, at: entry + 16)) }
-  private func valueLength(_ entry: Int) -> Int { Int(memory.load(UInt32.self, at: entry + 20)) }
+  @inlinable func keyLength(_ entry: Int) -> Int { Int(memory.load(UInt32.self, at: entry + 16)) }
+  @inlinable func valueLength(_ entry: Int) -> Int { Int(memory.load(UInt32.self, at: entry + 20)) }
 
   /// Checks the map: every entry sits in the chain its hash selects, its hash is its key's, no chain
   /// loops, and the entry count is right.

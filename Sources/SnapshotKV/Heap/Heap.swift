@@ -14,50 +14,50 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   /// Where the heap's header starts.
   public let offset: Int
 
-  static var magic: UInt64 { 0x3150_4145_4850_4E53 }  // "SNPHEAP1"
-  static var headerSize: Int { 512 }
-  static var blockHeader: Int { 16 }
-  static var classes: [Int] { [32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096] }
-  static var largeUnit: Int { 4096 }
-  static var allocatedTag: UInt64 { 0xA11C_A7ED }
-  static var freeTag: UInt64 { 0xF4EE_B10C }
+  @inlinable static var magic: UInt64 { 0x3150_4145_4850_4E53 }  // "SNPHEAP1"
+  @inlinable static var headerSize: Int { 512 }
+  @inlinable static var blockHeader: Int { 16 }
+  @inlinable static var classes: [Int] { [32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096] }
+  @inlinable static var largeUnit: Int { 4096 }
+  @inlinable static var allocatedTag: UInt64 { 0xA11C_A7ED }
+  @inlinable static var freeTag: UInt64 { 0xF4EE_B10C }
 
   // Header fields, as offsets from `offset`.
-  private var magicField: Int { offset }
-  private var topField: Int { offset + 8 }
-  private var usedField: Int { offset + 16 }
-  private var liveField: Int { offset + 24 }
-  private var freeField: Int { offset + 32 }
-  private var rootField: Int { offset + 40 }
-  private var largeFreeField: Int { offset + 48 }
-  private func classHead(_ index: Int) -> Int { offset + 64 + index * 8 }
+  @inlinable var magicField: Int { offset }
+  @inlinable var topField: Int { offset + 8 }
+  @inlinable var usedField: Int { offset + 16 }
+  @inlinable var liveField: Int { offset + 24 }
+  @inlinable var freeField: Int { offset + 32 }
+  @inlinable var rootField: Int { offset + 40 }
+  @inlinable var largeFreeField: Int { offset + 48 }
+  @inlinable func classHead(_ index: Int) -> Int { offset + 64 + index * 8 }
   /// 128 bytes of the header page are left for the owner's root record.
-  var rootRecordOffset: Int { offset + 384 }
+  @inlinable var rootRecordOffset: Int { offset + 384 }
 
-  public init(memory: Memory, offset: Int) {
+  @inlinable public init(memory: Memory, offset: Int) {
     self.memory = memory
     self.offset = offset
   }
 
   /// Whether the memory holds a heap at `offset`.
-  public var isFormatted: Bool { memory.load(UInt64.self, at: magicField) == Self.magic }
+  @inlinable public var isFormatted: Bool { memory.load(UInt64.self, at: magicField) == Self.magic }
 
   /// Lays out an empty heap.
-  public func format() {
+  @inlinable public func format() {
     memory.fill(0, at: offset, count: Self.headerSize)
     memory.store(UInt64(roundUp(offset + Self.headerSize, 16)), at: topField)
     memory.store(Self.magic, at: magicField)
   }
 
   /// The object the owner registered as its root, or 0.
-  public var root: Int {
+  @inlinable public var root: Int {
     get { Int(memory.load(UInt64.self, at: rootField)) }
     nonmutating set { memory.store(UInt64(newValue), at: rootField) }
   }
 
   /// Allocates a block with at least `size` bytes of payload and returns the payload's offset.
   /// Throws `SnapshotError.regionFull` before changing anything when no block fits.
-  public func allocate(_ size: Int) throws(SnapshotError) -> Int {
+  @inlinable public func allocate(_ size: Int) throws(SnapshotError) -> Int {
     precondition(size >= 0, "negative allocation size")
     let needed = size + Self.blockHeader
     if let index = Self.classes.firstIndex(where: { $0 >= needed }) {
@@ -77,7 +77,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   }
 
   /// Frees the allocation whose payload starts at `payload`.
-  public func free(_ payload: Int) {
+  @inlinable public func free(_ payload: Int) {
     let block = payload - Self.blockHeader
     let size = Int(memory.load(UInt64.self, at: block))
     precondition(memory.load(UInt64.self, at: block + 8) == Self.allocatedTag, "free of a block that is not allocated")
@@ -87,7 +87,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   }
 
   /// Puts a block on the free list its size belongs to.
-  private func pushFree(_ block: Int, size: Int) {
+  @inlinable func pushFree(_ block: Int, size: Int) {
     memory.store(UInt64(size), at: block)
     memory.store(Self.freeTag, at: block + 8)
     let head = Self.classes.firstIndex(of: size).map(classHead) ?? largeFreeField
@@ -97,11 +97,11 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   }
 
   /// The payload size of the allocation at `payload` (at least what was asked for).
-  public func capacity(of payload: Int) -> Int {
+  @inlinable public func capacity(of payload: Int) -> Int {
     Int(memory.load(UInt64.self, at: payload - Self.blockHeader)) - Self.blockHeader
   }
 
-  private func markAllocated(block: Int, size: Int, fromFreeList: Bool) -> Int {
+  @inlinable func markAllocated(block: Int, size: Int, fromFreeList: Bool) -> Int {
     memory.store(UInt64(size), at: block)
     memory.store(Self.allocatedTag, at: block + 8)
     adjust(usedField, by: size)
@@ -110,7 +110,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     return block + Self.blockHeader
   }
 
-  private func bump(_ size: Int) throws(SnapshotError) -> Int {
+  @inlinable func bump(_ size: Int) throws(SnapshotError) -> Int {
     let top = Int(memory.load(UInt64.self, at: topField))
     guard top + size <= memory.size else {
       throw .regionFull(requested: size - Self.blockHeader, available: largestAvailable - Self.blockHeader)
@@ -121,7 +121,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   /// First fit on the large free list; a block more than one unit too large is split, the rest staying
   /// on the list.
-  private func takeLarge(_ size: Int) -> Int? {
+  @inlinable func takeLarge(_ size: Int) -> Int? {
     var link = largeFreeField
     var block = Int(memory.load(UInt64.self, at: link))
     while block != 0 {
@@ -142,7 +142,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     return nil
   }
 
-  private var largestAvailable: Int {
+  @inlinable var largestAvailable: Int {
     var largest = memory.size - Int(memory.load(UInt64.self, at: topField))
     var block = Int(memory.load(UInt64.self, at: largeFreeField))
     while block != 0 {
@@ -152,7 +152,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     return max(largest, Self.blockHeader)
   }
 
-  private func adjust(_ field: Int, by delta: Int) {
+  @inlinable func adjust(_ field: Int, by delta: Int) {
     memory.store(UInt64(Int(memory.load(UInt64.self, at: field)) + delta), at: field)
   }
 
@@ -229,6 +229,6 @@ public struct HeapStatistics: Sendable, Equatable, CustomStringConvertible {
 }
 
 @inline(__always)
-func roundUp(_ value: Int, _ multiple: Int) -> Int {
+@inlinable func roundUp(_ value: Int, _ multiple: Int) -> Int {
   (value + multiple - 1) / multiple * multiple
 }

@@ -1,6 +1,6 @@
 /// Compares the bytes of two keys: lexicographic, a shorter key before its extensions.
 @inline(__always)
-func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+@inlinable func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
   let common = min(a.count, b.count)
   if common > 0 {
     let order = memcmp(a.baseAddress!, b.baseAddress!, common)
@@ -11,7 +11,7 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
 
 /// A 64-bit hash of a key's bytes (FNV-1a, mixed at the end).
 @inline(__always)
-func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+@inlinable func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
   var hash: UInt64 = 0xCBF2_9CE4_8422_2325
   for byte in bytes {
     hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
@@ -24,7 +24,7 @@ func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
 /// The first eight bytes of a key, big-endian, zero-padded: comparing prefixes orders keys whose first
 /// eight bytes differ without reading them.
 @inline(__always)
-func keyPrefix(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+@inlinable func keyPrefix(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
   var prefix: UInt64 = 0
   for index in 0..<8 {
     prefix = prefix << 8 | UInt64(index < bytes.count ? bytes[index] : 0)
