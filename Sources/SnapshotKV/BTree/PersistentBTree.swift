@@ -124,7 +124,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     let record = fresh[0]
     writeRecord(at: record, key: key, value: value)
     leafNode.keys[position].record = record
-    memory.store(UInt64(count + 1), at: root + 8)
+    memory.update(UInt64(count + 1), at: root + 8)
     guard splits > 0 else {
       write(leafNode, at: leaf)
       return
@@ -168,8 +168,8 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     if let up = carry {
       let newRootNode = nodes.next()!
       write(Node(kind: Self.innerKind, next: 0, keys: [up.key], children: [rootNode, up.child]), at: newRootNode)
-      memory.store(UInt64(newRootNode), at: root)
-      memory.store(UInt64(height + 1), at: root + 24)
+      memory.update(UInt64(newRootNode), at: root)
+      memory.update(UInt64(height + 1), at: root + 24)
     }
   }
 
@@ -182,7 +182,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     let record = node.keys.remove(at: position).record
     write(node, at: leaf)
     backend.free(record)
-    memory.store(UInt64(count - 1), at: root + 8)
+    memory.update(UInt64(count - 1), at: root + 8)
     return true
   }
 
@@ -190,12 +190,13 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   @inlinable func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let record = recordOffset(leaf, slot)
     if recordValueLength(record) == value.count {
+      memory.prepareToChange(at: record + 8 + keyLength, count: value.count)
       memory.copy(from: value, to: record + 8 + keyLength)
       return
     }
     let replacement = try backend.allocate(8 + keyLength + value.count)
     memory.withBytes(at: record + 8, count: keyLength) { key in writeRecord(at: replacement, key: key, value: value) }
-    memory.store(UInt64(replacement), at: leaf + 16 + 8 * Self.order + 8 * slot)
+    memory.update(UInt64(replacement), at: leaf + 16 + 8 * Self.order + 8 * slot)
     backend.free(record)
   }
 
@@ -286,9 +287,11 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     return Node(kind: kind, next: memory.load(UInt64.self, at: offset + 8), keys: keys, children: children)
   }
 
-  /// Writes the used part of a node: its header, its keys and, in inner nodes, its children.
+  /// Writes the used part of a node (its header, its keys and, in inner nodes, its children), announcing
+  /// the whole node first.
   @inlinable func write(_ node: Node, at offset: Int) {
     precondition(node.keys.count <= Self.order)
+    memory.prepareToChange(at: offset, count: Self.nodeSize)
     memory.store(node.kind, at: offset)
     memory.store(UInt32(node.keys.count), at: offset + 4)
     memory.store(node.next, at: offset + 8)

@@ -50,6 +50,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
     let hash = hashBytes(key)
     let (link, existing) = find(key, hash: hash)
     if let existing, valueLength(existing) == value.count {
+      memory.prepareToChange(at: existing + Self.entryHeader + key.count, count: value.count)
       memory.copy(from: value, to: existing + Self.entryHeader + key.count)
       return
     }
@@ -68,13 +69,13 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
     memory.copy(from: value, to: entry + Self.entryHeader + key.count)
     if let existing {
       memory.store(memory.load(UInt64.self, at: existing), at: entry)
-      memory.store(UInt64(entry), at: link)
+      memory.update(UInt64(entry), at: link)
       backend.free(existing)
       return
     }
     memory.store(memory.load(UInt64.self, at: link), at: entry)
-    memory.store(UInt64(entry), at: link)
-    memory.store(UInt64(count + 1), at: root + 16)
+    memory.update(UInt64(entry), at: link)
+    memory.update(UInt64(count + 1), at: root + 16)
     if let newBuckets { rehash(into: newBuckets) }
   }
 
@@ -83,9 +84,9 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   @inlinable public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
     let (link, existing) = find(key, hash: hashBytes(key))
     guard let existing else { return false }
-    memory.store(memory.load(UInt64.self, at: existing), at: link)
+    memory.update(memory.load(UInt64.self, at: existing), at: link)
     backend.free(existing)
-    memory.store(UInt64(count - 1), at: root + 16)
+    memory.update(UInt64(count - 1), at: root + 16)
     return true
   }
 
@@ -128,13 +129,13 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
       while entry != 0 {
         let next = memory.load(UInt64.self, at: entry)
         let slot = newBuckets + Int(memory.load(UInt64.self, at: entry + 8) & UInt64(newCount - 1)) * 8
-        memory.store(memory.load(UInt64.self, at: slot), at: entry)
+        memory.update(memory.load(UInt64.self, at: slot), at: entry)
         memory.store(UInt64(entry), at: slot)
         entry = Int(next)
       }
     }
-    memory.store(UInt64(newBuckets), at: root)
-    memory.store(UInt64(newCount), at: root + 8)
+    memory.update(UInt64(newBuckets), at: root)
+    memory.update(UInt64(newCount), at: root + 8)
     backend.free(oldBuckets)
   }
 

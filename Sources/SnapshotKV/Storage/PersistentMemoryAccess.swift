@@ -11,6 +11,23 @@ public protocol PersistentMemoryAccess {
   func fill(_ byte: UInt8, at offset: Int, count: Int)
   /// Calls `body` with `count` bytes at `offset`, for reading.
   func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
+  /// Announces that the `count` bytes at `offset` are about to change. Memory that logs before-images
+  /// (undo logging, as PMDK's transactions do) snapshots them here; tracked memory and ordinary memory
+  /// need nothing. Blocks allocated since the last commit need no announcement.
+  func prepareToChange(at offset: Int, count: Int)
+}
+
+extension PersistentMemoryAccess {
+  @inlinable @inline(__always)
+  public func prepareToChange(at offset: Int, count: Int) {}
+
+  /// Stores `value` over bytes that were there before this commit: announces the change, then stores.
+  /// Stores into blocks allocated since the last commit use `store`.
+  @inlinable @inline(__always)
+  public func update<T: BitwiseCopyable>(_ value: T, at offset: Int) {
+    prepareToChange(at: offset, count: MemoryLayout<T>.size)
+    store(value, at: offset)
+  }
 }
 
 /// A region's working copy: every store is tracked, and the region's msync commits it.
