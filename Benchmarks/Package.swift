@@ -17,12 +17,15 @@ let package = Package(
     // The systems compared against, from Debian's packages (./setup installs them).
     .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .systemLibrary(name: "CKyotoCabinet", pkgConfig: "kyotocabinet", providers: [.apt(["libkyotocabinet-dev"])]),
+    .systemLibrary(name: "CPMDK", pkgConfig: "libpmemobj", providers: [.apt(["libpmemobj-dev"])]),
     .executableTarget(
       name: "snapshot-bench",
       dependencies: [
         "CLMDB",
         "CKyotoCabinet",
+        "CPMDK",
         .product(name: "Snapshot", package: root),
+        .product(name: "SnapshotKV", package: root),
         .product(name: "CSnapshotPlatform", package: root),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),

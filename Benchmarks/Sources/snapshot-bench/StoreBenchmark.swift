@@ -12,7 +12,7 @@ struct StoreBenchmark {
 
   func run(into report: inout BenchmarkReport) throws {
     printProgress("stores: 1 GiB regions, \(firstStores) first stores per pass")
-    let plain = PlainMemory(size: regionSize)
+    let plain = AnonymousMapping(size: regionSize)
     defer { plain.release() }
 
     let hot = offsets(count: 1 << 12) { index in (index &* 0x9E37_79B1) & ((32 << 10) / 8 - 1) * 8 }
@@ -85,7 +85,7 @@ func storeAll(_ offsets: [Int], into base: UnsafeMutableRawPointer) {
 }
 
 /// Ordinary anonymous memory, populated and with the same huge-page advice as a working copy.
-struct PlainMemory {
+struct AnonymousMapping {
   let base: UnsafeMutableRawPointer
   let size: Int
 

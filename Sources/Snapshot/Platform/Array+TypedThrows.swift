@@ -1,5 +1,6 @@
 extension Array where Element == UInt8 {
   /// `withUnsafeBytes`, keeping the body's typed error (the standard one rethrows `any Error`).
+  @inlinable
   package func withBytes<Result, Failure: Error>(
     _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
   ) throws(Failure) -> Result {
@@ -7,6 +8,7 @@ extension Array where Element == UInt8 {
   }
 
   /// `withUnsafeMutableBytes`, keeping the body's typed error.
+  @inlinable
   package mutating func withMutableBytes<Result, Failure: Error>(
     _ body: (UnsafeMutableRawBufferPointer) throws(Failure) -> Result
   ) throws(Failure) -> Result {

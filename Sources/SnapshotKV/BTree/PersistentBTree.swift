@@ -4,7 +4,9 @@ import Snapshot
 /// Every change goes through the backend's stores, so on a region it commits atomically at msync.
 ///
 /// Root record (32 bytes): root node, entry count, first leaf, height. Node (one allocation): kind (4),
-/// key count (4), next leaf (8), then 32 key prefixes, 32 key records and, in inner nodes, 33 children.
+/// key count (4), next leaf (8), then 30 16-byte key prefixes (high half, low half), 30 key records
+/// and, in inner nodes, 31 children: 984 bytes, so that a node and its block header fill a 1 KiB block.
+/// Keys of up to 16 bytes are ordered by their prefixes alone, without reading their records.
 /// A key record is key length (4), value length (4), the key, the value; leaves point to their entries'
 /// records, inner nodes to separator records of their own (key only), so that freeing an entry never
 /// frees a separator. Deletion removes entries without merging nodes.
@@ -13,12 +15,13 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   /// Where the root record lives.
   public let root: Int
 
-  @inlinable static var order: Int { 32 }
-  @inlinable static var nodeSize: Int { 16 + 16 * order + 8 * (order + 1) }
+  @inlinable static var order: Int { 30 }
+  @inlinable static var nodeSize: Int { 16 + 24 * order + 8 * (order + 1) }
   @inlinable static var leafKind: UInt32 { 1 }
   @inlinable static var innerKind: UInt32 { 2 }
 
-  @inlinable var memory: Backend.Memory { backend.memory }
+  /// The backend's memory, held here so that a load does not go through the backend object.
+  @usableFromInline let memory: Backend.Memory
   @inlinable var rootNode: Int { Int(memory.load(UInt64.self, at: root)) }
   /// The number of entries.
   @inlinable public var count: Int { Int(memory.load(UInt64.self, at: root + 8)) }
@@ -27,6 +30,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
 
   @inlinable public init(backend: Backend, root: Int) {
     self.backend = backend
+    memory = backend.memory
     self.root = root
   }
 
@@ -51,10 +55,10 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   @usableFromInline struct Node {
     @usableFromInline var kind: UInt32
     @usableFromInline var next: UInt64
-    @usableFromInline var keys: [(prefix: UInt64, record: Int)]
+    @usableFromInline var keys: [(prefix: KeyPrefix, record: Int)]
     @usableFromInline var children: [Int]
 
-    @inlinable init(kind: UInt32, next: UInt64, keys: [(prefix: UInt64, record: Int)], children: [Int]) {
+    @inlinable init(kind: UInt32, next: UInt64, keys: [(prefix: KeyPrefix, record: Int)], children: [Int]) {
       (self.kind, self.next, self.keys, self.children) = (kind, next, keys, children)
     }
   }
@@ -126,7 +130,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     leafNode.keys[position].record = record
     memory.update(UInt64(count + 1), at: root + 8)
     guard splits > 0 else {
-      write(leafNode, at: leaf)
+      write(leafNode, at: leaf, from: position)
       return
     }
 
@@ -143,7 +147,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     }
     write(leafNode, at: leaf)
     write(right, at: rightLeaf)
-    var carry: (key: (prefix: UInt64, record: Int), child: Int)? = ((first.prefix, separator), rightLeaf)
+    var carry: (key: (prefix: KeyPrefix, record: Int), child: Int)? = ((first.prefix, separator), rightLeaf)
 
     for (parent, childIndex) in path.reversed() {
       guard let up = carry else { break }
@@ -180,7 +184,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     guard found else { return false }
     var node = read(leaf)
     let record = node.keys.remove(at: position).record
-    write(node, at: leaf)
+    write(node, at: leaf, from: position)
     backend.free(record)
     memory.update(UInt64(count - 1), at: root + 8)
     return true
@@ -196,7 +200,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     }
     let replacement = try backend.allocate(8 + keyLength + value.count)
     memory.withBytes(at: record + 8, count: keyLength) { key in writeRecord(at: replacement, key: key, value: value) }
-    memory.update(UInt64(replacement), at: leaf + 16 + 8 * Self.order + 8 * slot)
+    memory.update(UInt64(replacement), at: Self.recordField(leaf, slot))
     backend.free(record)
   }
 
@@ -205,11 +209,11 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   /// A key being searched for, with its prefix computed once.
   @usableFromInline struct SearchKey {
     @usableFromInline let bytes: UnsafeRawBufferPointer
-    @usableFromInline let prefix: UInt64
+    @usableFromInline let prefix: KeyPrefix
 
     @inlinable init(_ bytes: UnsafeRawBufferPointer) {
       self.bytes = bytes
-      prefix = keyPrefix(bytes)
+      prefix = KeyPrefix(bytes)
     }
   }
 
@@ -255,17 +259,24 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     return low
   }
 
-  /// Orders `key` against the key in `slot`: by the eight-byte prefixes first, by the bytes if those tie.
+  /// Orders `key` against the key in `slot`: by the 16-byte prefixes first, by the bytes if those tie.
   @inlinable func compare(_ key: SearchKey, withKeyAt slot: Int, in node: Int) -> Int {
-    let other = memory.load(UInt64.self, at: node + 16 + 8 * slot)
-    if key.prefix != other { return key.prefix < other ? -1 : 1 }
+    let order = key.prefix.compare(prefix(node, slot))
+    if order != 0 { return order }
     let record = recordOffset(node, slot)
     return memory.withBytes(at: record + 8, count: recordKeyLength(record)) { compareBytes(key.bytes, $0) }
   }
 
   @inlinable func keyCount(_ node: Int) -> Int { Int(memory.load(UInt32.self, at: node + 4)) }
-  @inlinable func child(of node: Int, _ index: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 16 * Self.order + 8 * index)) }
-  @inlinable func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: node + 16 + 8 * Self.order + 8 * slot)) }
+  @inlinable func child(of node: Int, _ index: Int) -> Int { Int(memory.load(UInt64.self, at: Self.childField(node, index))) }
+  @inlinable func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: Self.recordField(node, slot))) }
+  @inlinable func prefix(_ node: Int, _ slot: Int) -> KeyPrefix {
+    KeyPrefix(high: memory.load(UInt64.self, at: Self.prefixField(node, slot)), low: memory.load(UInt64.self, at: Self.prefixField(node, slot) + 8))
+  }
+  /// Where a slot's prefix (its high half, then its low half), record and child live.
+  @inlinable static func prefixField(_ node: Int, _ slot: Int) -> Int { node + 16 + 16 * slot }
+  @inlinable static func recordField(_ node: Int, _ slot: Int) -> Int { node + 16 + 16 * order + 8 * slot }
+  @inlinable static func childField(_ node: Int, _ index: Int) -> Int { node + 16 + 24 * order + 8 * index }
   @inlinable func recordKeyLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record)) }
   @inlinable func recordValueLength(_ record: Int) -> Int { Int(memory.load(UInt32.self, at: record + 4)) }
 
@@ -280,27 +291,31 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     let kind = memory.load(UInt32.self, at: offset)
     let count = keyCount(offset)
     let keys = (0..<count).map { slot in
-      (memory.load(UInt64.self, at: offset + 16 + 8 * slot), recordOffset(offset, slot))
+      (prefix: prefix(offset, slot), record: recordOffset(offset, slot))
     }
     let children = kind == Self.innerKind
       ? (0...count).map { child(of: offset, $0) } : []
     return Node(kind: kind, next: memory.load(UInt64.self, at: offset + 8), keys: keys, children: children)
   }
 
-  /// Writes the used part of a node (its header, its keys and, in inner nodes, its children), announcing
-  /// the whole node first.
-  @inlinable func write(_ node: Node, at offset: Int) {
+  /// Writes a node's header and its slots from `first` on (its keys and, in inner nodes, its children),
+  /// announcing the bytes from the header to the last slot written. Slots before `first` must be
+  /// unchanged since the node was read: an insertion or removal rewrites only the slots it shifts.
+  @inlinable func write(_ node: Node, at offset: Int, from first: Int = 0) {
     precondition(node.keys.count <= Self.order)
-    memory.prepareToChange(at: offset, count: Self.nodeSize)
+    let end = node.children.isEmpty ? Self.recordField(offset, node.keys.count) : Self.childField(offset, node.children.count)
+    memory.prepareToChange(at: offset, count: end - offset)
     memory.store(node.kind, at: offset)
     memory.store(UInt32(node.keys.count), at: offset + 4)
     memory.store(node.next, at: offset + 8)
-    for (slot, key) in node.keys.enumerated() {
-      memory.store(key.prefix, at: offset + 16 + 8 * slot)
-      memory.store(UInt64(key.record), at: offset + 16 + 8 * Self.order + 8 * slot)
+    for slot in first..<max(first, node.keys.count) {
+      let key = node.keys[slot]
+      memory.store(key.prefix.high, at: Self.prefixField(offset, slot))
+      memory.store(key.prefix.low, at: Self.prefixField(offset, slot) + 8)
+      memory.store(UInt64(key.record), at: Self.recordField(offset, slot))
     }
-    for (slot, child) in node.children.enumerated() {
-      memory.store(UInt64(child), at: offset + 16 + 16 * Self.order + 8 * slot)
+    for slot in first..<max(first, node.children.count) {
+      memory.store(UInt64(node.children[slot]), at: Self.childField(offset, slot))
     }
   }
 
@@ -319,7 +334,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
       var previous: [UInt8]?
       for entry in contents.keys {
         let bytes = key(entry.record)
-        precondition(bytes.withUnsafeBytes(keyPrefix) == entry.prefix, "node \(node): prefix does not match its key")
+        precondition(bytes.withUnsafeBytes(KeyPrefix.init) == entry.prefix, "node \(node): prefix does not match its key")
         if let previous { precondition(previous.lexicographicallyPrecedes(bytes), "node \(node): keys out of order") }
         if let lower { precondition(!bytes.lexicographicallyPrecedes(lower), "node \(node): key below its subtree") }
         if let upper { precondition(bytes.lexicographicallyPrecedes(upper), "node \(node): key above its subtree") }

@@ -14,7 +14,8 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   @inlinable static var entryHeader: Int { 24 }
   @inlinable static var initialBuckets: Int { 64 }
 
-  @inlinable var memory: Backend.Memory { backend.memory }
+  /// The backend's memory, held here so that a load does not go through the backend object.
+  @usableFromInline let memory: Backend.Memory
   @inlinable var buckets: Int { Int(memory.load(UInt64.self, at: root)) }
   @inlinable var bucketCount: Int { Int(memory.load(UInt64.self, at: root + 8)) }
   /// The number of entries.
@@ -23,6 +24,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   /// Opens the map whose root record is at `root`.
   @inlinable public init(backend: Backend, root: Int) {
     self.backend = backend
+    memory = backend.memory
     self.root = root
   }
 

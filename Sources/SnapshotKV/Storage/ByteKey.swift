@@ -21,15 +21,44 @@
   return hash ^ (hash >> 33)
 }
 
-/// The first eight bytes of a key, big-endian, zero-padded: comparing prefixes orders keys whose first
-/// eight bytes differ without reading them.
-@inline(__always)
-@inlinable func keyPrefix(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-  var prefix: UInt64 = 0
-  for index in 0..<8 {
-    prefix = prefix << 8 | UInt64(index < bytes.count ? bytes[index] : 0)
+/// The first sixteen bytes of a key, big-endian, zero-padded: comparing prefixes orders keys whose
+/// first sixteen bytes differ without reading the keys themselves.
+@usableFromInline
+struct KeyPrefix: Equatable {
+  @usableFromInline var high: UInt64
+  @usableFromInline var low: UInt64
+
+  @inlinable
+  init(high: UInt64, low: UInt64) {
+    self.high = high
+    self.low = low
   }
-  return prefix
+
+  @inlinable
+  init(_ bytes: UnsafeRawBufferPointer) {
+    high = Self.word(bytes, at: 0)
+    low = Self.word(bytes, at: 8)
+  }
+
+  /// Orders two prefixes: -1, 0 or 1.
+  @inlinable @inline(__always)
+  func compare(_ other: KeyPrefix) -> Int {
+    if high != other.high { return high < other.high ? -1 : 1 }
+    if low != other.low { return low < other.low ? -1 : 1 }
+    return 0
+  }
+
+  @inlinable @inline(__always)
+  static func word(_ bytes: UnsafeRawBufferPointer, at start: Int) -> UInt64 {
+    if bytes.count >= start + 8 {
+      return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+    }
+    var word: UInt64 = 0
+    for index in start..<start + 8 {
+      word = word << 8 | UInt64(index < bytes.count ? bytes[index] : 0)
+    }
+    return word
+  }
 }
 
 #if canImport(Glibc)

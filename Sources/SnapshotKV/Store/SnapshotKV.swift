@@ -23,8 +23,8 @@ public final class SnapshotKV {
   /// Whether every `put` and `delete` commits at once.
   public var autocommit: Bool
   let backend: RegionBackend
-  private let tree: PersistentBTree<RegionBackend>?
-  private let map: PersistentHashMap<RegionBackend>?
+  @usableFromInline let tree: PersistentBTree<RegionBackend>?
+  @usableFromInline let map: PersistentHashMap<RegionBackend>?
 
   static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
 
@@ -95,19 +95,28 @@ public final class SnapshotKV {
 
   /// The value stored under `key`, or nil.
   public func get(_ key: some Collection<UInt8>) -> [UInt8]? {
-    Array(key).withUnsafeBytes { key in
-      tree?.withValue(for: key) { Array($0) } ?? map?.withValue(for: key) { Array($0) }
-    } ?? nil
+    Array(key).withUnsafeBytes { key in withValue(for: key) { Array($0) } }
+  }
+
+  /// Calls `body` with the value stored under `key`, in place, without copying it; nil when there is
+  /// none. The bytes are valid only inside `body`.
+  @inlinable
+  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    if let tree { return tree.withValue(for: key, body) }
+    return map!.withValue(for: key, body)
   }
 
   /// Stores `value` under `key`. Throws `SnapshotError.regionFull` (storing nothing) when it does not fit.
   public func put(_ key: some Collection<UInt8>, _ value: some Collection<UInt8>) throws(SnapshotError) {
     let keyBytes = Array(key), valueBytes = Array(value)
     try keyBytes.withBytes { key throws(SnapshotError) in
-      try valueBytes.withBytes { value throws(SnapshotError) in
-        if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
-      }
+      try valueBytes.withBytes { value throws(SnapshotError) in try put(key, value) }
     }
+  }
+
+  /// Stores the bytes of `value` under the bytes of `key`, without copying them first.
+  public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
+    if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
     if autocommit { try commit() }
   }
 
