@@ -31,8 +31,16 @@ struct Create: ParsableCommand {
 }
 
 /// A byte count such as `4096`, `64K`, `64M` or `1G`.
-struct ByteCount: ExpressibleByArgument {
+struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
   var bytes: Int
+
+  /// The largest whole unit: `256M` rather than 268435456.
+  var description: String {
+    for (unit, size) in [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where bytes % size == 0 {
+      return "\(bytes / size)\(unit)"
+    }
+    return "\(bytes)"
+  }
 
   init?(argument: String) {
     let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]

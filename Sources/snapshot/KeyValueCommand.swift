@@ -8,14 +8,11 @@ struct KeyValueCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kv",
     abstract: "Use a key-value store in a region.",
-    discussion: """
-      Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, batch.
-      put and del commit at once. batch reads commands from standard input, one per line (put K V, get K,
-      del K, scan K N, commit) and answers each on one line, flushed at once: ok, the value, (nil), scan
-      results (KEY VALUE) then end, committed EPOCH (printed only after msync returned). Changes not
-      followed by commit are discarded at the end of the input. An error prints error: REASON and the
-      session goes on.
-      """)
+    discussion: "Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, batch. put and del commit at once. "
+      + "batch reads commands from standard input, one per line (put K V, get K, del K, scan K N, commit, stats) and "
+      + "answers each at once: ok, the value, (nil), scan results (KEY VALUE) then end, committed EPOCH (printed "
+      + "only after msync returned). Changes not followed by commit are discarded at the end of the input. An error "
+      + "prints error: REASON and the session goes on.")
 
   @Argument(help: "The store's region file.")
   var path: String
