@@ -153,7 +153,7 @@ final class UndoLoggingBackend: PersistenceBackend {
         }
         return entries
       },
-      check: tree._checkInvariants, backend: backend)
+      check: { tree._checkInvariants() }, backend: backend)
   }
 
   @Test func theHashMapAnnouncesEveryChange() throws {
@@ -168,6 +168,6 @@ final class UndoLoggingBackend: PersistenceBackend {
         map.forEach { key, value in entries[Array(key)] = Array(value) }
         return entries
       },
-      check: map._checkInvariants, backend: backend)
+      check: { map._checkInvariants() }, backend: backend)
   }
 }

@@ -323,14 +323,18 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
 
   /// Checks the tree: keys in order within and across nodes, every key of a subtree within its
   /// separators, prefixes matching keys, all leaves at the same depth and chained in order, and the
-  /// entry count.
-  public func _checkInvariants() {
+  /// entry count. Returns how many allocations the tree owns (root record, nodes, entry and separator
+  /// records), for a leak check against the heap.
+  @discardableResult
+  public func _checkInvariants() -> Int {
     var leaves: [Int] = []
+    var allocations = 1
     func key(_ record: Int) -> [UInt8] {
       memory.withBytes(at: record + 8, count: recordKeyLength(record)) { Array($0) }
     }
     func check(_ node: Int, depth: Int, lower: [UInt8]?, upper: [UInt8]?) {
       let contents = read(node)
+      allocations += 1 + contents.keys.count
       var previous: [UInt8]?
       for entry in contents.keys {
         let bytes = key(entry.record)
@@ -362,5 +366,6 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     }
     precondition(chained == leaves, "the leaf chain does not follow the tree")
     precondition(leaves.reduce(0) { $0 + keyCount($1) } == count, "the entry count is wrong")
+    return allocations
   }
 }

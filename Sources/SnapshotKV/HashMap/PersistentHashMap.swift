@@ -151,8 +151,10 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   @inlinable func valueLength(_ entry: Int) -> Int { Int(memory.load(UInt32.self, at: entry + 20)) }
 
   /// Checks the map: every entry sits in the chain its hash selects, its hash is its key's, no chain
-  /// loops, and the entry count is right.
-  public func _checkInvariants() {
+  /// loops, and the entry count is right. Returns how many allocations the map owns (root record,
+  /// bucket array, entries), for a leak check against the heap.
+  @discardableResult
+  public func _checkInvariants() -> Int {
     var total = 0
     for bucket in 0..<bucketCount {
       var entry = Int(memory.load(UInt64.self, at: buckets + bucket * 8))
@@ -168,5 +170,6 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
       }
     }
     precondition(total == count, "\(total) entries, the count says \(count)")
+    return 2 + total
   }
 }

@@ -116,6 +116,10 @@ public final class SnapshotKV {
 
   /// Stores the bytes of `value` under the bytes of `key`, without copying them first.
   public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
+    // Lengths are kept in 32 bits.
+    guard key.count <= Int(UInt32.max), value.count <= Int(UInt32.max) else {
+      throw .invalidSize(requested: max(key.count, value.count), reason: "keys and values are limited to 4 GiB - 1 bytes each")
+    }
     if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
     if autocommit { try commit() }
   }
@@ -163,11 +167,12 @@ public final class SnapshotKV {
   /// The heap's figures.
   public var statistics: HeapStatistics { backend.heap.statistics }
 
-  /// Checks the heap and the index.
+  /// Checks the heap and the index, and that every live allocation belongs to the index: nothing leaked.
   public func _checkInvariants() {
     backend.heap._checkInvariants()
-    tree?._checkInvariants()
-    map?._checkInvariants()
+    let owned = tree?._checkInvariants() ?? map!._checkInvariants()
+    let live = backend.heap.statistics.liveAllocations
+    precondition(owned == live, "the heap holds \(live) allocations, the index owns \(owned): \(live - owned) leaked")
   }
 }
 
