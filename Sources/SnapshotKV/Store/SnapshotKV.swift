@@ -186,4 +186,16 @@ extension SnapshotKV {
   public func put(_ key: String, _ value: String) throws(SnapshotError) {
     try put(Array(key.utf8), Array(value.utf8))
   }
+
+  /// Removes a string key; returns whether it was there.
+  @discardableResult
+  public func delete(_ key: String) throws(SnapshotError) -> Bool {
+    try delete(Array(key.utf8))
+  }
+
+  /// Up to `count` entries in key order from the first key not less than `start`, as strings (bytes that
+  /// are not UTF-8 are repaired). Needs the ordered index.
+  public func scan(from start: String, count: Int) throws(SnapshotError) -> [(key: String, value: String)] {
+    try scan(from: Array(start.utf8), count: count).map { (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
+  }
 }
