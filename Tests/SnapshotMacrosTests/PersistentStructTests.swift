@@ -75,6 +75,8 @@ struct Node {
       let directory = "/dev/shm/snapshot-macro-trap-\(getpid())"
       try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
       let region = try Region.create(at: FilePath("\(directory)/region"), size: 1 << 16)
+      // This process dies below; its files go now (the mapping outlives their names).
+      try? FileManager.default.removeItem(atPath: directory)
       let node = region.pointer(to: Node.self, at: 64)
       node.slots[4] = 1
     }
