@@ -12,6 +12,8 @@ let package = Package(
     .library(name: "SnapshotPersistent", targets: ["SnapshotPersistent"]),
     // The cache-line instructions the library uses, for benchmarks that compare against bare loops.
     .library(name: "CSnapshotPlatform", targets: ["CSnapshotPlatform"]),
+    // YCSB's workload generator, for the benchmarks.
+    .library(name: "YCSB", targets: ["YCSB"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -43,6 +45,8 @@ let package = Package(
     .target(name: "SnapshotPersistent", dependencies: ["Snapshot", "SnapshotMacros"]),
     // The persistent heap, the containers and the key-value store built on regions.
     .target(name: "SnapshotKV", dependencies: ["Snapshot"]),
+    // YCSB's core workloads: distributions, key names, operation mix. No dependency.
+    .target(name: "YCSB"),
     // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
     .target(
       name: "SnapshotVerification",
@@ -66,6 +70,7 @@ let package = Package(
       name: "SnapshotTests",
       dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "snapshot"]
     ),
+    .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
     .testTarget(
       name: "SnapshotMacrosTests",
       dependencies: [
