@@ -117,6 +117,26 @@ import SnapshotVerification
     store._checkInvariants()
   }
 
+  @Test(arguments: [SnapshotKV.Index.ordered, .hashed])
+  func overwriteChangesPartOfAValueInPlace(index: SnapshotKV.Index) throws {
+    let directory = TestDirectory()
+    let path = directory.file("kv")
+    let store = try SnapshotKV.create(at: path, size: 1 << 20, medium: .persistentMemory, index: index)
+    try store.put("record", String(repeating: "a", count: 1000))
+    let written = store.region.bytesWritten
+    #expect(try Array("bbb".utf8).withUnsafeBytes { bytes in try Array("record".utf8).withUnsafeBytes { try store.overwrite($0, at: 100, with: bytes) } })
+    // One 3-byte change within one line: one line logged, not the whole value.
+    #expect(store.region.bytesWritten - written < 256)
+    #expect(store.get("record") == String(repeating: "a", count: 100) + "bbb" + String(repeating: "a", count: 897))
+    #expect(try Array("x".utf8).withUnsafeBytes { bytes in try Array("none".utf8).withUnsafeBytes { try store.overwrite($0, at: 0, with: bytes) } } == false)
+    #expect(throws: SnapshotError.self) {
+      try Array("xx".utf8).withUnsafeBytes { bytes in try Array("record".utf8).withUnsafeBytes { try store.overwrite($0, at: 999, with: bytes) } }
+    }
+    #expect(store.region.hasChanges == false)
+    try store.close()
+    #expect(try SnapshotKV.open(at: path).get("record")?.dropFirst(100).prefix(3) == "bbb")
+  }
+
   @Test func fullRegionThrowsAndKeepsTheStore() throws {
     let directory = TestDirectory()
     let store = try SnapshotKV.create(at: directory.file("kv"), size: 256 << 10, medium: .persistentMemory, autocommit: true)

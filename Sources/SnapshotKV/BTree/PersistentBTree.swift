@@ -67,10 +67,19 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
 
   /// The value stored under `key`, read by `body`; nil when there is none.
   @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    guard let value = valueRange(for: key) else { return nil }
+    return memory.withBytes(at: value.lowerBound, count: value.count, body)
+  }
+
+  /// Where the value stored under `key` lives in the backend's memory; nil when there is none. Its
+  /// bytes may be overwritten in place (with `update`, announcing the change) until the next change
+  /// to the tree.
+  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) -> Range<Int>? {
     let (leaf, slot, found) = locate(SearchKey(key))
     guard found else { return nil }
     let record = recordOffset(leaf, slot)
-    return memory.withBytes(at: record + 8 + recordKeyLength(record), count: recordValueLength(record), body)
+    let start = record + 8 + recordKeyLength(record)
+    return start..<start + recordValueLength(record)
   }
 
   /// Calls `body` with up to `limit` entries in key order, from the first key not less than `start`;
@@ -194,8 +203,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   @inlinable func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let record = recordOffset(leaf, slot)
     if recordValueLength(record) == value.count {
-      memory.prepareToChange(at: record + 8 + keyLength, count: value.count)
-      memory.copy(from: value, to: record + 8 + keyLength)
+      memory.update(from: value, at: record + 8 + keyLength)
       return
     }
     let replacement = try backend.allocate(8 + keyLength + value.count)

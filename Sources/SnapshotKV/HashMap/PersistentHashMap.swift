@@ -40,9 +40,17 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
 
   /// The value stored under `key`, read by `body`; nil when there is none.
   @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-    let hash = hashBytes(key)
-    guard let entry = find(key, hash: hash).entry else { return nil }
-    return memory.withBytes(at: entry + Self.entryHeader + keyLength(entry), count: valueLength(entry), body)
+    guard let value = valueRange(for: key) else { return nil }
+    return memory.withBytes(at: value.lowerBound, count: value.count, body)
+  }
+
+  /// Where the value stored under `key` lives in the backend's memory; nil when there is none. Its
+  /// bytes may be overwritten in place (with `update`, announcing the change) until the next change
+  /// to the map.
+  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) -> Range<Int>? {
+    guard let entry = find(key, hash: hashBytes(key)).entry else { return nil }
+    let start = entry + Self.entryHeader + keyLength(entry)
+    return start..<start + valueLength(entry)
   }
 
   /// Stores `value` under `key`, replacing any value there. A value of the same length is overwritten in
@@ -52,8 +60,7 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
     let hash = hashBytes(key)
     let (link, existing) = find(key, hash: hash)
     if let existing, valueLength(existing) == value.count {
-      memory.prepareToChange(at: existing + Self.entryHeader + key.count, count: value.count)
-      memory.copy(from: value, to: existing + Self.entryHeader + key.count)
+      memory.update(from: value, at: existing + Self.entryHeader + key.count)
       return
     }
     let entry = try backend.allocate(Self.entryHeader + key.count + value.count)

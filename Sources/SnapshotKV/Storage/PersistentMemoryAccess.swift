@@ -28,6 +28,13 @@ extension PersistentMemoryAccess {
     prepareToChange(at: offset, count: MemoryLayout<T>.size)
     store(value, at: offset)
   }
+
+  /// Copies `bytes` over bytes that were there before this commit, announcing the change first.
+  @inlinable
+  public func update(from bytes: UnsafeRawBufferPointer, at offset: Int) {
+    prepareToChange(at: offset, count: bytes.count)
+    copy(from: bytes, to: offset)
+  }
 }
 
 /// A region's working copy: every store is tracked, and the region's msync commits it.

@@ -124,6 +124,19 @@ public final class SnapshotKV {
     if autocommit { try commit() }
   }
 
+  /// Overwrites part of the value stored under `key` in place: `bytes` from byte `offset` of the value
+  /// on, which must lie inside the value. Only the lines those bytes touch are committed. Returns false
+  /// when there is no such key.
+  public func overwrite(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
+    guard let value = if let tree { tree.valueRange(for: key) } else { map!.valueRange(for: key) } else { return false }
+    guard offset >= 0, offset <= value.count - bytes.count else {
+      throw .invalidSize(requested: offset + bytes.count, reason: "the value is \(value.count) bytes; \(bytes.count) bytes at \(offset) do not fit inside it")
+    }
+    backend.memory.update(from: bytes, at: value.lowerBound + offset)
+    if autocommit { try commit() }
+    return true
+  }
+
   /// Removes `key`; returns whether it was there.
   @discardableResult
   public func delete(_ key: some Collection<UInt8>) throws(SnapshotError) -> Bool {
