@@ -26,6 +26,7 @@ let package = Package(
         "CPMDK",
         .product(name: "Snapshot", package: root),
         .product(name: "SnapshotKV", package: root),
+        .product(name: "YCSB", package: root),
         .product(name: "CSnapshotPlatform", package: root),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),

@@ -112,6 +112,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   @inlinable func bump(_ size: Int) throws(SnapshotError) -> Int {
     let top = Int(memory.load(UInt64.self, at: topField))
+    precondition(top != 0, "the heap at offset \(offset) was never formatted: call format() first")
     guard top + size <= memory.size else {
       throw .regionFull(requested: size - Self.blockHeader, available: largestAvailable - Self.blockHeader)
     }

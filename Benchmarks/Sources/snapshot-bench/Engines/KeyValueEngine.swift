@@ -1,0 +1,122 @@
+import Snapshot
+import SnapshotKV
+
+/// A key-value store under comparison: the operations YCSB needs, and a commit that makes every
+/// change since the previous commit durable (as one atomic unit, where the engine can).
+protocol KeyValueEngine: AnyObject {
+  /// Copies the value stored under `key` into `buffer` (which has room for it); false when missing.
+  func read(_ key: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool
+  /// Stores a new value, or replaces one.
+  func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws
+  /// Overwrites `bytes.count` bytes of the value, from byte `offset` on; false when the key is missing.
+  func update(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws -> Bool
+  /// Copies up to `count` values in key order, from the first key not less than `key`, into `buffer`
+  /// one after another; returns how many.
+  func scan(from key: UnsafeRawBufferPointer, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+  func commit() throws
+  /// Writes what the engine deferred past its commits (a redo journal's home writes), so that
+  /// `bytesWritten` counts them.
+  func settle() throws
+  /// Bytes written to the medium so far, when the engine can tell.
+  var bytesWritten: Int? { get }
+  func close()
+}
+
+extension KeyValueEngine {
+  func settle() {}
+}
+
+/// Which container a `ContainerEngine` uses.
+enum IndexKind: String, CaseIterable, Codable, Sendable {
+  /// The B+tree: ordered, with scans.
+  case ordered
+  /// The hash map: point operations only.
+  case hashed
+}
+
+/// A container on a persistence backend: the same code for Snapshot (both trackings), POSIX msync,
+/// PMDK and ordinary memory; only the backend differs.
+final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
+  enum Container {
+    case tree(PersistentBTree<Backend>)
+    case map(PersistentHashMap<Backend>)
+  }
+
+  let backend: Backend
+  let container: Container
+  private let onClose: () -> Void
+  private let onSettle: () throws -> Void
+  private let writtenBytes: () -> Int?
+
+  /// An empty container in `backend`, committed.
+  init(
+    backend: Backend, index: IndexKind, bytesWritten: @escaping () -> Int? = { nil }, settle: @escaping () throws -> Void = {},
+    onClose: @escaping () -> Void
+  ) throws {
+    self.backend = backend
+    container = switch index {
+    case .ordered: .tree(try PersistentBTree.create(in: backend))
+    case .hashed: .map(try PersistentHashMap.create(in: backend))
+    }
+    self.onClose = onClose
+    onSettle = settle
+    writtenBytes = bytesWritten
+    try backend.commit()
+  }
+
+  func read(_ key: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    switch container {
+    case .tree(let tree): tree.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
+    case .map(let map): map.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
+    }
+  }
+
+  func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+    switch container {
+    case .tree(let tree): try tree.put(key, value)
+    case .map(let map): try map.put(key, value)
+    }
+  }
+
+  func update(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) -> Bool {
+    let range = switch container {
+    case .tree(let tree): tree.valueRange(for: key)
+    case .map(let map): map.valueRange(for: key)
+    }
+    guard let value = range else { return false }
+    precondition(offset + bytes.count <= value.count, "an update past the end of the value")
+    backend.memory.update(from: bytes, at: value.lowerBound + offset)
+    return true
+  }
+
+  func scan(from key: UnsafeRawBufferPointer, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    guard case .tree(let tree) = container else { throw BaselineError(description: "a hashed index keeps no order: scans need --index ordered") }
+    var copied = 0, offset = 0
+    tree.scan(from: key, limit: count) { _, value in
+      UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + value.count]).copyMemory(from: value)
+      offset += value.count
+      copied += 1
+      return true
+    }
+    return copied
+  }
+
+  func commit() throws {
+    try backend.commit()
+  }
+
+  func settle() throws {
+    try onSettle()
+  }
+
+  var bytesWritten: Int? { writtenBytes() }
+
+  func close() {
+    onClose()
+  }
+}
+
+/// A failure of a system compared against, with its own message.
+struct BaselineError: Error, CustomStringConvertible {
+  var description: String
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Snapshot
+import SnapshotKV
+import SystemPackage
+
+/// The engines of the comparison.
+enum EngineKind: String, CaseIterable, Codable, Sendable {
+  /// SnapshotKV's B+tree in a region, line tracking.
+  case snapshot
+  /// The same in a region with page tracking, written through raw pointers.
+  case snapshotPages = "snapshot-pages"
+  /// The same B+tree in a file mapped shared, POSIX msync per commit: not crash-consistent.
+  case msync
+  /// The same B+tree on PMDK's libpmemobj: its transactions, allocator and undo log.
+  case pmdk
+  /// LMDB, one transaction per commit.
+  case lmdb
+  /// Kyoto Cabinet TreeDB, hard transactions.
+  case kyoto
+  /// The same B+tree in ordinary memory, nothing durable: the limit for reads.
+  case memory
+
+  /// Whether a crash leaves one committed state.
+  var isCrashConsistent: Bool { self != .msync && self != .memory }
+}
+
+/// Where the engines keep their data.
+enum MediumKind: String, CaseIterable, Codable, Sendable {
+  /// Persistent memory's stand-in, /dev/shm: cache-line flushes (PMDK with PMEM_IS_PMEM_FORCE=1).
+  case pm
+  /// An ordinary file system: durable through fdatasync or msync.
+  case file
+
+  var defaultDirectory: String { self == .pm ? "/dev/shm" : FileManager.default.temporaryDirectory.path }
+}
+
+/// Work to do with an open engine, generic so that it is specialized for each engine's concrete type.
+protocol EngineVisitor {
+  associatedtype Result
+  func visit<Engine: KeyValueEngine>(_ engine: Engine) throws -> Result
+}
+
+/// Creates `kind` on `medium` (with `index`, for the engines built on the containers) in `directory` with room for `bytes` of data, runs `visitor` on it, and
+/// closes it.
+func withEngine<Visitor: EngineVisitor>(
+  _ kind: EngineKind, medium: MediumKind, index: IndexKind, directory: String, bytes: Int, _ visitor: Visitor
+) throws -> Visitor.Result {
+  let path = "\(directory)/ycsb-\(kind.rawValue)"
+  func run<Engine: KeyValueEngine>(_ engine: Engine) throws -> Visitor.Result {
+    defer { engine.close() }
+    return try visitor.visit(engine)
+  }
+  let regionMedium: Region.Medium = medium == .pm ? .persistentMemory : .file
+  switch kind {
+  case .snapshot:
+    let region = try Region.create(at: FilePath(path), size: bytes, options: .init(medium: regionMedium))
+    let backend = RegionBackend(region: region)
+    backend.heap.format()
+    return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
+  case .snapshotPages:
+    let region = try Region.create(at: FilePath(path), size: bytes, options: .init(medium: regionMedium, tracking: .pages))
+    let backend = HeapBackend(memory: PageTrackedMemory(region: region), heapOffset: 64) { () throws(SnapshotError) in try region.msync() }
+    backend.heap.format()
+    return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
+  case .msync:
+    let file = try MsyncFile(path: path, size: bytes, flushesPages: medium == .pm)
+    let backend = HeapBackend(memory: MsyncMemory(file: file), heapOffset: 64) { () throws(SnapshotError) in
+      do { try file.sync() } catch { throw .commitFailed(path: path, operation: "msync", errno: .ioError) }
+      return 0
+    }
+    backend.heap.format()
+    return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { file.bytesWritten }) { file.close() })
+  case .pmdk:
+    let backend = try PMDKBackend(path: path, size: bytes)
+    return try run(ContainerEngine(backend: backend, index: index) { backend.close() })
+  case .lmdb:
+    return try run(LMDBEngine(directory: path, mapSize: 2 * bytes))
+  case .kyoto:
+    return try run(KyotoEngine(path: path, mapSize: bytes))
+  case .memory:
+    let mapping = AnonymousMapping(size: bytes)
+    let backend = HeapBackend(memory: PlainMemory(base: mapping.base, size: bytes), heapOffset: 64) { () throws(SnapshotError) in 0 }
+    backend.heap.format()
+    return try run(ContainerEngine(backend: backend, index: index) { mapping.release() })
+  }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import YCSB
+
+/// One engine, one workload, one medium, in a process of its own (the parent runs it): a fresh process
+/// per run keeps the engines' memory, page cache and PMDK's settings apart.
+struct YCSBRun: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ycsb-run", abstract: "One engine on one YCSB workload (used by ycsb).", shouldDisplay: false)
+
+  @Option var engine: EngineKind
+  @Option var medium: MediumKind
+  @Option var workload: String
+  @Option var index: IndexKind
+  @Option var directory: String
+  @Option var records: Int
+  @Option var operations: Int
+  @Option var commitEvery = 1
+  @Option var seed: UInt64 = 1
+
+  func run() throws {
+    // PMDK reads this when it first checks a mapping: cache flushes on persistent memory, msync on files.
+    setenv("PMEM_IS_PMEM_FORCE", medium == .pm ? "1" : "0", 1)
+    guard let spec = WorkloadSpec.all.first(where: { $0.name == workload.uppercased() }) else {
+      throw ValidationError("no workload \(workload): A to F")
+    }
+    let runner = YCSBRunner(
+      spec: spec, medium: medium, kind: engine, records: records, operations: operations, commitEvery: commitEvery, seed: seed)
+    let result = try withEngine(
+      engine, medium: medium, index: index, directory: directory,
+      bytes: YCSBRunner.bytesNeeded(records: YCSBRunner.capacity(spec, records: records, operations: operations)), runner)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    print(String(decoding: try encoder.encode(result), as: UTF8.self))
+  }
+}
+
+extension EngineKind: ExpressibleByArgument {}
+extension MediumKind: ExpressibleByArgument {}
+extension IndexKind: ExpressibleByArgument {}

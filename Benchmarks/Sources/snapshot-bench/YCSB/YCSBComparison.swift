@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import YCSB
+
+/// The comparison: every engine on YCSB A-F on each medium, the commit-rate experiment, write
+/// amplification; a Markdown table, a JSON file and plots under the output folder.
+struct YCSBComparison: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ycsb",
+    abstract: "YCSB A-F and the commit-rate experiment: Snapshot against PMDK, LMDB, Kyoto Cabinet, POSIX msync and page tracking.",
+    discussion: "Run ./setup first (it installs PMDK, LMDB, Kyoto Cabinet and matplotlib). Each run is a process "
+      + "of its own; every figure is the median of --repetitions runs, and every ratio compares engines measured in "
+      + "this run on the same medium. Build with -c release.")
+
+  @Option(help: "Media to measure: pm (/dev/shm, cache-line flushes), file (an ordinary file system).")
+  var media = "pm,file"
+
+  @Option(help: "Workloads to run.")
+  var workloads = "A,B,C,D,E,F"
+
+  @Option(help: "Records loaded before each run.")
+  var records = 100_000
+
+  @Option(help: "Operations per run on persistent memory.")
+  var operations = 500_000
+
+  @Option(help: "Operations per run on a file, and in the commit-rate experiment (each commit is a device sync).")
+  var fileOperations = 3_000
+
+  @Option(help: "Largest N of the commit-rate experiment (commit probability 1/N, N = 1, 2, 4, ...); 0 skips it.")
+  var maxCommitInterval = 128
+
+  @Option(help: "Runs of each configuration; the median is reported.")
+  var repetitions = 3
+
+  @Option(help: "Directory for persistent-memory files (a tmpfs or DAX mount).")
+  var pmDirectory = "/dev/shm"
+
+  @Option(help: "Directory for file-medium files (an SSD or disk; not tmpfs).")
+  var fileDirectory = FileManager.default.temporaryDirectory.path
+
+  @Option(help: "Where the Markdown, JSON and plots go.")
+  var output = "results"
+
+  @Option(help: "Seed of the operation sequence (the same for every engine).")
+  var seed: UInt64 = 1
+
+  func run() throws {
+    #if DEBUG
+    printProgress("warning: a debug build; numbers from it say nothing about release performance")
+    #endif
+    let specs = try workloads.split(separator: ",").map { name in
+      guard let spec = WorkloadSpec.all.first(where: { $0.name == name.uppercased() }) else {
+        throw ValidationError("no workload \(name): A to F")
+      }
+      return spec
+    }
+    let mediaKinds = try media.split(separator: ",").map { name in
+      guard let medium = MediumKind(rawValue: String(name)) else { throw ValidationError("no medium \(name): pm or file") }
+      return medium
+    }
+    var runner = ChildRunner(repetitions: repetitions, seed: seed, directories: [.pm: pmDirectory, .file: fileDirectory])
+    var results: [YCSBResult] = []
+    for medium in mediaKinds {
+      for spec in specs {
+        for engine in Self.engines(on: medium) {
+          results.append(try runner.median(
+            engine: engine, medium: medium, spec: spec, records: records,
+            operations: medium == .pm ? operations : fileOperations, commitEvery: 1))
+        }
+      }
+    }
+    if maxCommitInterval > 0 {
+      // N = 1 is workload A on a file, run above when it was asked for.
+      var interval = mediaKinds.contains(.file) && specs.contains(.a) ? 2 : 1
+      while interval <= maxCommitInterval {
+        for engine in Self.engines(on: .file) {
+          results.append(try runner.median(
+            engine: engine, medium: .file, spec: .a, records: records, operations: fileOperations, commitEvery: interval))
+        }
+        interval *= 2
+      }
+    }
+    let report = YCSBReport(results: results, records: records)
+    try report.write(to: output)
+  }
+
+  /// LMDB and Kyoto Cabinet make data durable with fdatasync and msync, which flush nothing on tmpfs,
+  /// so they run on files only; the volatile limit runs where reads are compared.
+  static func engines(on medium: MediumKind) -> [EngineKind] {
+    switch medium {
+    case .pm: [.snapshot, .snapshotPages, .msync, .pmdk, .memory]
+    case .file: [.snapshot, .snapshotPages, .msync, .pmdk, .lmdb, .kyoto]
+    }
+  }
+}
+
+/// Runs `ycsb-run` in child processes, one per run, and keeps the median.
+struct ChildRunner {
+  let repetitions: Int
+  let seed: UInt64
+  let directories: [MediumKind: String]
+  private var done = 0
+
+  init(repetitions: Int, seed: UInt64, directories: [MediumKind: String]) {
+    self.repetitions = repetitions
+    self.seed = seed
+    self.directories = directories
+  }
+
+  /// The run with the median throughput of `repetitions` runs.
+  mutating func median(
+    engine: EngineKind, medium: MediumKind, spec: WorkloadSpec, records: Int, operations: Int, commitEvery: Int
+  ) throws -> YCSBResult {
+    var runs: [YCSBResult] = []
+    for _ in 0..<repetitions {
+      runs.append(try runOnce(engine: engine, medium: medium, spec: spec, records: records, operations: operations, commitEvery: commitEvery))
+    }
+    let result = runs.sorted { $0.operationsPerSecond < $1.operationsPerSecond }[runs.count / 2]
+    done += 1
+    printProgress("[\(done)] \(medium.rawValue) \(spec.name) \(engine.rawValue)"
+      + (commitEvery > 1 ? " commit 1/\(commitEvery)" : "")
+      + ": \(Int(result.operationsPerSecond)) ops/s" + (result.writeAmplification.map { String(format: ", WA %.1f", $0) } ?? ""))
+    return result
+  }
+
+  private func runOnce(
+    engine: EngineKind, medium: MediumKind, spec: WorkloadSpec, records: Int, operations: Int, commitEvery: Int
+  ) throws -> YCSBResult {
+    let scratch = "\(directories[medium]!)/snapshot-ycsb-\(getpid())"
+    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    process.arguments = [
+      "ycsb-run", "--engine", engine.rawValue, "--medium", medium.rawValue, "--workload", spec.name,
+      "--index", (spec.scan > 0 ? IndexKind.ordered : .hashed).rawValue, "--directory", scratch,
+      "--records", "\(records)", "--operations", "\(operations)", "--commit-every", "\(commitEvery)", "--seed", "\(seed)",
+    ]
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let message = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last else {
+      throw BaselineError(description: "\(engine.rawValue) on \(spec.name) (\(medium.rawValue)) failed: "
+        + String(decoding: message, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / "))
+    }
+    return try JSONDecoder().decode(YCSBResult.self, from: Data(line.utf8))
+  }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// The comparison's tables, targets, JSON and plots.
+struct YCSBReport: Codable {
+  struct Target: Codable {
+    var name: String
+    var measured: Double
+    var wanted: String
+    var met: Bool
+  }
+
+  var title = "Snapshot against PMDK, LMDB, Kyoto Cabinet, POSIX msync and page tracking: YCSB"
+  var machine = MachineDescription()
+  var records: Int
+  var results: [YCSBResult]
+  var targets: [Target] = []
+
+  init(results: [YCSBResult], records: Int) {
+    self.results = results
+    self.records = records
+    targets = computeTargets()
+  }
+
+  /// The run of `engine` on `workload` on `medium`, committing every operation.
+  func result(_ engine: EngineKind, _ medium: MediumKind, _ workload: String, commitEvery: Int = 1) -> YCSBResult? {
+    results.first { $0.engine == engine && $0.medium == medium && $0.workload == workload && $0.commitEvery == commitEvery }
+  }
+
+  /// `engine`'s throughput over `baseline`'s.
+  func speedup(_ engine: EngineKind, over baseline: EngineKind, _ medium: MediumKind, _ workload: String, commitEvery: Int = 1) -> Double? {
+    guard let ours = result(engine, medium, workload, commitEvery: commitEvery),
+      let theirs = result(baseline, medium, workload, commitEvery: commitEvery)
+    else { return nil }
+    return ours.operationsPerSecond / theirs.operationsPerSecond
+  }
+
+  private func computeTargets() -> [Target] {
+    var targets: [Target] = []
+    func add(_ name: String, _ measured: Double?, atLeast minimum: Double) {
+      guard let measured else { return }
+      targets.append(Target(name: name, measured: measured, wanted: "≥ \(format(minimum))x", met: measured >= minimum))
+    }
+    for (workload, minimum) in [("A", 2.0), ("F", 2.0), ("B", 1.2), ("D", 1.2), ("E", 1.2)] {
+      add("pm \(workload): snapshot over pmdk", speedup(.snapshot, over: .pmdk, .pm, workload), atLeast: minimum)
+    }
+    if let limit = speedup(.memory, over: .snapshot, .pm, "C") {
+      targets.append(Target(name: "pm C: ordinary memory over snapshot", measured: limit, wanted: "≤ 1.10x", met: limit <= 1.1))
+    }
+    add("pm C: snapshot over pmdk", speedup(.snapshot, over: .pmdk, .pm, "C"), atLeast: 1)
+    add("file commits, N = 1: snapshot over lmdb", speedup(.snapshot, over: .lmdb, .file, "A"), atLeast: 2)
+    add("file commits, N = 1: snapshot over kyoto", speedup(.snapshot, over: .kyoto, .file, "A"), atLeast: 4)
+    for interval in [16, 32, 64, 128] {
+      add("file commits, N = \(interval): snapshot over kyoto", speedup(.snapshot, over: .kyoto, .file, "A", commitEvery: interval), atLeast: 8)
+    }
+    if let pages = result(.snapshotPages, .pm, "A")?.writeAmplification, let lines = result(.snapshot, .pm, "A")?.writeAmplification {
+      add("pm A: write amplification, snapshot-pages over snapshot", pages / lines, atLeast: 20)
+    }
+    return targets
+  }
+
+  func markdown() -> String {
+    var lines = ["## \(title)", "", machine.summary, "",
+                 "\(records) records of 10 fields x 100 bytes; a commit after every operation unless the table says otherwise; "
+                   + "hash map index for A-D and F, B+tree for E (scans). `msync` is POSIX msync on a shared mapping: "
+                   + "**not crash-consistent** (a crash can leave any mix of pages). `memory` is the same container in "
+                   + "ordinary memory with nothing durable: the limit. Each figure is the median of several runs.", ""]
+    for medium in MediumKind.allCases {
+      let engines = YCSBComparison.engines(on: medium).filter { engine in results.contains { $0.engine == engine && $0.medium == medium } }
+      let workloads = orderedWorkloads(medium)
+      guard !engines.isEmpty, !workloads.isEmpty else { continue }
+      let baselines: [EngineKind] = medium == .pm ? [.pmdk, .msync, .memory] : [.pmdk, .lmdb, .kyoto]
+      lines += ["### \(medium == .pm ? "Persistent memory (/dev/shm, cache-line flushes)" : "An ordinary file (ext4), durable through fdatasync or msync"): operations per second", ""]
+      lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " | " + baselines.map { "snapshot / \($0.rawValue)" }.joined(separator: " | ") + " |")
+      lines.append("|---|" + String(repeating: "---|", count: engines.count + baselines.count))
+      for workload in workloads {
+        let cells = engines.map { engine in result(engine, medium, workload).map { format($0.operationsPerSecond) } ?? "" }
+        let ratios = baselines.map { speedup(.snapshot, over: $0, medium, workload).map { format($0) + "x" } ?? "" }
+        lines.append("| \(workload) | " + cells.joined(separator: " | ") + " | " + ratios.joined(separator: " | ") + " |")
+      }
+      lines += ["", "Write amplification (bytes written to the medium per byte of user data changed; "
+                  + (medium == .pm ? "counted by the engine" : "the kernel's write_bytes of the process") + "):", ""]
+      lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " |")
+      lines.append("|---|" + String(repeating: "---|", count: engines.count))
+      for workload in workloads where workload != "C" {
+        let cells = engines.map { engine in result(engine, medium, workload)?.writeAmplification.map { format($0) } ?? "n/a" }
+        lines.append("| \(workload) | " + cells.joined(separator: " | ") + " |")
+      }
+      lines.append("")
+    }
+    let intervals = Set(results.filter { $0.commitEvery > 1 }.map(\.commitEvery)).sorted()
+    if !intervals.isEmpty {
+      let engines = YCSBComparison.engines(on: .file)
+      lines += ["### Commit rate on a file: workload A, a commit after each operation with probability 1/N (operations per second)", ""]
+      lines.append("| N | " + engines.map(\.rawValue).joined(separator: " | ") + " | snapshot / lmdb | snapshot / kyoto |")
+      lines.append("|---|" + String(repeating: "---|", count: engines.count + 2))
+      for interval in [1] + intervals {
+        let cells = engines.map { engine in result(engine, .file, "A", commitEvery: interval).map { format($0.operationsPerSecond) } ?? "" }
+        let ratios = [EngineKind.lmdb, .kyoto].map { speedup(.snapshot, over: $0, .file, "A", commitEvery: interval).map { format($0) + "x" } ?? "" }
+        lines.append("| \(interval) | " + cells.joined(separator: " | ") + " | " + ratios.joined(separator: " | ") + " |")
+      }
+      lines.append("")
+    }
+    lines += ["### Targets", "", "| target | measured | wanted | met |", "|---|---|---|---|"]
+    for target in targets {
+      lines.append("| \(target.name) | \(format(target.measured))x | \(target.wanted) | \(target.met ? "yes" : "**no**") |")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private func orderedWorkloads(_ medium: MediumKind) -> [String] {
+    Set(results.filter { $0.medium == medium && $0.commitEvery == 1 }.map(\.workload)).sorted()
+  }
+
+  /// Writes ycsb.md, ycsb.json and, when Python with matplotlib is there, the plots.
+  func write(to folder: String) throws {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let markdown = markdown()
+    try markdown.write(toFile: "\(folder)/ycsb.md", atomically: true, encoding: .utf8)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(self).write(to: URL(fileURLWithPath: "\(folder)/ycsb.json"))
+    print(markdown)
+    printProgress("wrote \(folder)/ycsb.md and \(folder)/ycsb.json")
+    plot(folder)
+  }
+
+  private func plot(_ folder: String) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../plot.py").standardized.path
+    // Debian's python3, where ./setup installs matplotlib, ahead of any other on the PATH.
+    let debianPython = "/usr/bin/python3"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: debianPython) ? debianPython : "/usr/bin/env")
+    process.arguments = (process.executableURL!.path == debianPython ? [] : ["python3"]) + [script, "\(folder)/ycsb.json", folder]
+    do {
+      try process.run()
+      process.waitUntilExit()
+      if process.terminationStatus != 0 { printProgress("no plots: \(script) failed (is matplotlib installed? ./setup installs it)") }
+    } catch {
+      printProgress("no plots: cannot run python3 (\(error))")
+    }
+  }
+}

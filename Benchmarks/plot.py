@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Plots of the YCSB comparison: ycsb.json (written by snapshot-bench ycsb) to PNG files."""
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main(path, folder):
+    with open(path) as file:
+        report = json.load(file)
+    results = report["results"]
+
+    def throughput(result):
+        return result["operations"] / result["runSeconds"]
+
+    for medium in ("pm", "file"):
+        runs = [r for r in results if r["medium"] == medium and r["commitEvery"] == 1]
+        if not runs:
+            continue
+        workloads = sorted({r["workload"] for r in runs})
+        engines = [e for e in ("snapshot", "snapshot-pages", "msync", "pmdk", "lmdb", "kyoto", "memory")
+                   if any(r["engine"] == e for r in runs)]
+        width = 0.8 / len(engines)
+        figure, axes = plt.subplots(figsize=(10, 4.5))
+        for index, engine in enumerate(engines):
+            values = [next((throughput(r) for r in runs if r["engine"] == engine and r["workload"] == w), 0)
+                      for w in workloads]
+            axes.bar([w + index * width for w in range(len(workloads))], values, width, label=engine)
+        axes.set_xticks([w + width * (len(engines) - 1) / 2 for w in range(len(workloads))], workloads)
+        axes.set_ylabel("operations per second")
+        axes.set_yscale("log")
+        axes.set_title(f"YCSB, commit per operation, {'persistent memory (/dev/shm)' if medium == 'pm' else 'ext4 file'}"
+                       " (msync: not crash-consistent)")
+        axes.legend(fontsize="small", ncol=4)
+        figure.tight_layout()
+        figure.savefig(f"{folder}/ycsb-{medium}.png", dpi=120)
+        plt.close(figure)
+
+    commit = [r for r in results if r["medium"] == "file" and r["workload"] == "A"]
+    intervals = sorted({r["commitEvery"] for r in commit})
+    if len(intervals) > 1:
+        figure, axes = plt.subplots(figsize=(8, 4.5))
+        for engine in ("snapshot", "snapshot-pages", "msync", "pmdk", "lmdb", "kyoto"):
+            points = sorted((r["commitEvery"], throughput(r)) for r in commit if r["engine"] == engine)
+            if points:
+                axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=engine)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("N (a commit after each operation with probability 1/N)")
+        axes.set_ylabel("operations per second")
+        axes.set_title("Commit rate on an ext4 file, workload A")
+        axes.legend(fontsize="small")
+        figure.tight_layout()
+        figure.savefig(f"{folder}/commit-rate.png", dpi=120)
+        plt.close(figure)
+    print(f"wrote plots to {folder}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
