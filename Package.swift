@@ -53,6 +53,7 @@ let package = Package(
       dependencies: [
         "Snapshot",
         "SnapshotKV",
+        "YCSB",
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

@@ -1,6 +1,7 @@
 import CSnapshotPlatform
 import Foundation
 import Snapshot
+import YCSB
 import SystemPackage
 
 /// Regions on an ordinary file: msync latency against a bare pwrite + fdatasync of the same bytes, and
@@ -65,7 +66,7 @@ struct FileBenchmarks {
         try? FileManager.default.removeItem(atPath: "\(directory)/\(file)")
       }
     }
-    var generator = SplitMix(seed: 100)
+    var generator = RandomSource(seed: 100)
     for _ in 0..<repetitions {
       rates.snapshot.append(try measure(commits: commits, value: value, generator: &generator) { key, value in
         region.copy(from: value, to: Int(key) * 128)
@@ -88,7 +89,7 @@ struct FileBenchmarks {
 
   /// Commits per second of `commits` puts of `value` under random keys below 1,000, one commit each.
   private func measure(
-    commits: Int, value: [UInt8], generator: inout SplitMix, _ put: (UInt64, UnsafeRawBufferPointer) throws -> Void
+    commits: Int, value: [UInt8], generator: inout RandomSource, _ put: (UInt64, UnsafeRawBufferPointer) throws -> Void
   ) throws -> Double {
     let start = nanoseconds()
     for _ in 0..<commits {

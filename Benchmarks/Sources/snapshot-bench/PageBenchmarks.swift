@@ -1,5 +1,6 @@
 import Foundation
 import Snapshot
+import YCSB
 import SystemPackage
 
 /// Page-granular tracking: the cost of the first write to each page with 200,000 random pages written in
@@ -59,7 +60,7 @@ struct PageBenchmarks {
         let region = try Region.create(
           at: FilePath(workspace.file("amplification-\(tracking)")), size: 64 << 20,
           options: .init(medium: .persistentMemory, tracking: tracking))
-        var generator = SplitMix(seed: 9)
+        var generator = RandomSource(seed: 9)
         for update in 1...updates {
           region.store(generator.next(), at: Int(generator.next() % UInt64((64 << 20) / 8)) * 8)
           if update % every == 0 { try region.msync() }

@@ -1,5 +1,6 @@
 import Foundation
 import Snapshot
+import YCSB
 import SystemPackage
 
 /// The Snapshot paper's msync microbenchmark: three 512-byte copies to random offsets of a 1 GiB region,
@@ -16,7 +17,7 @@ struct PaperMsyncBenchmark {
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
         at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
-      var generator = SplitMix(seed: 2023)
+      var generator = RandomSource(seed: 2023)
       var perMsync: [Double] = [], perRound: [Double] = []
       for _ in 0..<repetitions {
         var msyncTotal: UInt64 = 0
@@ -44,22 +45,5 @@ struct PaperMsyncBenchmark {
                  unit: "us", maxValue: 0.5)
       report.add(group, "whole round (copies + msync)", (median(perRound) + closing) / 1000, unit: "us")
     }
-  }
-}
-
-/// A small, fast, seeded generator, so that runs are comparable.
-struct SplitMix {
-  var state: UInt64
-
-  init(seed: UInt64) {
-    state = seed
-  }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
