@@ -81,7 +81,7 @@ struct YCSBComparison: ParsableCommand {
         interval *= 2
       }
     }
-    let report = YCSBReport(results: results, records: records)
+    let report = YCSBReport(results: results, records: records, repetitions: repetitions)
     try report.write(to: output)
   }
 

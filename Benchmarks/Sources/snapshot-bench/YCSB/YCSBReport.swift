@@ -12,12 +12,15 @@ struct YCSBReport: Codable {
   var title = "Snapshot against PMDK, LMDB, Kyoto Cabinet, POSIX msync and page tracking: YCSB"
   var machine = MachineDescription()
   var records: Int
+  /// Runs of each configuration; each figure is their median.
+  var repetitions: Int
   var results: [YCSBResult]
   var targets: [Target] = []
 
-  init(results: [YCSBResult], records: Int) {
+  init(results: [YCSBResult], records: Int, repetitions: Int) {
     self.results = results
     self.records = records
+    self.repetitions = repetitions
     targets = computeTargets()
   }
 
@@ -63,7 +66,8 @@ struct YCSBReport: Codable {
                  "\(records) records of 10 fields x 100 bytes; a commit after every operation unless the table says otherwise; "
                    + "hash map index for A-D and F, B+tree for E (scans). `msync` is POSIX msync on a shared mapping: "
                    + "**not crash-consistent** (a crash can leave any mix of pages). `memory` is the same container in "
-                   + "ordinary memory with nothing durable: the limit. Each figure is the median of several runs.", ""]
+                   + "ordinary memory with nothing durable: the limit. "
+                   + (repetitions == 1 ? "Each figure is one run." : "Each figure is the median of \(repetitions) runs."), ""]
     for medium in MediumKind.allCases {
       let engines = YCSBComparison.engines(on: medium).filter { engine in results.contains { $0.engine == engine && $0.medium == medium } }
       let workloads = orderedWorkloads(medium)

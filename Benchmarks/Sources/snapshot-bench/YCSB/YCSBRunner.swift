@@ -19,7 +19,11 @@ struct YCSBResult: Codable {
   var userBytes: Int
 
   var operationsPerSecond: Double { Double(operations) / runSeconds }
-  var writeAmplification: Double? { bytesWritten.map { userBytes == 0 ? .nan : Double($0) / Double(userBytes) } }
+  /// Nil where the engine cannot count its writes, or the run changed nothing (workload C).
+  var writeAmplification: Double? {
+    guard let bytesWritten, userBytes > 0 else { return nil }
+    return Double(bytesWritten) / Double(userBytes)
+  }
 }
 
 /// YCSB's load and run phases on one engine: records of 10 fields of 100 bytes under YCSB's key names,
