@@ -232,24 +232,6 @@ import SnapshotVerification
     #expect(!FileManager.default.fileExists(atPath: path.string))
   }
 
-  /// As PMDK's PMEM_IS_PMEM_FORCE=1: the variable lets an emulation put the persistent-memory medium
-  /// on a disk's file system; without it, every writer is refused.
-  @Test func persistentMemoryForcedForEmulation() throws {
-    let directory = FileManager.default.temporaryDirectory.path
-    guard let kind = FileSystemKind.of(directory: directory), kind.type != "tmpfs", !kind.isDirectAccess else { return }
-    let path = "\(directory)/snapshot-test-forced-\(getpid()).region"
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    let force = [PersistentMemory.forceVariable: "1"]
-
-    let refused = try runSnapshot(["create", path, "--size", "1M", "--medium", "pm"])
-    #expect(refused.status == 1)
-    #expect(refused.standardError.contains(PersistentMemory.forceVariable), "\(refused.standardError)")
-    #expect(try runSnapshot(["create", path, "--size", "1M", "--medium", "pm"], environment: force).status == 0)
-    #expect(try Region.inspect(at: FilePath(path)).medium == .persistentMemory)
-    #expect(try runSnapshot(["recover", path]).status == 1, "opening for writing is refused again without the variable")
-    #expect(try runSnapshot(["recover", path], environment: force).status == 0)
-  }
-
 }
 
 /// Tests that mount small file systems: they need root, and are skipped with a message otherwise.

@@ -27,15 +27,11 @@ let snapshotExecutable: String = {
   return directory.appendingPathComponent("snapshot").path
 }()
 
-/// Runs the `snapshot` command, with `input` on its standard input and `environment` added to this
-/// process's, and collects what it printed.
-func runSnapshot(
-  _ arguments: [String], input: String? = nil, environment: [String: String] = [:]
-) throws -> (status: Int32, standardOutput: String, standardError: String) {
+/// Runs the `snapshot` command, with `input` on its standard input, and collects what it printed.
+func runSnapshot(_ arguments: [String], input: String? = nil) throws -> (status: Int32, standardOutput: String, standardError: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: snapshotExecutable)
   process.arguments = arguments
-  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   let output = Pipe()
   let error = Pipe()
   process.standardOutput = output
