@@ -17,7 +17,8 @@ def main(path, folder):
     def throughput(result):
         return result["operations"] / result["runSeconds"]
 
-    for medium in ("pm", "file"):
+    titles = {"pm": "persistent memory (/dev/shm)", "cxl": "emulated CXL memory", "file": "ext4 file"}
+    for medium in ("pm", "cxl", "file"):
         runs = [r for r in results if r["medium"] == medium and r["commitEvery"] == 1]
         if not runs:
             continue
@@ -33,8 +34,7 @@ def main(path, folder):
         axes.set_xticks([w + width * (len(engines) - 1) / 2 for w in range(len(workloads))], workloads)
         axes.set_ylabel("operations per second")
         axes.set_yscale("log")
-        axes.set_title(f"YCSB, commit per operation, {'persistent memory (/dev/shm)' if medium == 'pm' else 'ext4 file'}"
-                       " (msync: not crash-consistent)")
+        axes.set_title(f"YCSB, commit per operation, {titles[medium]} (msync: not crash-consistent)")
         axes.legend(fontsize="small", ncol=4)
         figure.tight_layout()
         figure.savefig(f"{folder}/ycsb-{medium}.png", dpi=120)

@@ -118,10 +118,15 @@ struct RedoLogReader {
     }
   }
 
-  /// The newest logged version of each line of `batches` (oldest first), newest batch first, skipping
-  /// lines already visited: `body(first line, line count, data position)` for each run of lines not
-  /// seen in a newer batch. `visited` is all clear on entry and on return.
+  /// The newest logged version of each line of `batches` (oldest first): `body(first line, line count,
+  /// data position)` for each run of lines, in the order of their addresses. `visited` is all clear on
+  /// entry and on return.
+  ///
+  /// Address order writes each page of the home copy in one pass: a device that caches pages (a CXL
+  /// memory device, the page cache behind a file, the TLB) fetches it once, where the order of the
+  /// batches would revisit it once per batch that changed it.
   func forEachNewestRun(of batches: [Int], visited: LineBitmap, _ body: (Int, Int, Int) -> Void) {
+    var runs: [(first: Int, count: Int, data: Int)] = []
     for batch in batches.reversed() {
       forEachRun(ofBatchAt: batch) { first, count, data in
         var line = first
@@ -132,12 +137,14 @@ struct RedoLogReader {
           }
           var end = line + 1
           while end < first + count, !visited.contains(end) { end += 1 }
-          body(line, end - line, data + (line - first) * 64)
+          runs.append((line, end - line, data + (line - first) * 64))
           for marked in line..<end { visited.insert(marked) }
           line = end
         }
       }
     }
+    runs.sort { $0.first < $1.first }
+    for run in runs { body(run.first, run.count, run.data) }
     for batch in batches {
       forEachRun(ofBatchAt: batch) { first, count, _ in
         for line in stride(from: first, to: first + count, by: 64) { visited.clearWord(containing: line) }

@@ -10,7 +10,7 @@ import SystemPackage
 /// next. With PMEM_IS_PMEM_FORCE=1 PMDK persists with cache flushes, as on real persistent memory.
 final class PMDKBackend: PersistenceBackend {
   /// The pool's bytes: offsets are PMDK's own object offsets, from the pool's base.
-  struct Memory: PersistentMemoryAccess {
+  struct PoolMemory: PersistentMemoryAccess {
     let plain: PlainMemory
 
     var size: Int { plain.size }
@@ -39,12 +39,13 @@ final class PMDKBackend: PersistenceBackend {
 
   let path: String
   let pool: OpaquePointer
-  let memory: Memory
+  let memory: DeviceMemory<PoolMemory>
   let rootOffset: Int
   private let poolIdentifier: UInt64
 
-  /// Creates a pool of `size` bytes at `path` and opens the first transaction.
-  init(path: String, size: Int) throws {
+  /// Creates a pool of `size` bytes at `path` and opens the first transaction. With `device`, every
+  /// access of the containers to the pool pays its latency model (the CXL emulation).
+  init(path: String, size: Int, device: DeviceLatencyModel? = nil) throws {
     guard let pool = pmemobj_create(path, "snapshot-bench", size, 0o600) else {
       throw BaselineError(description: "pmemobj_create \(path): \(String(cString: pmemobj_errormsg()))")
     }
@@ -53,7 +54,7 @@ final class PMDKBackend: PersistenceBackend {
     let root = pmemobj_root(pool, 64)
     poolIdentifier = root.pool_uuid_lo
     rootOffset = Int(root.off)
-    memory = Memory(plain: PlainMemory(base: UnsafeMutableRawPointer(pool), size: size))
+    memory = DeviceMemory(base: PoolMemory(plain: PlainMemory(base: UnsafeMutableRawPointer(pool), size: size)), device: device)
     try begin()
   }
 

@@ -30,8 +30,12 @@ enum MediumKind: String, CaseIterable, Codable, Sendable {
   case pm
   /// An ordinary file system: durable through fdatasync or msync.
   case file
+  /// A memory-semantic CXL device (an SSD behind a small DRAM cache), emulated: persistent memory's
+  /// stand-in, with every access an engine makes to it charged by a `DeviceLatencyModel`.
+  case cxl
 
-  var defaultDirectory: String { self == .pm ? "/dev/shm" : FileManager.default.temporaryDirectory.path }
+  /// Whether engines reach the medium through loads, stores and cache-line flushes of a mapping.
+  var isByteAddressable: Bool { self != .file }
 }
 
 /// Work to do with an open engine, generic so that it is specialized for each engine's concrete type.
@@ -40,38 +44,44 @@ protocol EngineVisitor {
   func visit<Engine: KeyValueEngine>(_ engine: Engine) throws -> Result
 }
 
-/// Creates `kind` on `medium` (with `index`, for the engines built on the containers) in `directory` with room for `bytes` of data, runs `visitor` on it, and
+/// Creates `kind` on `medium` (with `index`, for the engines built on the containers) in `directory` with room for
+/// `bytes` of data, its accesses to the medium charged by `device` (the CXL emulation), runs `visitor` on it, and
 /// closes it.
 func withEngine<Visitor: EngineVisitor>(
-  _ kind: EngineKind, medium: MediumKind, index: IndexKind, directory: String, bytes: Int, _ visitor: Visitor
+  _ kind: EngineKind, medium: MediumKind, index: IndexKind, directory: String, bytes: Int, device: DeviceLatencyModel?,
+  _ visitor: Visitor
 ) throws -> Visitor.Result {
   let path = "\(directory)/ycsb-\(kind.rawValue)"
   func run<Engine: KeyValueEngine>(_ engine: Engine) throws -> Visitor.Result {
     defer { engine.close() }
     return try visitor.visit(engine)
   }
-  let regionMedium: Region.Medium = medium == .pm ? .persistentMemory : .file
+  let regionMedium: Region.Medium = medium.isByteAddressable ? .persistentMemory : .file
   switch kind {
   case .snapshot:
-    let region = try Region.create(at: FilePath(path), size: bytes, options: .init(medium: regionMedium))
+    let options = Region.CreateOptions(medium: regionMedium)
+    let region = try device.map { try Region.create(at: FilePath(path), size: bytes, options: options, emulating: $0) }
+      ?? Region.create(at: FilePath(path), size: bytes, options: options)
     let backend = RegionBackend(region: region)
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
   case .snapshotPages:
-    let region = try Region.create(at: FilePath(path), size: bytes, options: .init(medium: regionMedium, tracking: .pages))
+    let options = Region.CreateOptions(medium: regionMedium, tracking: .pages)
+    let region = try device.map { try Region.create(at: FilePath(path), size: bytes, options: options, emulating: $0) }
+      ?? Region.create(at: FilePath(path), size: bytes, options: options)
     let backend = HeapBackend(memory: PageTrackedMemory(region: region), heapOffset: 64) { () throws(SnapshotError) in try region.msync() }
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
   case .msync:
-    let file = try MsyncFile(path: path, size: bytes, flushesPages: medium == .pm)
-    let backend = HeapBackend(memory: MsyncMemory(file: file), heapOffset: 64) { () throws(SnapshotError) in
+    let file = try MsyncFile(path: path, size: bytes, flushesPages: medium.isByteAddressable)
+    let backend = HeapBackend(memory: DeviceMemory(base: MsyncMemory(file: file), device: device), heapOffset: 64) { () throws(SnapshotError) in
       do { try file.sync() } catch { throw .commitFailed(path: path, operation: "msync", errno: .ioError) }
       return 0
     }
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { file.bytesWritten }) { file.close() })
   case .pmdk:
-    let backend = try PMDKBackend(path: path, size: bytes)
+    let backend = try PMDKBackend(path: path, size: bytes, device: device)
     return try run(ContainerEngine(backend: backend, index: index) { backend.close() })
   case .lmdb:
     return try run(LMDBEngine(directory: path, mapSize: 2 * bytes))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Snapshot
 import YCSB
 
 /// One engine, one workload, one medium, in a process of its own (the parent runs it): a fresh process
@@ -17,18 +18,23 @@ struct YCSBRun: ParsableCommand {
   @Option var operations: Int
   @Option var commitEvery = 1
   @Option var seed: UInt64 = 1
+  @Option(help: "cxl: bytes the emulated device's cache holds.") var deviceCache = 16 << 20
+  @Option(help: "cxl: nanoseconds an access outside the device's cache costs.") var deviceLatency = 2_400
 
   func run() throws {
-    // PMDK reads this when it first checks a mapping: cache flushes on persistent memory, msync on files.
-    setenv("PMEM_IS_PMEM_FORCE", medium == .pm ? "1" : "0", 1)
+    // PMDK reads this when it first checks a mapping: cache flushes on byte-addressable media, msync on files.
+    setenv("PMEM_IS_PMEM_FORCE", medium.isByteAddressable ? "1" : "0", 1)
     guard let spec = WorkloadSpec.all.first(where: { $0.name == workload.uppercased() }) else {
       throw ValidationError("no workload \(workload): A to F")
     }
+    let device = medium == .cxl ? DeviceLatencyModel(cacheBytes: deviceCache, missLatency: .nanoseconds(deviceLatency)) : nil
     let runner = YCSBRunner(
-      spec: spec, medium: medium, kind: engine, records: records, operations: operations, commitEvery: commitEvery, seed: seed)
+      spec: spec, medium: medium, kind: engine, records: records, operations: operations, commitEvery: commitEvery, seed: seed,
+      device: device)
     let result = try withEngine(
       engine, medium: medium, index: index, directory: directory,
-      bytes: YCSBRunner.bytesNeeded(records: YCSBRunner.capacity(spec, records: records, operations: operations)), runner)
+      bytes: YCSBRunner.bytesNeeded(records: YCSBRunner.capacity(spec, records: records, operations: operations)),
+      device: device, runner)
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     print(String(decoding: try encoder.encode(result), as: UTF8.self))

@@ -12,8 +12,8 @@ struct YCSBComparison: ParsableCommand {
       + "of its own; every figure is the median of --repetitions runs, and every ratio compares engines measured in "
       + "this run on the same medium. Build with -c release.")
 
-  @Option(help: "Media to measure: pm (/dev/shm, cache-line flushes), file (an ordinary file system).")
-  var media = "pm,file"
+  @Option(help: "Media to measure: pm (/dev/shm, cache-line flushes), cxl (pm behind a CXL device's latency model), file (an ordinary file system).")
+  var media = "pm,cxl,file"
 
   @Option(help: "Workloads to run.")
   var workloads = "A,B,C,D,E,F"
@@ -23,6 +23,9 @@ struct YCSBComparison: ParsableCommand {
 
   @Option(help: "Operations per run on persistent memory.")
   var operations = 500_000
+
+  @Option(help: "Operations per run on emulated CXL memory.")
+  var cxlOperations = 50_000
 
   @Option(help: "Operations per run on a file, and in the commit-rate experiment (each commit is a device sync).")
   var fileOperations = 3_000
@@ -35,6 +38,12 @@ struct YCSBComparison: ParsableCommand {
 
   @Option(help: "Directory for persistent-memory files (a tmpfs or DAX mount).")
   var pmDirectory = "/dev/shm"
+
+  @Option(help: "cxl: MiB the emulated device's DRAM cache holds (a small cache in front of flash).")
+  var cxlCache = 16
+
+  @Option(help: "cxl: nanoseconds an access to a page outside the device's cache costs (the flash; the paper's device: 2.4 to 14.3 us).")
+  var cxlLatency = 2_400
 
   @Option(help: "Directory for file-medium files (an SSD or disk; not tmpfs).")
   var fileDirectory = FileManager.default.temporaryDirectory.path
@@ -56,32 +65,36 @@ struct YCSBComparison: ParsableCommand {
       return spec
     }
     let mediaKinds = try media.split(separator: ",").map { name in
-      guard let medium = MediumKind(rawValue: String(name)) else { throw ValidationError("no medium \(name): pm or file") }
+      guard let medium = MediumKind(rawValue: String(name)) else { throw ValidationError("no medium \(name): pm, cxl or file") }
       return medium
     }
-    var runner = ChildRunner(repetitions: repetitions, seed: seed, directories: [.pm: pmDirectory, .file: fileDirectory])
+    let device = DeviceSettings(cacheBytes: cxlCache << 20, latencyNanoseconds: cxlLatency)
+    var runner = ChildRunner(
+      repetitions: repetitions, seed: seed, directories: [.pm: pmDirectory, .cxl: pmDirectory, .file: fileDirectory], device: device)
+    let intervals = maxCommitInterval > 0
+      // N = 1 is workload A on a file, run with the workloads when it was asked for.
+      ? Array(sequence(first: mediaKinds.contains(.file) && specs.contains(.a) ? 2 : 1) { $0 * 2 }.prefix { $0 <= maxCommitInterval })
+      : []
+    runner.total = mediaKinds.map { specs.count * Self.engines(on: $0).count }.reduce(0, +)
+      + intervals.count * Self.engines(on: .file).count
     var results: [YCSBResult] = []
     for medium in mediaKinds {
       for spec in specs {
         for engine in Self.engines(on: medium) {
           results.append(try runner.median(
             engine: engine, medium: medium, spec: spec, records: records,
-            operations: medium == .pm ? operations : fileOperations, commitEvery: 1))
+            operations: [.pm: operations, .cxl: cxlOperations, .file: fileOperations][medium]!, commitEvery: 1))
         }
       }
     }
-    if maxCommitInterval > 0 {
-      // N = 1 is workload A on a file, run above when it was asked for.
-      var interval = mediaKinds.contains(.file) && specs.contains(.a) ? 2 : 1
-      while interval <= maxCommitInterval {
-        for engine in Self.engines(on: .file) {
-          results.append(try runner.median(
-            engine: engine, medium: .file, spec: .a, records: records, operations: fileOperations, commitEvery: interval))
-        }
-        interval *= 2
+    for interval in intervals {
+      for engine in Self.engines(on: .file) {
+        results.append(try runner.median(
+          engine: engine, medium: .file, spec: .a, records: records, operations: fileOperations, commitEvery: interval))
       }
     }
-    let report = YCSBReport(results: results, records: records, repetitions: repetitions)
+    let report = YCSBReport(
+      results: results, records: records, repetitions: repetitions, device: mediaKinds.contains(.cxl) ? device : nil)
     try report.write(to: output)
   }
 
@@ -91,8 +104,15 @@ struct YCSBComparison: ParsableCommand {
     switch medium {
     case .pm: [.snapshot, .snapshotPages, .msync, .pmdk, .memory]
     case .file: [.snapshot, .snapshotPages, .msync, .pmdk, .lmdb, .kyoto]
+    case .cxl: [.snapshot, .snapshotPages, .msync, .pmdk]
     }
   }
+}
+
+/// The emulated CXL device's parameters.
+struct DeviceSettings: Codable {
+  var cacheBytes: Int
+  var latencyNanoseconds: Int
 }
 
 /// Runs `ycsb-run` in child processes, one per run, and keeps the median.
@@ -100,12 +120,16 @@ struct ChildRunner {
   let repetitions: Int
   let seed: UInt64
   let directories: [MediumKind: String]
+  let device: DeviceSettings
+  /// Configurations to run in all, for the progress line.
+  var total = 0
   private var done = 0
 
-  init(repetitions: Int, seed: UInt64, directories: [MediumKind: String]) {
+  init(repetitions: Int, seed: UInt64, directories: [MediumKind: String], device: DeviceSettings) {
     self.repetitions = repetitions
     self.seed = seed
     self.directories = directories
+    self.device = device
   }
 
   /// The run with the median throughput of `repetitions` runs.
@@ -118,9 +142,10 @@ struct ChildRunner {
     }
     let result = runs.sorted { $0.operationsPerSecond < $1.operationsPerSecond }[runs.count / 2]
     done += 1
-    printProgress("[\(done)] \(medium.rawValue) \(spec.name) \(engine.rawValue)"
+    printProgress("[\(done)/\(total)] \(medium.rawValue) \(spec.name) \(engine.rawValue)"
       + (commitEvery > 1 ? " commit 1/\(commitEvery)" : "")
-      + ": \(Int(result.operationsPerSecond)) ops/s" + (result.writeAmplification.map { String(format: ", WA %.1f", $0) } ?? ""))
+      + ": \(Int(result.operationsPerSecond)) ops/s" + (result.writeAmplification.map { String(format: ", WA %.1f", $0) } ?? "")
+      + (result.deviceMisses.map { String(format: ", device misses %.2f/op", Double($0) / Double(result.operations)) } ?? ""))
     return result
   }
 
@@ -136,6 +161,7 @@ struct ChildRunner {
       "ycsb-run", "--engine", engine.rawValue, "--medium", medium.rawValue, "--workload", spec.name,
       "--index", (spec.scan > 0 ? IndexKind.ordered : .hashed).rawValue, "--directory", scratch,
       "--records", "\(records)", "--operations", "\(operations)", "--commit-every", "\(commitEvery)", "--seed", "\(seed)",
+      "--device-cache", "\(device.cacheBytes)", "--device-latency", "\(device.latencyNanoseconds)",
     ]
     let output = Pipe(), errors = Pipe()
     process.standardOutput = output

@@ -1,4 +1,5 @@
 import Foundation
+import Snapshot
 import YCSB
 
 /// What one engine did with one workload.
@@ -17,6 +18,8 @@ struct YCSBResult: Codable {
   var bytesWritten: Int?
   /// Bytes of user data the run changed (100 per updated field, 1,000 per inserted record).
   var userBytes: Int
+  /// Accesses to pages outside the emulated device's cache during the run (cxl only).
+  var deviceMisses: Int?
 
   var operationsPerSecond: Double { Double(operations) / runSeconds }
   /// Nil where the engine cannot count its writes, or the run changed nothing (workload C).
@@ -36,6 +39,8 @@ struct YCSBRunner: EngineVisitor {
   let operations: Int
   let commitEvery: Int
   let seed: UInt64
+  /// The emulated device the engine runs on (cxl), whose misses the result reports.
+  let device: DeviceLatencyModel?
 
   static let recordSize = CoreWorkload.fieldCount * CoreWorkload.fieldLength
 
@@ -73,6 +78,7 @@ struct YCSBRunner: EngineVisitor {
     var commitChoice = RandomSource(seed: seed ^ 0xC0FF_EE00)
     var userBytes = 0, commits = 0
     let writtenBefore = bytesWritten(engine)
+    let missesBefore = device?.misses ?? 0
     let start = nanoseconds()
     for index in 0..<operations {
       switch workload.next() {
@@ -104,7 +110,8 @@ struct YCSBRunner: EngineVisitor {
     return YCSBResult(
       engine: kind, medium: medium, workload: spec.name, records: records, operations: operations, commitEvery: commitEvery,
       commits: commits, loadSeconds: loadSeconds, runSeconds: runSeconds,
-      bytesWritten: bytesWritten(engine).flatMap { after in writtenBefore.map { after - $0 } }, userBytes: userBytes)
+      bytesWritten: bytesWritten(engine).flatMap { after in writtenBefore.map { after - $0 } }, userBytes: userBytes,
+      deviceMisses: device.map { $0.misses - missesBefore })
   }
 
   @inline(__always)
