@@ -23,7 +23,8 @@ extension RedoJournalLayout {
     batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap
   ) -> Int {
     var lines = 0
-    RedoJournal<Medium>.reader(medium: medium, header: header).forEachNewestRun(of: batches, visited: written) { line, count, data in
+    let reader = RedoJournal<Medium>.reader(medium: medium, header: header)
+    reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder) { line, count, data in
       medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
       lines += count
     }

@@ -28,6 +28,14 @@ package protocol ByteAddressableMedium {
 
   /// The deliberate bugs switched on, for the crash simulator's mutants; none in production.
   var faults: Fault { get }
+
+  /// Whether home writes should go in address order: true where touching a page costs far more than
+  /// writing a line (a device that caches pages), false where sorting them costs more than it saves.
+  static var prefersAddressOrder: Bool { get }
+}
+
+extension ByteAddressableMedium {
+  package static var prefersAddressOrder: Bool { false }
 }
 
 extension ByteAddressableMedium {

@@ -83,6 +83,8 @@ struct EmulatedCXL: ByteAddressableMedium {
   let device: DeviceLatencyModel
 
   var base: UnsafeMutableRawPointer { memory.base }
+  /// Each page written out of address order may be fetched again: a flash access each time.
+  static var prefersAddressOrder: Bool { true }
 
   @inline(__always)
   func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
