@@ -11,7 +11,6 @@ struct YCSBReport: Codable {
 
   var title = "Snapshot against PMDK, LMDB, Kyoto Cabinet, POSIX msync and page tracking: YCSB"
   var machine = MachineDescription()
-  var records: Int
   /// Runs of each configuration; each figure is their median.
   var repetitions: Int
   /// The emulated CXL device, when cxl was measured.
@@ -19,9 +18,8 @@ struct YCSBReport: Codable {
   var results: [YCSBResult]
   var targets: [Target] = []
 
-  init(results: [YCSBResult], records: Int, repetitions: Int, device: DeviceSettings?) {
+  init(results: [YCSBResult], repetitions: Int, device: DeviceSettings?) {
     self.results = results
-    self.records = records
     self.repetitions = repetitions
     self.device = device
     targets = computeTargets()
@@ -69,7 +67,7 @@ struct YCSBReport: Codable {
 
   func markdown() -> String {
     var lines = ["## \(title)", "", machine.summary, "",
-                 "\(records) records of 10 fields x 100 bytes; a commit after every operation unless the table says otherwise; "
+                 "Records of 10 fields x 100 bytes (each table says how many); a commit after every operation unless the table says otherwise; "
                    + "hash map index for A-D and F, B+tree for E (scans). `msync` is POSIX msync on a shared mapping: "
                    + "**not crash-consistent** (a crash can leave any mix of pages). `memory` is the same container in "
                    + "ordinary memory with nothing durable: the limit. "
@@ -89,7 +87,9 @@ struct YCSBReport: Codable {
       let workloads = orderedWorkloads(medium)
       guard !engines.isEmpty, !workloads.isEmpty else { continue }
       let baselines: [EngineKind] = [.pm: [.pmdk, .msync, .memory], .cxl: [.pmdk, .msync], .file: [.pmdk, .lmdb, .kyoto]][medium]!
-      lines += ["### \(title(of: medium)): operations per second", ""]
+      let sizes = results.filter { $0.medium == medium && $0.commitEvery == 1 }
+      lines += ["### \(title(of: medium)): operations per second", "",
+                "\(sizes.first?.records ?? 0) records loaded, \(sizes.first?.operations ?? 0) operations per run.", ""]
       lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " | " + baselines.map { "snapshot / \($0.rawValue)" }.joined(separator: " | ") + " |")
       lines.append("|---|" + String(repeating: "---|", count: engines.count + baselines.count))
       for workload in workloads {
