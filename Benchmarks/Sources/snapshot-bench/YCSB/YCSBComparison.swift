@@ -21,7 +21,7 @@ struct YCSBComparison: ParsableCommand {
   @Option(help: "Records loaded before each run on persistent memory and emulated CXL memory.")
   var records = 100_000
 
-  @Option(help: "Records loaded before each run on a file (fewer: PMDK's load there pays an msync for every undo snapshot, minutes for 100,000 records).")
+  @Option(help: "Records loaded before each run on a file (fewer: PMDK's load there pays an msync for every undo snapshot, over a minute for 100,000 records).")
   var fileRecords = 20_000
 
   @Option(help: "Operations per run on persistent memory.")
