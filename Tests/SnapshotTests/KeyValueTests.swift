@@ -162,6 +162,21 @@ import SnapshotVerification
     #expect(throws: SnapshotError.self) { try store.scan(from: [], count: 1) }
   }
 
+  /// A heap of the first format (other size classes) is refused by name, not read with the wrong classes.
+  @Test func aStoreOfTheFirstHeapFormatIsRefused() throws {
+    let directory = TestDirectory()
+    let path = directory.file("kv")
+    let store = try SnapshotKV.create(at: path, size: 1 << 20, medium: .persistentMemory)
+    try store.put("key", "value")
+    let heapMagic = 64  // the heap starts at offset 64 of the region
+    store.region.store(UInt64(0x3150_4145_4850_4E53), at: heapMagic)  // "SNPHEAP1"
+    _ = try store.region.msync()
+    try store.close()
+    #expect(throws: SnapshotError.unsupportedFormatVersion(path: path.string, found: 1, supported: 2)) {
+      try SnapshotKV.open(at: path)
+    }
+  }
+
   @Test func aRegionWithoutAStoreIsRefused() throws {
     let directory = TestDirectory()
     let path = directory.file("plain")

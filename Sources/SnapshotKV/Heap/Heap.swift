@@ -6,7 +6,8 @@ import Snapshot
 ///
 /// Layout, from `offset`: a 512-byte header, then blocks up to the end of the memory. A block is a
 /// 16-byte header (its size, and a tag saying whether it is allocated) and a 16-byte-aligned payload.
-/// Small blocks come in 15 size classes from 32 bytes to 4 KiB, each with a free list; larger ones are
+/// Small blocks come in 28 size classes from 32 bytes to 4 KiB, at most 25% apart above 128 bytes (so a
+/// block wastes at most a fifth of itself), each with a free list; larger ones are
 /// whole multiples of 4 KiB on one first-fit free list, split when much larger than asked for. Fresh
 /// blocks are cut from the top of the heap.
 public struct Heap<Memory: PersistentMemoryAccess> {
@@ -14,10 +15,12 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   /// Where the heap's header starts.
   public let offset: Int
 
-  @inlinable static var magic: UInt64 { 0x3150_4145_4850_4E53 }  // "SNPHEAP1"
+  @inlinable static var magic: UInt64 { 0x3250_4145_4850_4E53 }  // "SNPHEAP2"
+  /// The first format's magic: 15 size classes, 50% apart. Its blocks are not classes of this one.
+  @inlinable static var formatOneMagic: UInt64 { 0x3150_4145_4850_4E53 }  // "SNPHEAP1"
   @inlinable static var headerSize: Int { 512 }
   @inlinable static var blockHeader: Int { 16 }
-  @inlinable static var classes: [Int] { [32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096] }
+  @inlinable static var classes: [Int] { [32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096] }
   @inlinable static var largeUnit: Int { 4096 }
   @inlinable static var allocatedTag: UInt64 { 0xA11C_A7ED }
   @inlinable static var freeTag: UInt64 { 0xF4EE_B10C }
@@ -41,6 +44,16 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   /// Whether the memory holds a heap at `offset`.
   @inlinable public var isFormatted: Bool { memory.load(UInt64.self, at: magicField) == Self.magic }
+
+  /// The format version of the heap at `offset`: 2 for this one, 1 for the first format (which this
+  /// version does not read), nil when there is no heap.
+  @inlinable public var formatVersion: UInt32? {
+    switch memory.load(UInt64.self, at: magicField) {
+    case Self.magic: 2
+    case Self.formatOneMagic: 1
+    default: nil
+    }
+  }
 
   /// Lays out an empty heap.
   @inlinable public func format() {
