@@ -50,15 +50,6 @@ extension Region {
     try body(UnsafeRawBufferPointer(start: _working, count: size))
   }
 
-  /// The working copy's first byte, for code that reads it so often that reloading the address from
-  /// the region on every load shows (the key-value containers). Valid until the region closes; the
-  /// working copy never moves while it is open. Writes through it would not be tracked: store through
-  /// the region.
-  @inlinable
-  public var _unsafeWorkingCopy: UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: _working, count: size)
-  }
-
   /// A tracked pointer to a `T` at `offset`.
   @inlinable
   public func pointer<T: BitwiseCopyable>(to type: T.Type, at offset: Int) -> TrackedPointer<T> {

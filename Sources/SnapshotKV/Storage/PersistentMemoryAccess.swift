@@ -40,23 +40,16 @@ extension PersistentMemoryAccess {
 /// A region's working copy: every store is tracked, and the region's msync commits it.
 public struct RegionMemory: PersistentMemoryAccess {
   public let region: Region
-  /// The working copy, held here so that a load costs what it costs in ordinary memory: through the
-  /// region, every load reloads the address and the size from the object, which made YCSB's reads
-  /// about 20% slower.
-  @usableFromInline let workingCopy: UnsafeRawBufferPointer
 
   public init(region: Region) {
     self.region = region
-    self.workingCopy = region._unsafeWorkingCopy
   }
 
-  @inlinable
-  public var size: Int { workingCopy.count }
+  public var size: Int { region.size }
 
   @inlinable @inline(__always)
   public func load<T: BitwiseCopyable>(_ type: T.Type, at offset: Int) -> T {
-    precondition(offset >= 0 && offset <= size - MemoryLayout<T>.size, "access outside the region")
-    return workingCopy.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: offset, as: T.self)
+    region.load(T.self, at: offset)
   }
 
   @inlinable @inline(__always)
@@ -76,8 +69,7 @@ public struct RegionMemory: PersistentMemoryAccess {
 
   @inlinable
   public func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-    precondition(offset >= 0 && count >= 0 && offset <= size - count, "access outside the region")
-    return body(UnsafeRawBufferPointer(start: workingCopy.baseAddress.unsafelyUnwrapped + offset, count: count))
+    region.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + count])) }
   }
 }
 
