@@ -217,9 +217,9 @@ struct PlainContainer {
 
 /// The store's containers in a PMDK pool.
 struct PMDKContainer {
-  let backend: PMDKBackend
-  let tree: PersistentBTree<PMDKBackend>?
-  let map: PersistentHashMap<PMDKBackend>?
+  let backend: PMDKBackend<PMDKPoolMemory>
+  let tree: PersistentBTree<PMDKBackend<PMDKPoolMemory>>?
+  let map: PersistentHashMap<PMDKBackend<PMDKPoolMemory>>?
 
   init(index: SnapshotKV.Index, path: String, size: Int) throws {
     backend = try PMDKBackend(path: path, size: size)

@@ -42,14 +42,17 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     self.offset = offset
   }
 
-  /// Whether the memory holds a heap at `offset`.
-  @inlinable public var isFormatted: Bool { memory.load(UInt64.self, at: magicField) == Self.magic }
+  /// The format this version lays out and reads.
+  @inlinable public static var currentFormatVersion: UInt32 { 2 }
+
+  /// Whether the memory holds a heap of the current format at `offset`.
+  @inlinable public var isFormatted: Bool { formatVersion == Self.currentFormatVersion }
 
   /// The format version of the heap at `offset`: 2 for this one, 1 for the first format (which this
   /// version does not read), nil when there is no heap.
   @inlinable public var formatVersion: UInt32? {
     switch memory.load(UInt64.self, at: magicField) {
-    case Self.magic: 2
+    case Self.magic: Self.currentFormatVersion
     case Self.formatOneMagic: 1
     default: nil
     }

@@ -79,8 +79,9 @@ public final class SnapshotKV {
     self.autocommit = autocommit
     backend = RegionBackend(region: region)
     let rootRecord = backend.rootOffset
-    if let version = backend.heap.formatVersion, version != 2 {
-      throw .unsupportedFormatVersion(path: region.path.string, found: version, supported: 2)
+    let supported = Heap<RegionMemory>.currentFormatVersion
+    if let version = backend.heap.formatVersion, version != supported {
+      throw .unsupportedFormatVersion(path: region.path.string, found: version, supported: supported)
     }
     guard backend.heap.isFormatted, region.load(UInt64.self, at: rootRecord) == Self.magic,
       let index = Index(rawValue: UInt8(truncatingIfNeeded: region.load(UInt64.self, at: rootRecord + 8)))

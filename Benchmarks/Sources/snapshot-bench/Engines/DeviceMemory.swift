@@ -2,18 +2,18 @@ import Snapshot
 import SnapshotKV
 
 /// Memory on the emulated CXL device: every load, store and undo snapshot first pays the device's
-/// latency model (nothing when there is no model, on the other media), then goes to `base`. The
-/// baselines that keep their data on the device run through it; Snapshot's regions charge their own
-/// durable writes (`Region.create(at:size:options:emulating:)`) and read only the working copy.
+/// latency model, then goes to `base`. The baselines that keep their data on the device run through
+/// it (on the other media they reach `base` directly); Snapshot's regions charge their own durable
+/// writes (`Region.create(at:size:options:emulating:)`) and read only the working copy.
 struct DeviceMemory<Base: PersistentMemoryAccess>: PersistentMemoryAccess {
   let base: Base
-  let device: DeviceLatencyModel?
+  let device: DeviceLatencyModel
 
   var size: Int { base.size }
 
   @inline(__always)
   private func charge(_ offset: Int, _ count: Int) {
-    device?.access(offset: offset, count: count)
+    device.access(offset: offset, count: count)
   }
 
   @inline(__always)

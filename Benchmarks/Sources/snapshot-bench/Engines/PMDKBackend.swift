@@ -4,48 +4,49 @@ import Snapshot
 import SnapshotKV
 import SystemPackage
 
+/// The pool's bytes: offsets are PMDK's own object offsets, from the pool's base.
+struct PMDKPoolMemory: PersistentMemoryAccess {
+  let plain: PlainMemory
+
+  var size: Int { plain.size }
+
+  @inline(__always)
+  func load<T: BitwiseCopyable>(_ type: T.Type, at offset: Int) -> T { plain.load(T.self, at: offset) }
+
+  @inline(__always)
+  func store<T: BitwiseCopyable>(_ value: T, at offset: Int) { plain.store(value, at: offset) }
+
+  func copy(from bytes: UnsafeRawBufferPointer, to offset: Int) { plain.copy(from: bytes, to: offset) }
+
+  func fill(_ byte: UInt8, at offset: Int, count: Int) { plain.fill(byte, at: offset, count: count) }
+
+  @inline(__always)
+  func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    plain.withBytes(at: offset, count: count, body)
+  }
+
+  /// The undo snapshot of TX_ADD: PMDK copies the old bytes into its log and persists them.
+  func prepareToChange(at offset: Int, count: Int) {
+    let result = pmemobj_tx_add_range_direct(plain.base + offset, count)
+    precondition(result == 0, "pmemobj_tx_add_range_direct failed: \(String(cString: pmemobj_errormsg()))")
+  }
+}
+
 /// PMDK's libpmemobj as a persistence backend, so that the very same containers run on it: a pool file,
 /// one transaction open at all times, changes snapshotted into PMDK's undo log where the containers
 /// announce them, PMDK's own transactional allocator, and commit = commit the transaction and open the
 /// next. With PMEM_IS_PMEM_FORCE=1 PMDK persists with cache flushes, as on real persistent memory.
-final class PMDKBackend: PersistenceBackend {
-  /// The pool's bytes: offsets are PMDK's own object offsets, from the pool's base.
-  struct PoolMemory: PersistentMemoryAccess {
-    let plain: PlainMemory
-
-    var size: Int { plain.size }
-
-    @inline(__always)
-    func load<T: BitwiseCopyable>(_ type: T.Type, at offset: Int) -> T { plain.load(T.self, at: offset) }
-
-    @inline(__always)
-    func store<T: BitwiseCopyable>(_ value: T, at offset: Int) { plain.store(value, at: offset) }
-
-    func copy(from bytes: UnsafeRawBufferPointer, to offset: Int) { plain.copy(from: bytes, to: offset) }
-
-    func fill(_ byte: UInt8, at offset: Int, count: Int) { plain.fill(byte, at: offset, count: count) }
-
-    @inline(__always)
-    func withBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-      plain.withBytes(at: offset, count: count, body)
-    }
-
-    /// The undo snapshot of TX_ADD: PMDK copies the old bytes into its log and persists them.
-    func prepareToChange(at offset: Int, count: Int) {
-      let result = pmemobj_tx_add_range_direct(plain.base + offset, count)
-      precondition(result == 0, "pmemobj_tx_add_range_direct failed: \(String(cString: pmemobj_errormsg()))")
-    }
-  }
-
+/// `Memory` is what the containers see of the pool: the pool itself, or the pool behind a device model.
+final class PMDKBackend<Memory: PersistentMemoryAccess>: PersistenceBackend {
   let path: String
   let pool: OpaquePointer
-  let memory: DeviceMemory<PoolMemory>
+  let memory: Memory
   let rootOffset: Int
   private let poolIdentifier: UInt64
 
-  /// Creates a pool of `size` bytes at `path` and opens the first transaction. With `device`, every
-  /// access of the containers to the pool pays its latency model (the CXL emulation).
-  init(path: String, size: Int, device: DeviceLatencyModel? = nil) throws {
+  /// Creates a pool of `size` bytes at `path`, whose bytes the containers see through
+  /// `memory(the pool's bytes)`, and opens the first transaction.
+  init(path: String, size: Int, memory makeMemory: (PMDKPoolMemory) -> Memory) throws {
     guard let pool = pmemobj_create(path, "snapshot-bench", size, 0o600) else {
       throw BaselineError(description: "pmemobj_create \(path): \(String(cString: pmemobj_errormsg()))")
     }
@@ -54,7 +55,7 @@ final class PMDKBackend: PersistenceBackend {
     let root = pmemobj_root(pool, 64)
     poolIdentifier = root.pool_uuid_lo
     rootOffset = Int(root.off)
-    memory = DeviceMemory(base: PoolMemory(plain: PlainMemory(base: UnsafeMutableRawPointer(pool), size: size)), device: device)
+    memory = makeMemory(PMDKPoolMemory(plain: PlainMemory(base: UnsafeMutableRawPointer(pool), size: size)))
     try begin()
   }
 
@@ -88,5 +89,12 @@ final class PMDKBackend: PersistenceBackend {
     pmemobj_tx_commit()
     _ = pmemobj_tx_end()
     pmemobj_close(pool)
+  }
+}
+
+extension PMDKBackend where Memory == PMDKPoolMemory {
+  /// Creates a pool of `size` bytes at `path`, the containers reaching it directly.
+  convenience init(path: String, size: Int) throws {
+    try self.init(path: path, size: size) { $0 }
   }
 }

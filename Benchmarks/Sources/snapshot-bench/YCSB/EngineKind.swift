@@ -56,33 +56,40 @@ func withEngine<Visitor: EngineVisitor>(
     defer { engine.close() }
     return try visitor.visit(engine)
   }
-  let regionMedium: Region.Medium = medium.isByteAddressable ? .persistentMemory : .file
+  func createRegion(tracking: Region.Tracking) throws -> Region {
+    let options = Region.CreateOptions(medium: medium.isByteAddressable ? .persistentMemory : .file, tracking: tracking)
+    guard let device else { return try Region.create(at: FilePath(path), size: bytes, options: options) }
+    return try Region.create(at: FilePath(path), size: bytes, options: options, emulating: device)
+  }
   switch kind {
   case .snapshot:
-    let options = Region.CreateOptions(medium: regionMedium)
-    let region = try device.map { try Region.create(at: FilePath(path), size: bytes, options: options, emulating: $0) }
-      ?? Region.create(at: FilePath(path), size: bytes, options: options)
+    let region = try createRegion(tracking: .lines)
     let backend = RegionBackend(region: region)
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
   case .snapshotPages:
-    let options = Region.CreateOptions(medium: regionMedium, tracking: .pages)
-    let region = try device.map { try Region.create(at: FilePath(path), size: bytes, options: options, emulating: $0) }
-      ?? Region.create(at: FilePath(path), size: bytes, options: options)
+    let region = try createRegion(tracking: .pages)
     let backend = HeapBackend(memory: PageTrackedMemory(region: region), heapOffset: 64) { () throws(SnapshotError) in try region.msync() }
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
   case .msync:
     let file = try MsyncFile(path: path, size: bytes, flushesPages: medium.isByteAddressable)
-    let backend = HeapBackend(memory: DeviceMemory(base: MsyncMemory(file: file), device: device), heapOffset: 64) { () throws(SnapshotError) in
-      do { try file.sync() } catch { throw .commitFailed(path: path, operation: "msync", errno: .ioError) }
-      return 0
+    func runMsync<Memory: PersistentMemoryAccess>(on memory: Memory) throws -> Visitor.Result {
+      let backend = HeapBackend(memory: memory, heapOffset: 64) { () throws(SnapshotError) in
+        do { try file.sync() } catch { throw .commitFailed(path: path, operation: "msync", errno: .ioError) }
+        return 0
+      }
+      backend.heap.format()
+      return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { file.bytesWritten }) { file.close() })
     }
-    backend.heap.format()
-    return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { file.bytesWritten }) { file.close() })
+    guard let device else { return try runMsync(on: MsyncMemory(file: file)) }
+    return try runMsync(on: DeviceMemory(base: MsyncMemory(file: file), device: device))
   case .pmdk:
-    let backend = try PMDKBackend(path: path, size: bytes, device: device)
-    return try run(ContainerEngine(backend: backend, index: index) { backend.close() })
+    func runPMDK<Memory: PersistentMemoryAccess>(_ backend: PMDKBackend<Memory>) throws -> Visitor.Result {
+      try run(ContainerEngine(backend: backend, index: index) { backend.close() })
+    }
+    guard let device else { return try runPMDK(PMDKBackend(path: path, size: bytes)) }
+    return try runPMDK(PMDKBackend(path: path, size: bytes) { DeviceMemory(base: $0, device: device) })
   case .lmdb:
     return try run(LMDBEngine(directory: path, mapSize: 2 * bytes))
   case .kyoto:

@@ -18,8 +18,8 @@ struct YCSBRun: ParsableCommand {
   @Option var operations: Int
   @Option var commitEvery = 1
   @Option var seed: UInt64 = 1
-  @Option(help: "cxl: bytes the emulated device's cache holds.") var deviceCache = 16 << 20
-  @Option(help: "cxl: nanoseconds an access outside the device's cache costs.") var deviceLatency = 2_400
+  @Option(help: "cxl: bytes the emulated device's cache holds.") var deviceCache: Int?
+  @Option(help: "cxl: nanoseconds an access outside the device's cache costs.") var deviceLatency: Int?
 
   func run() throws {
     // PMDK reads this when it first checks a mapping: cache flushes on byte-addressable media, msync on files.
@@ -27,7 +27,11 @@ struct YCSBRun: ParsableCommand {
     guard let spec = WorkloadSpec.all.first(where: { $0.name == workload.uppercased() }) else {
       throw ValidationError("no workload \(workload): A to F")
     }
-    let device = medium == .cxl ? DeviceLatencyModel(cacheBytes: deviceCache, missLatency: .nanoseconds(deviceLatency)) : nil
+    var device: DeviceLatencyModel?
+    if medium == .cxl {
+      guard let deviceCache, let deviceLatency else { throw ValidationError("cxl needs --device-cache and --device-latency") }
+      device = DeviceLatencyModel(cacheBytes: deviceCache, missLatency: .nanoseconds(deviceLatency))
+    }
     let runner = YCSBRunner(
       spec: spec, medium: medium, kind: engine, records: records, operations: operations, commitEvery: commitEvery, seed: seed,
       device: device)

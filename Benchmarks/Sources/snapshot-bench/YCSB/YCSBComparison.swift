@@ -86,7 +86,7 @@ struct YCSBComparison: ParsableCommand {
         for engine in Self.engines(on: medium) {
           results.append(try runner.median(
             engine: engine, medium: medium, spec: spec, records: medium == .file ? fileRecords : records,
-            operations: [.pm: operations, .cxl: cxlOperations, .file: fileOperations][medium]!, commitEvery: 1))
+            operations: operations(on: medium), commitEvery: 1))
         }
       }
     }
@@ -99,6 +99,14 @@ struct YCSBComparison: ParsableCommand {
     let report = YCSBReport(
       results: results, repetitions: repetitions, device: mediaKinds.contains(.cxl) ? device : nil)
     try report.write(to: output)
+  }
+
+  private func operations(on medium: MediumKind) -> Int {
+    switch medium {
+    case .pm: operations
+    case .cxl: cxlOperations
+    case .file: fileOperations
+    }
   }
 
   /// LMDB and Kyoto Cabinet make data durable with fdatasync and msync, which flush nothing on tmpfs,
