@@ -39,6 +39,8 @@ package struct Mutant: Sendable {
     Mutant(name: "file: recovery skips the batch checksum", configuration: .init(.file, .redo), fault: .skipChecksum),
     Mutant(name: "file: recovery does not reset the log", configuration: .init(.file, .redo), fault: .skipRetire),
     Mutant(name: "file: log header written in two pieces", configuration: .init(.file, .redo), fault: .splitCommitWord),
+    Mutant(name: "threads: msync does not hold back changes on other threads", configuration: .init(.persistentMemory, .redo), fault: .commitDuringChanges),
+    Mutant(name: "threads (file): msync does not hold back changes on other threads", configuration: .init(.file, .redo), fault: .commitDuringChanges),
   ]
 
   /// What running a mutant found.
@@ -55,7 +57,7 @@ package struct Mutant: Sendable {
     var options = CrashSimulator.Options()
     options.stopAtFirstFailure = true
     options.seed = seed
-    for workload in Workload.all(scale: scale) {
+    for workload in Workload.all(scale: scale) where workload.runs(on: configuration) {
       let path = "\(scratchDirectory)/mutant.region"
       let scenario = try workload.record(configuration, faults: fault, seed: seed, path: path)
       try? FileManager.default.removeItem(atPath: path)

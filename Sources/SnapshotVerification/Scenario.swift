@@ -29,34 +29,46 @@ package struct Scenario: Sendable {
 }
 
 /// Runs a workload on a fresh region with a tracing medium and records it as a `Scenario`.
-package final class ScenarioRecorder {
+///
+/// A workload on a region shared by threads calls `msync` and `count` from any of them: the recorder
+/// takes one msync at a time, and notes each committed state as the commit takes it.
+package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var region: Region
   private let path: FilePath
   private let trace = Trace()
   private let medium: Region.Medium
   private let tracking: Region.Tracking
+  private let threads: Region.Threads
   private let faults: Fault
+  /// One msync at a time, with its notes.
+  private let lock = NSLock()
+  /// Separate, so that counting never waits for an msync on another thread.
+  private let countLock = NSLock()
   private let initialImage: CrashImage
   private var states: [CommittedState]
   private var acknowledged = 0
   private var failures: [String] = []
-  package private(set) var operations = 0
+  private var operationCount = 0
+  /// The operations counted so far (on any thread).
+  package var operations: Int { countLock.withLock { operationCount } }
   package private(set) var msyncs = 0
 
   package init(
-    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, tracking: Region.Tracking, faults: Fault
+    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, tracking: Region.Tracking,
+    threads: Region.Threads = .one, faults: Fault
   ) throws {
     self.path = path
     self.medium = medium
     self.tracking = tracking
+    self.threads = threads
     self.faults = faults
     switch medium {
     case .persistentMemory:
       try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
       initialImage = try CrashImage.read(from: path, medium: medium)
-      region = try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
+      region = try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
     case .file:
-      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults, tracking: tracking)
+      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults, tracking: tracking, threads: threads)
       initialImage = try CrashImage.read(from: path, medium: medium)
       trace.append(.created)
     }
@@ -65,21 +77,31 @@ package final class ScenarioRecorder {
 
   /// Counts one operation of the workload (a store, copy or fill).
   package func count() {
-    operations += 1
+    countLock.withLock { operationCount += 1 }
+  }
+
+  /// Notes a failure the workload saw (on a thread that cannot throw).
+  package func fail(_ message: String) {
+    lock.withLock { failures.append(message) }
   }
 
   /// msync, with the notes the simulator needs: the state in flight, then the one acknowledged.
   package func msync() throws {
-    let expected = region.hasChanges ? region.epoch + 1 : region.epoch
-    states.append(CommittedState(epoch: expected, data: region.withUnsafeBytes { Array($0) }))
-    let state = states.count - 1
-    trace.append(.msyncBegins(state: state))
-    let epoch = try region.msync()
-    trace.append(.msyncReturned(state: state))
-    acknowledged = state
-    msyncs += 1
-    if epoch != expected {
-      failures.append("msync returned epoch \(epoch), expected \(expected)")
+    try lock.withLock {
+      var state = 0
+      var expected: UInt64 = 0
+      let epoch = try region.msync { [self] working, commits in
+        expected = commits ? region.epoch + 1 : region.epoch
+        states.append(CommittedState(epoch: expected, data: Array(working)))
+        state = states.count - 1
+        trace.append(.msyncBegins(state: state))
+      }
+      trace.append(.msyncReturned(state: state))
+      acknowledged = state
+      msyncs += 1
+      if epoch != expected {
+        failures.append("msync returned epoch \(epoch), expected \(expected)")
+      }
     }
   }
 
@@ -97,8 +119,8 @@ package final class ScenarioRecorder {
     trace.append(.processCrash)
     region.abandon()
     region = medium == .file
-      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
-      : try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking)
+      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
+      : try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
     let expected = states[acknowledged]
     if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
       failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")

@@ -34,10 +34,11 @@ package struct TracingFileMedium: FileMedium {
 
   /// Creates a file region whose writes, syncs and directory sync are recorded in `trace`.
   package static func create(
-    at path: FilePath, size: Int, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+    at path: FilePath, size: Int, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines,
+    threads: Region.Threads = .one
   ) throws(SnapshotError) -> Region {
     try Region.create(
-      at: path, size: size, tracking: tracking, faults: faults, directorySynced: { trace.append(.directorySync) }
+      at: path, size: size, tracking: tracking, threads: threads, faults: faults, directorySynced: { trace.append(.directorySync) }
     ) {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults)
     }
@@ -45,9 +46,9 @@ package struct TracingFileMedium: FileMedium {
 
   /// Opens a file region whose writes and syncs are recorded in `trace`.
   package static func open(
-    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines, threads: Region.Threads = .one
   ) throws(SnapshotError) -> Region {
-    try Region.open(at: path, tracking: tracking, files: {
+    try Region.open(at: path, tracking: tracking, threads: threads, files: {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults)
     })
   }

@@ -81,8 +81,8 @@ package struct TracingMedium: ByteAddressableMedium {
 
   /// Opens a region whose durable writes are recorded in `trace`.
   package static func open(
-    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines
+    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines, threads: Region.Threads = .one
   ) throws(SnapshotError) -> Region {
-    try Region.open(at: path, tracking: tracking, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
+    try Region.open(at: path, tracking: tracking, threads: threads, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
   }
 }

@@ -9,6 +9,8 @@ package struct Workload: Sendable {
   package var regionSize: Int
   /// How the region is tracked while the workload runs.
   package var tracking: Region.Tracking = .lines
+  /// Whether threads share the region while the workload runs.
+  package var threads: Region.Threads = .one
   /// A check every recovered region must pass besides holding a committed state; nil when it passes.
   package var invariant: (@Sendable (Region) -> String?)?
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
@@ -17,7 +19,7 @@ package struct Workload: Sendable {
   package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
     let recorder = try ScenarioRecorder(
       path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal,
-      tracking: tracking, faults: faults)
+      tracking: tracking, threads: threads, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
     var scenario = try recorder.finish(workload: name)
@@ -41,10 +43,56 @@ package struct Workload: Sendable {
     package var description: String { "\(medium) \(journal)" }
   }
 
+  /// Whether the workload can run with `configuration`: a region shared by threads needs the redo
+  /// journal.
+  package func runs(on configuration: Configuration) -> Bool {
+    threads == .one || configuration.journal == .redo
+  }
+
   /// Every workload, at a scale that `scale` multiplies.
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
-     processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale)]
+     processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
+     threadedTransfers(commits: 8 * scale)]
+  }
+
+  /// Three threads move money between their accounts (interleaved in the same lines) inside
+  /// `Region.change`, without pause, while a fourth calls msync `commits` times, each once every
+  /// writer has moved on since the last; the writers call msync too, after their 20th and 200th change.
+  /// Every commit thus meets changes in progress on other threads. Every recovered region must hold
+  /// whole changes only: each writer's total intact, each record matching its writer's counter.
+  package static func threadedTransfers(commits: Int) -> Workload {
+    let layout = TransferLayout(writers: 3)
+    var workload = Workload(name: "threads: transfers, msync from every thread", regionSize: layout.size) { recorder, generator in
+      layout.fund(recorder.region)
+      try recorder.msync()
+      let seeds = (0..<layout.writers).map { _ in generator.next() }
+      let stop = StopFlag()
+      onThreads(layout.writers + 1) { thread in
+        guard thread < layout.writers else {
+          for _ in 0..<commits {
+            let operations = recorder.operations
+            while recorder.operations < operations + 3 * layout.writers { sched_yield() }
+            do { try recorder.msync() } catch { recorder.fail("msync on the committing thread: \(error)") }
+          }
+          stop.raise()
+          return
+        }
+        var generator = SeededGenerator(seed: seeds[thread])
+        var change = 0
+        while !stop.isRaised {
+          change += 1
+          recorder.region.change { layout.transfer(in: recorder.region, writer: thread, change: change, using: &generator) }
+          recorder.count()
+          guard change == 20 || change == 200 else { continue }
+          do { try recorder.msync() } catch { recorder.fail("msync on writer \(thread)'s thread: \(error)") }
+        }
+      }
+      try recorder.msync()
+    }
+    workload.threads = .many
+    workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet
+    return workload
   }
 
   /// Stores of random sizes (1 to 80 bytes) at random offsets and alignments, random msync and discard.

@@ -6,7 +6,7 @@ struct SnapshotBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "snapshot-bench",
     abstract: "Benchmarks of Snapshot for Swift, each against a baseline measured in the same run.",
-    subcommands: [YCSBComparison.self, Micro.self, Files.self, KeyValue.self, YCSBRun.self]
+    subcommands: [YCSBComparison.self, Micro.self, Files.self, KeyValue.self, ThreadScaling.self, YCSBRun.self]
   )
 }
 
@@ -129,6 +129,58 @@ struct KeyValue: ParsableCommand {
     try KeyValueBenchmarks(
       workspace: workspace, keys: keys, preloadedKeys: preloadedKeys, reads: reads, commits: commits, repetitions: repetitions
     ).run(into: &report)
+    print(report.markdown())
+    if let json { try report.write(json: json) }
+  }
+}
+
+struct ThreadScaling: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "threads",
+    abstract: "Regions shared by threads: tracked-store throughput on 1 and 2 threads, and the paper's msync "
+      + "scaling benchmark on 1, 2 and 4 threads against POSIX msync.",
+    discussion: "Every ratio compares figures measured in this run on the same medium. Build with -c release.")
+
+  @Option(help: "Where to put the persistent-memory files (a tmpfs or DAX mount).")
+  var directory = "/dev/shm"
+
+  @Option(help: "A directory on an ordinary file system, for the file runs of the msync scaling benchmark.")
+  var fileDirectory = FileManager.default.temporaryDirectory.path
+
+  @Option(help: "Rounds of the msync scaling benchmark on persistent memory, split among the threads.")
+  var rounds = 200_000
+
+  @Option(help: "Rounds of the msync scaling benchmark on the file system.")
+  var fileRounds = 1_000
+
+  @Option(help: "Repetitions of each measurement; the median is reported.")
+  var repetitions = 3
+
+  @Option(help: "Run only these groups (comma-separated: stores, pm, file).")
+  var only: String?
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  func run() throws {
+    #if DEBUG
+    printProgress("warning: a debug build; numbers from it say nothing about release performance")
+    #endif
+    let groups = Set((only ?? "stores,pm,file").split(separator: ",").map(String.init))
+    var report = BenchmarkReport(title: "Regions shared by threads (persistent memory on \(directory), files in \(fileDirectory))")
+    let memory = try Workspace(parent: directory)
+    if groups.contains("stores") {
+      try TrackedStoreScaling(workspace: memory, repetitions: repetitions).run(into: &report)
+      memory.clear()
+    }
+    if groups.contains("pm") {
+      try MsyncScaling(workspace: memory, medium: .persistentMemory, rounds: rounds, repetitions: repetitions).run(into: &report)
+      memory.clear()
+    }
+    if groups.contains("file") {
+      let disk = try Workspace(parent: fileDirectory)
+      try MsyncScaling(workspace: disk, medium: .file, rounds: fileRounds, repetitions: repetitions).run(into: &report)
+    }
     print(report.markdown())
     if let json { try report.write(json: json) }
   }

@@ -1,5 +1,6 @@
 // The few machine instructions Swift cannot express, as `static inline` functions so that they inline
-// into their Swift callers, and (PageTracking.h) the page-fault handler of page-granular tracking.
+// into their Swift callers, (Atomics.h) atomic operations on raw memory and a thread-local slot, and
+// (PageTracking.h) the page-fault handler of page-granular tracking.
 // Everything else lives in Swift.
 #ifndef CSNAPSHOT_PLATFORM_H
 #define CSNAPSHOT_PLATFORM_H
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "Atomics.h"
 #include "PageTracking.h"
 
 #if defined(__x86_64__)

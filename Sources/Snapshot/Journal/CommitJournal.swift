@@ -8,6 +8,9 @@ protocol CommitJournal: AnyObject {
   /// Bytes written to the medium so far (log records and home copy), for write amplification.
   var bytesWritten: Int { get }
 
+  /// The deliberate bugs the medium switches on (none in production).
+  var faults: Fault { get }
+
   /// Called on the first store to `line` in an epoch, before the working copy changes.
   func lineWillChange(_ line: Int)
 
@@ -21,6 +24,15 @@ protocol CommitJournal: AnyObject {
 
   /// Makes the home copy durable and retires the log, so that the next open has nothing to recover.
   func checkpoint() throws(SnapshotError)
+
+  /// Told once, before any commit, that threads share the working copy: a line may change while a
+  /// commit reads it (a store that races with msync), so each line must be checksummed exactly as it
+  /// is written to the log.
+  func workingCopyIsShared()
+}
+
+extension CommitJournal {
+  func workingCopyIsShared() {}
 }
 
 /// A journal whose home copy catches up at checkpoints, after the log has grown past a threshold.

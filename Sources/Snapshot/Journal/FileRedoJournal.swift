@@ -15,6 +15,7 @@ import SystemPackage
 ///   appending a batch is not fatal: nothing was committed, and msync can be retried.
 final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   let medium: Medium
+  var faults: Fault { medium.faults }
   let header: RegionHeader
   let working: UnsafeRawPointer
   let logPath: String
@@ -103,9 +104,10 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
       }
       var data = head
       for run in lines.lineRuns {
-        let source = working + run.first * 64
-        checksum.add(lines: source, count: run.count)
-        (raw.baseAddress! + data).copyMemory(from: source, byteCount: run.count * 64)
+        // Copied first and checksummed as copied: a line another thread changes meanwhile stays
+        // consistent with its checksum.
+        (raw.baseAddress! + data).copyMemory(from: working + run.first * 64, byteCount: run.count * 64)
+        checksum.add(lines: raw.baseAddress! + data, count: run.count)
         data += run.count * 64
       }
       let first = UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32

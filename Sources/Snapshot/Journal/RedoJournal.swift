@@ -97,6 +97,7 @@ enum RedoJournalLayout {
 /// - Recovery (`RedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
 final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
   let medium: Medium
+  var faults: Fault { medium.faults }
   let header: RegionHeader
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
@@ -112,6 +113,10 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
   /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
   /// `restore`, the lines wanted.
   private let scratch: LineBitmap
+  /// When threads share the working copy: lines are copied here, checksummed and written from here,
+  /// so that a line changing meanwhile cannot disagree with its checksum.
+  private var staging: UnsafeMutableRawPointer?
+  private static var stagingLines: Int { 64 }
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
@@ -126,6 +131,15 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
   }
 
   func lineWillChange(_ line: Int) {}
+
+  func workingCopyIsShared() {
+    guard staging == nil else { return }
+    staging = UnsafeMutableRawPointer.allocate(byteCount: Self.stagingLines * 64, alignment: 64)
+  }
+
+  deinit {
+    staging?.deallocate()
+  }
 
   @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>) {
@@ -154,10 +168,22 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
       runWord += 8
     }
     for run in lines.lineRuns {
-      let source = working + run.first * 64
-      checksum.add(lines: source, count: run.count)
-      medium.streamLines(from: source, lineCount: run.count, at: data)
-      data += 64 * run.count
+      guard let staging else {
+        let source = working + run.first * 64
+        checksum.add(lines: source, count: run.count)
+        medium.streamLines(from: source, lineCount: run.count, at: data)
+        data += 64 * run.count
+        continue
+      }
+      var line = run.first
+      while line < run.first + run.count {
+        let count = min(Self.stagingLines, run.first + run.count - line)
+        staging.copyMemory(from: working + line * 64, byteCount: count * 64)
+        checksum.add(lines: staging, count: count)
+        medium.streamLines(from: staging, lineCount: count, at: data)
+        data += 64 * count
+        line += count
+      }
     }
     medium.storeWord(UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: batch)
     medium.flushLog(at: batch, count: head)

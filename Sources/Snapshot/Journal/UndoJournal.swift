@@ -67,6 +67,7 @@ enum UndoJournalLayout {
 /// - Recovery (`UndoJournal+Recovery`) undoes an active log in reverse order and retires it.
 final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   let medium: Medium
+  var faults: Fault { medium.faults }
   let header: RegionHeader
   let working: UnsafeRawPointer
   /// Where a line's old image is read on its first store: the working copy, which still holds it, or

@@ -37,6 +37,9 @@ package struct Fault: OptionSet, Sendable, Hashable {
   package static let skipDataSync = Fault(rawValue: 1 << 11)
   /// Files: creating a region does not `fsync` the directory that holds its files.
   package static let skipDirectorySync = Fault(rawValue: 1 << 12)
+  /// Threads: msync takes the changed lines without holding back changes on other threads (it neither
+  /// waits for those in progress nor keeps new ones from starting).
+  package static let commitDuringChanges = Fault(rawValue: 1 << 13)
 }
 
 extension ByteAddressableMedium {

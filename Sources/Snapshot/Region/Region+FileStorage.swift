@@ -7,39 +7,40 @@ extension Region {
   /// `faults` reach creation too (a skipped directory sync); `directorySynced` is called once the
   /// directory holding the new files is synced, for a tracing medium to record it.
   package static func create<M: FileMedium>(
-    at path: FilePath, size: Int, tracking: Tracking = .lines, faults: Fault = [], directorySynced: () -> Void = {},
+    at path: FilePath, size: Int, tracking: Tracking = .lines, threads: Threads = .one, faults: Fault = [], directorySynced: () -> Void = {},
     files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
     try create(
-      at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), tracking: tracking,
+      at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), tracking: tracking, threads: threads,
       faults: faults, directorySynced: directorySynced, files: makeMedium)
   }
 
   static func create<M: FileMedium>(
-    at path: FilePath, header: RegionHeader, tracking: Tracking = .lines, faults: Fault = [], directorySynced: () -> Void = {},
+    at path: FilePath, header: RegionHeader, tracking: Tracking = .lines, threads: Threads = .one, faults: Fault = [], directorySynced: () -> Void = {},
     files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
+    try threads.check(journal: header.journal, tracking: tracking)
     let file = try RegionFile.create(
       at: path, header: header, control: initialControlLine(for: header), faults: faults, directorySynced: directorySynced)
-    return try Region(path: path, file: file, tracking: tracking, files: makeMedium(file.descriptor, file.log!))
+    return try Region(path: path, file: file, tracking: tracking, threads: threads, files: makeMedium(file.descriptor, file.log!))
   }
 
   /// Opens a region on an ordinary file whose writes and syncs go through
   /// `makeMedium(data file, log file)`.
   package static func open<M: FileMedium>(
-    at path: FilePath, tracking: Tracking = .lines, files makeMedium: (FileDescriptor, FileDescriptor) -> M
+    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     guard let log = file.log else {
       file.close()
       throw .invalidOptions(reason: "\(path): not a region on a file")
     }
-    return try Region(path: path, file: file, tracking: tracking, files: makeMedium(file.descriptor, log))
+    return try Region(path: path, file: file, tracking: tracking, threads: threads, files: makeMedium(file.descriptor, log))
   }
 
   /// Recovers the region from its log into its data file, then reads the working copy from it.
   convenience init<M: FileMedium>(
-    path: FilePath, file: RegionFile, tracking: Tracking, files medium: M
+    path: FilePath, file: RegionFile, tracking: Tracking, threads: Threads, files medium: M
   ) throws(SnapshotError) {
     let header = file.header
     let parts: Parts
@@ -48,7 +49,7 @@ extension Region {
       let (plan, logHeader) = try FileRedoJournal<M>.recover(medium: medium, header: header, logPath: file.logPath)
       var report = plan.report
       report.duration = ContinuousClock.now - start
-      parts = try Self.parts(path: path, header: header, tracking: tracking, recovery: report) { working throws(SnapshotError) in
+      parts = try Self.parts(path: path, header: header, tracking: tracking, threads: threads, recovery: report) { working throws(SnapshotError) in
         do throws(Errno) {
           try medium.read(into: UnsafeMutableRawBufferPointer(start: working, count: header.dataSize), at: header.dataOffset, from: .data)
         } catch {

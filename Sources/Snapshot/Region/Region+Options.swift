@@ -67,12 +67,16 @@ extension Region {
     public var journal: Journal
     /// How changes are found while this handle is open; not recorded in the file.
     public var tracking: Tracking
+    /// Whether this handle is used by one thread at a time or by many at once; not recorded in the file.
+    public var threads: Threads
 
-    /// Creates options; the defaults are the automatic medium, the redo journal and line tracking.
-    public init(medium: Medium? = nil, journal: Journal = .redo, tracking: Tracking = .lines) {
+    /// Creates options; the defaults are the automatic medium, the redo journal, line tracking and one
+    /// thread at a time.
+    public init(medium: Medium? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one) {
       self.medium = medium
       self.journal = journal
       self.tracking = tracking
+      self.threads = threads
     }
 
     func resolvedMedium(for path: FilePath) -> Medium {

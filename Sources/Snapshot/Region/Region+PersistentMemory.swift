@@ -8,32 +8,33 @@ extension Region {
   ) throws(SnapshotError) -> Region {
     try create(
       at: path, header: RegionHeader.new(size: size, medium: .persistentMemory, journal: options.journal),
-      tracking: options.tracking, memory: makeMedium)
+      tracking: options.tracking, threads: options.threads, memory: makeMedium)
   }
 
   static func create<M: ByteAddressableMedium>(
-    at path: FilePath, header: RegionHeader, tracking: Tracking, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
+    try threads.check(journal: header.journal, tracking: tracking)
     let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header))
-    return try Region(path: path, file: file, tracking: tracking, memory: makeMedium(file.mapping!.base))
+    return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: makeMedium(file.mapping!.base))
   }
 
   /// Opens a region on persistent memory whose durable writes go through
   /// `makeMedium(base of the file mapping)`.
   package static func open<M: ByteAddressableMedium>(
-    at path: FilePath, tracking: Tracking = .lines, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     guard let mapping = file.mapping else {
       file.close()
       throw .invalidOptions(reason: "\(path): not a persistent-memory region")
     }
-    return try Region(path: path, file: file, tracking: tracking, memory: makeMedium(mapping.base))
+    return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: makeMedium(mapping.base))
   }
 
   /// Recovers the region in the mapping, then fills the working copy from it.
   convenience init<M: ByteAddressableMedium>(
-    path: FilePath, file: RegionFile, tracking: Tracking, memory medium: M
+    path: FilePath, file: RegionFile, tracking: Tracking, threads: Threads, memory medium: M
   ) throws(SnapshotError) {
     let header = file.header
     let parts: Parts
@@ -48,7 +49,7 @@ extension Region {
       }
       var report = plan.report
       report.duration = ContinuousClock.now - start
-      parts = try Self.parts(path: path, header: header, tracking: tracking, recovery: report) { working in
+      parts = try Self.parts(path: path, header: header, tracking: tracking, threads: threads, recovery: report) { working in
         working.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
       } journal: { working throws(Errno) -> any CommitJournal in
         switch header.journal {

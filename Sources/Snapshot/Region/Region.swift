@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 /// A fixed-size byte range backed by a file, with failure-atomic msync.
@@ -19,8 +24,10 @@ import SystemPackage
 /// Everything stored in a region should be position independent (offsets, never addresses): the
 /// working copy is mapped at a different address every time the region is opened.
 ///
-/// A region is used from one thread at a time. Only one open handle per file exists at once: the file
-/// is locked, and a second opener, in this process or another, gets ``SnapshotError/locked(path:)``.
+/// By default a region is used from one thread at a time (``Threads/one``); opened with
+/// ``Threads/many``, any number of threads store into it at once and any of them commits everyone's
+/// changes: see ``change(_:)``. Only one open handle per file exists at once: the file is locked, and a
+/// second opener, in this process or another, gets ``SnapshotError/locked(path:)``.
 public final class Region {
   /// The region's file.
   public let path: FilePath
@@ -31,13 +38,22 @@ public final class Region {
 
   @usableFromInline let _working: UnsafeMutableRawPointer
   @usableFromInline let _bitmap: UnsafeMutablePointer<UInt64>
+  /// Nonzero while msync or discard runs; 2 (`ConcurrentLineTracker.takingLines`) while it takes and
+  /// writes the changed lines: a store then is a race.
+  @usableFromInline let _commitWord: UnsafeMutablePointer<UInt64>
   let tracker: DirtyLineTracker
+  /// The tracking of a region shared by threads; nil for one thread at a time.
+  let shared: ConcurrentLineTracker?
+  /// Orders msync, discard, checkpoint and close of a shared region.
+  let commitLock = Lock()
   let journal: any CommitJournal
   private let file: RegionFile
   private let workingMapping: MemoryMapping
   /// Page tracking, when the region was opened with it.
   private let pageTracker: PageTracker?
-  private var isClosed = false
+  private(set) var isClosed = false
+  /// Debug builds of a single-thread region: the thread that changed it since the last msync.
+  var debugOwner: pthread_t?
 
   /// The medium the region lives on.
   public var medium: Medium { file.header.medium }
@@ -48,7 +64,7 @@ public final class Region {
   public var epoch: UInt64 { journal.epoch }
   /// The number of 64-byte lines changed since the last msync by tracked stores. With page tracking,
   /// the pages written directly become lines only at msync: see ``hasChanges``.
-  public var dirtyLineCount: Int { tracker.count }
+  public var dirtyLineCount: Int { shared?.count ?? tracker.count }
 
   /// The bytes this handle has written to the medium: log records, and lines copied home (at msync
   /// with the undo journal, at checkpoints with the redo journal). Divided by the bytes your program
@@ -56,7 +72,7 @@ public final class Region {
   public var bytesWritten: Int { journal.bytesWritten }
 
   /// Whether anything was written since the last msync, so that msync will commit.
-  public var hasChanges: Bool { tracker.count > 0 || pageTracker?.dirtyPages.isEmpty == false }
+  public var hasChanges: Bool { dirtyLineCount > 0 || pageTracker?.dirtyPages.isEmpty == false }
 
   /// With the redo journal, the log size in bytes after which msync checkpoints first (the home copy
   /// catches up and the log starts over). A larger value makes checkpoints rarer, longer, and lets a
@@ -85,9 +101,11 @@ public final class Region {
     let header = try RegionHeader.new(size: size, medium: options.resolvedMedium(for: path), journal: options.journal)
     switch header.medium {
     case .persistentMemory:
-      return try create(at: path, header: header, tracking: options.tracking, memory: { PersistentMemory(base: $0) })
+      return try create(
+        at: path, header: header, tracking: options.tracking, threads: options.threads, memory: { PersistentMemory(base: $0) })
     case .file:
-      return try create(at: path, header: header, tracking: options.tracking, files: { FileStorage(data: $0, log: $1) })
+      return try create(
+        at: path, header: header, tracking: options.tracking, threads: options.threads, files: { FileStorage(data: $0, log: $1) })
     }
   }
 
@@ -95,13 +113,18 @@ public final class Region {
   ///
   /// Recovery replays or undoes what the log holds, makes the result durable and retires the log, so a
   /// crash during recovery is recovered again the same way. ``recovery`` tells what was done.
-  public static func open(at path: FilePath, tracking: Tracking = .lines) throws(SnapshotError) -> Region {
+  ///
+  /// `tracking` and `threads` apply to this handle only; ``Threads/many`` needs the redo journal and
+  /// line tracking.
+  public static func open(at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     switch file.header.medium {
     case .persistentMemory:
-      return try Region(path: path, file: file, tracking: tracking, memory: PersistentMemory(base: file.mapping!.base))
+      return try Region(
+        path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(base: file.mapping!.base))
     case .file:
-      return try Region(path: path, file: file, tracking: tracking, files: FileStorage(data: file.descriptor, log: file.log!))
+      return try Region(
+        path: path, file: file, tracking: tracking, threads: threads, files: FileStorage(data: file.descriptor, log: file.log!))
     }
   }
 
@@ -113,6 +136,8 @@ public final class Region {
     self.recovery = parts.recovery
     self.journal = parts.journal
     self.tracker = parts.tracker
+    self.shared = parts.shared
+    self._commitWord = parts.commitWord
     self.workingMapping = parts.working
     self.pageTracker = parts.pageTracker
     self._working = parts.working.base
@@ -123,6 +148,8 @@ public final class Region {
   struct Parts {
     var working: MemoryMapping
     var tracker: DirtyLineTracker
+    var shared: ConcurrentLineTracker?
+    var commitWord: UnsafeMutablePointer<UInt64>
     var pageTracker: PageTracker?
     var journal: any CommitJournal
     var recovery: RecoveryReport
@@ -131,21 +158,35 @@ public final class Region {
   /// Allocates the working copy and the tracking structures, fills the working copy with `fill`, and
   /// makes the journal; frees what it allocated when a step fails.
   static func parts(
-    path: FilePath, header: RegionHeader, tracking: Tracking, recovery: RecoveryReport,
+    path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, recovery: RecoveryReport,
     fill: (UnsafeMutableRawPointer) throws(SnapshotError) -> Void,
     journal makeJournal: (UnsafeMutableRawPointer) throws(Errno) -> any CommitJournal
   ) throws(SnapshotError) -> Parts {
+    try threads.check(journal: header.journal, tracking: tracking)
     let working = try allocating(path) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
+    let commitWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    commitWord.initialize(to: 0)
     do throws(SnapshotError) {
       try fill(working.base)
       let tracker = try allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
       let journal = try allocating(path) { () throws(Errno) in try makeJournal(working.base) }
+      let shared = threads == .many
+        ? try allocating(path) { () throws(Errno) in
+            try ConcurrentLineTracker(
+              bitmap: tracker.bitmap, lineCount: header.lineCount, commitWord: commitWord,
+              waitsForChanges: !journal.faults.contains(.commitDuringChanges))
+          }
+        : nil
+      if shared != nil { journal.workingCopyIsShared() }
       let pageTracker = tracking == .pages
         ? try step(path, "start page tracking") { () throws(Errno) in try PageTracker(base: working.base, length: header.dataSize) }
         : nil
-      return Parts(working: working, tracker: tracker, pageTracker: pageTracker, journal: journal, recovery: recovery)
+      return Parts(
+        working: working, tracker: tracker, shared: shared, commitWord: commitWord, pageTracker: pageTracker, journal: journal,
+        recovery: recovery)
     } catch {
       working.unmap()
+      commitWord.deallocate()
       throw error
     }
   }
@@ -156,21 +197,36 @@ public final class Region {
       file.close()
     }
     workingMapping.unmap()
+    _commitWord.deallocate()
   }
 
   /// Makes every change since the last msync durable, as one atomic commit.
   ///
+  /// In a region shared by threads, the commit holds every thread's changes: see ``change(_:)``.
+  ///
   /// - Returns: The epoch of the commit the region now holds (unchanged when nothing was changed).
   @discardableResult
   public func msync() throws(SnapshotError) -> UInt64 {
-    guard !isClosed else { throw .closed(path: path.string) }
-    markDirtyPages()
-    if tracker.count > 0 {
-      try journal.commit(tracker.lines)
-      tracker.removeAll()
+    try msync(observing: nil)
+  }
+
+  /// msync that first shows `observe` the working copy exactly as the commit takes it (no change in
+  /// progress on any thread), and whether there is anything to commit. For the crash simulator.
+  package func msync(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
+    try serialized { () throws(SnapshotError) in
+      guard !isClosed else { throw .closed(path: path.string) }
+      if let shared { return try commitShared(shared, observing: observe) }
+      markDirtyPages()
+      _commitWord.pointee = ConcurrentLineTracker.takingLines
+      defer { endCommitOfOneThread() }
+      observe?(UnsafeRawBufferPointer(start: _working, count: size), tracker.count > 0)
+      if tracker.count > 0 {
+        try journal.commit(tracker.lines)
+        tracker.removeAll()
+      }
+      try rearmPages()
+      return journal.epoch
     }
-    try rearmPages()
-    return journal.epoch
   }
 
   /// Page tracking: every line of every page written since the last msync is changed.
@@ -205,11 +261,16 @@ public final class Region {
   /// have to be read back from the log or the data file; if that read fails, the error is thrown and
   /// the changes are kept.
   public func discard() throws(SnapshotError) {
-    guard !isClosed else { throw .closed(path: path.string) }
-    markDirtyPages()
-    try journal.restore(tracker.lines, into: _working)
-    tracker.removeAll()
-    try rearmPages()
+    try serialized { () throws(SnapshotError) in
+      guard !isClosed else { throw .closed(path: path.string) }
+      if let shared { return try discardShared(shared) }
+      markDirtyPages()
+      _commitWord.pointee = ConcurrentLineTracker.takingLines
+      defer { endCommitOfOneThread() }
+      try journal.restore(tracker.lines, into: _working)
+      tracker.removeAll()
+      try rearmPages()
+    }
   }
 
   /// Brings the home copy up to date with every commit and retires the log, so that an open after a
@@ -221,8 +282,10 @@ public final class Region {
   /// example when the program is idle. The undo journal's home copy is always current: there, this
   /// does nothing.
   public func checkpoint() throws(SnapshotError) {
-    guard !isClosed else { throw .closed(path: path.string) }
-    try journal.checkpoint()
+    try serialized { () throws(SnapshotError) in
+      guard !isClosed else { throw .closed(path: path.string) }
+      try journal.checkpoint()
+    }
   }
 
   /// Checkpoints the log (the next open has nothing to recover), unmaps the file and releases its lock.
@@ -233,20 +296,24 @@ public final class Region {
   /// The file is released even when the checkpoint fails; the error is thrown then, and the next open
   /// recovers from the log.
   public func close() throws(SnapshotError) {
-    guard !isClosed else { return }
-    defer {
-      file.close()
-      isClosed = true
+    try serialized { () throws(SnapshotError) in
+      guard !isClosed else { return }
+      defer {
+        file.close()
+        isClosed = true
+      }
+      try journal.checkpoint()
     }
-    try journal.checkpoint()
   }
 
   /// Lets go of the file as a killed process would: no checkpoint, nothing written. For the crash
   /// simulator's process-crash workloads; the region is closed afterwards.
   package func abandon() {
-    guard !isClosed else { return }
-    file.close()
-    isClosed = true
+    serialized {
+      guard !isClosed else { return }
+      file.close()
+      isClosed = true
+    }
   }
 
   /// Called by the store path when some line of `first...last` may not be dirty yet: hands each line
@@ -254,6 +321,11 @@ public final class Region {
   @usableFromInline @inline(never)
   func _markLines(first: Int, last: Int) {
     precondition(!isClosed, "store to a closed region")
+    if let shared {
+      shared.mark(first: first, last: last, in: currentThreadLog(shared))
+      return
+    }
+    assert(isOnlyStoringThread(), "a region opened for one thread at a time was changed by two threads between msyncs; open it with threads: .many")
     for line in first...last where _bitmap[line &>> 6] & (1 &<< UInt64(line & 63)) == 0 {
       journal.lineWillChange(line)
       tracker.insert(line)

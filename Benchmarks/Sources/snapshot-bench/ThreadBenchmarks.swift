@@ -1,0 +1,185 @@
+import CSnapshotPlatform
+import Foundation
+import Snapshot
+import SystemPackage
+import YCSB
+
+/// Runs `body(thread)` on `count` threads released at once; returns the wall time from the release
+/// to the last thread's end, in nanoseconds.
+func timeOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> UInt64 {
+  let ready = DispatchSemaphore(value: 0)
+  let go = DispatchGroup()
+  go.enter()
+  let finished = DispatchGroup()
+  for thread in 0..<count {
+    finished.enter()
+    Thread {
+      ready.signal()
+      go.wait()
+      body(thread)
+      finished.leave()
+    }.start()
+  }
+  for _ in 0..<count { ready.wait() }
+  let start = nanoseconds()
+  go.leave()
+  finished.wait()
+  return nanoseconds() - start
+}
+
+/// Tracked stores from one and two threads into one region opened with `threads: .many`, each thread
+/// to random 8-byte words of its own 256 MiB; against the same stores from one thread.
+struct TrackedStoreScaling {
+  let workspace: Workspace
+  let repetitions: Int
+  let sliceSize = 256 << 20
+  let storesPerThread = 1 << 22
+
+  func run(into report: inout BenchmarkReport) throws {
+    printProgress("tracked stores from 1 and 2 threads: \(storesPerThread) random 8-byte stores per thread, each in its own 256 MiB")
+    let region = try Region.create(
+      at: FilePath(workspace.file("stores")), size: 2 * sliceSize, options: .init(medium: .persistentMemory, threads: .many))
+    let offsets = (0..<2).map { thread in
+      var generator = RandomSource(seed: UInt64(thread + 1))
+      return (0..<storesPerThread).map { _ in thread * sliceSize + Int(generator.next() % UInt64(sliceSize / 8)) * 8 }
+    }
+    var first: [[Double]] = [[], []], dirty: [[Double]] = [[], []]
+    for _ in 0..<repetitions {
+      for threads in [1, 2] {
+        let stores = Double(threads * storesPerThread)
+        first[threads - 1].append(stores / Double(timeOnThreads(threads) { storeAll(offsets[$0], into: region) }) * 1000)
+        dirty[threads - 1].append(stores / Double(timeOnThreads(threads) { storeAll(offsets[$0], into: region) }) * 1000)
+        try region.discard()
+      }
+    }
+    try region.close()
+    let group = "tracked-store throughput (threads: .many)"
+    report.add(group, "1 thread, first stores to fresh lines mixed with repeats", median(first[0]), unit: "M stores/s")
+    report.add(group, "2 threads, first stores to fresh lines mixed with repeats", median(first[1]), unit: "M stores/s",
+               baseline: ("1 thread", median(first[0])), minRatio: 1.8)
+    report.add(group, "1 thread, stores to dirty lines", median(dirty[0]), unit: "M stores/s")
+    report.add(group, "2 threads, stores to dirty lines", median(dirty[1]), unit: "M stores/s",
+               baseline: ("1 thread", median(dirty[0])), minRatio: 1.8)
+  }
+}
+
+/// The Snapshot paper's msync scaling benchmark: `rounds` rounds of three 512-byte copies to random
+/// offsets of a 1 GiB file followed by an msync, split among 1, 2 and 4 threads. Snapshot (a region
+/// opened with `threads: .many`, the copies in one `change`) against POSIX msync on a shared mapping
+/// of the same kind of file, in the same run.
+///
+/// POSIX msync on tmpfs writes nothing back, so there each thread first does what msync does on a
+/// DAX file system: it writes back every line of each page it dirtied (clwb), then fences, then
+/// calls msync. On a file system with a page cache the kernel does the write-back.
+struct MsyncScaling {
+  let workspace: Workspace
+  let medium: Region.Medium
+  let rounds: Int
+  let repetitions: Int
+  let size = 1 << 30
+  let threadCounts = [1, 2, 4]
+
+  func run(into report: inout BenchmarkReport) throws {
+    let where_ = medium == .persistentMemory ? "pm" : "file"
+    printProgress("msync scaling (\(where_)): \(rounds) rounds of 3 random 512-byte copies + msync into 1 GiB, on 1, 2, 4 threads")
+    let region = try Region.create(at: FilePath(workspace.file("region")), size: size, options: .init(medium: medium, threads: .many))
+    let posix = try SharedMapping(path: workspace.file("posix"), size: size, flushesPages: medium == .persistentMemory)
+    defer { posix.close() }
+    for threads in threadCounts {
+      var snapshot: [Double] = [], baseline: [Double] = []
+      for repetition in 0..<repetitions {
+        snapshot.append(try perRound(threads: threads, seed: repetition) { _, copy in
+          region.change { copy { source, offset in region.copy(from: source, to: offset) } }
+          try region.msync()
+        })
+        baseline.append(try perRound(threads: threads, seed: repetition) { pages, copy in
+          copy { source, offset in posix.copy(from: source, to: offset, dirtying: &pages) }
+          try posix.sync(pages: &pages)
+        })
+      }
+      report.add(
+        "msync scaling (\(where_), 1 GiB)", "\(threads) thread\(threads == 1 ? "" : "s"): 3 random 512-byte copies + msync",
+        median(snapshot), unit: "us/round", baseline: ("POSIX msync", median(baseline)), maxRatio: 1.0 / 3)
+    }
+    try region.close()
+  }
+
+  /// The mean wall time of one round, in microseconds, with the rounds split among `threads`.
+  private func perRound(
+    threads: Int, seed: Int,
+    _ round: @escaping @Sendable (inout [Int], (_ write: (UnsafeRawBufferPointer, Int) -> Void) -> Void) throws -> Void
+  ) throws -> Double {
+    let source = [UInt8](repeating: 0xA5, count: 512)
+    let perThread = rounds / threads
+    let size = self.size
+    let failure = FailureBox()
+    let elapsed = timeOnThreads(threads) { thread in
+      var generator = RandomSource(seed: UInt64(seed * 64 + thread + 1))
+      var pages: [Int] = []
+      source.withUnsafeBytes { bytes in
+        for _ in 0..<perThread {
+          do {
+            try round(&pages) { write in
+              for _ in 0..<3 { write(bytes, Int(generator.next() % UInt64(size - 512))) }
+            }
+          } catch {
+            failure.record(error)
+            return
+          }
+        }
+      }
+    }
+    if let error = failure.error { throw error }
+    return Double(elapsed) / Double(perThread * threads) / 1000
+  }
+}
+
+/// The first error a benchmark thread ran into.
+final class FailureBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var first: Error?
+  var error: Error? { lock.withLock { first } }
+  func record(_ error: Error) { lock.withLock { first = first ?? error } }
+}
+
+/// A file mapped shared for POSIX msync from many threads; each thread keeps its own dirty pages.
+final class SharedMapping: @unchecked Sendable {
+  let base: UnsafeMutableRawPointer
+  let size: Int
+  let flushesPages: Bool
+  private let descriptor: Int32
+
+  init(path: String, size: Int, flushesPages: Bool) throws {
+    descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0, posix_fallocate(descriptor, 0, off_t(size)) == 0 else {
+      throw BaselineError(description: "cannot create \(path) of \(size) bytes")
+    }
+    guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, descriptor, 0), address != MAP_FAILED else {
+      throw BaselineError(description: "cannot map \(path)")
+    }
+    base = address
+    self.size = size
+    self.flushesPages = flushesPages
+  }
+
+  func copy(from source: UnsafeRawBufferPointer, to offset: Int, dirtying pages: inout [Int]) {
+    (base + offset).copyMemory(from: source.baseAddress!, byteCount: source.count)
+    for page in offset >> 12...(offset + source.count - 1) >> 12 where !pages.contains(page) { pages.append(page) }
+  }
+
+  func sync(pages: inout [Int]) throws {
+    if flushesPages {
+      for page in pages {
+        for line in stride(from: page << 12, to: (page + 1) << 12, by: 64) { snapshot_clwb(base + line) }
+      }
+      snapshot_sfence()
+    }
+    pages.removeAll(keepingCapacity: true)
+    guard msync(base, size, MS_SYNC) == 0 else { throw BaselineError(description: "msync failed: \(errno)") }
+  }
+
+  func close() {
+    munmap(base, size)
+    Foundation.close(descriptor)
+  }
+}

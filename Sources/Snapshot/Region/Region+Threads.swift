@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSnapshotPlatform
+import SystemPackage
+
+extension Region {
+  /// Which threads use a region handle.
+  public enum Threads: Sendable, CaseIterable, CustomStringConvertible {
+    /// One thread at a time: the handle may pass from thread to thread at an msync, with the
+    /// synchronization that hands it over. The fastest store path and msync. Debug builds trap when a
+    /// second thread changes the region before the first one's changes were committed or discarded.
+    case one
+    /// Many threads at once, each storing without a lock (a bit test per store, an atomic operation
+    /// on the first store to a line), and msync from any thread committing every thread's changes as
+    /// one commit. Changes that must not be split across commits go inside ``Region/change(_:)``.
+    /// Needs the redo journal and line tracking.
+    case many
+
+    public var description: String { self == .one ? "one" : "many" }
+
+    func check(journal: Journal, tracking: Tracking) throws(SnapshotError) {
+      guard self == .many else { return }
+      guard journal == .redo else {
+        throw .invalidOptions(
+          reason: "threads: .many needs the redo journal: the undo journal logs a line's old contents before its first "
+            + "store, which another thread's store to the same line could overtake; create the region with journal: .redo")
+      }
+      guard tracking == .lines else {
+        throw .invalidOptions(
+          reason: "threads: .many needs line tracking: page tracking's fault handler records pages for one thread; "
+            + "use tracking: .lines")
+      }
+    }
+  }
+
+  /// Whether this handle is used by one thread at a time or by many.
+  public var threads: Threads { shared == nil ? .one : .many }
+
+  /// Runs `body`, whose stores form one change: an msync, from any thread, commits all of it or none
+  /// of it.
+  ///
+  /// In a region opened with ``Threads/many``, msync waits until every change in progress has ended and
+  /// holds back changes that start while it takes the changed lines, so a commit never holds half a
+  /// change. Put each update that must stay whole (an insertion into a data structure, a transfer
+  /// between two records) in a change, and call msync outside of it. Changes on different threads
+  /// run in parallel; nothing here serializes them, so two changes to the same bytes need the
+  /// caller's own synchronization, as for any memory. Two threads may store to the same 64-byte line
+  /// between msyncs; each line is committed as it is when msync takes it.
+  ///
+  /// A store outside a change that races with an msync on another thread is a bug: the commit may
+  /// hold part of it, and a multi-line store may be split between two commits. Debug builds trap on a
+  /// store made while msync takes the lines. Nothing already committed is ever lost.
+  ///
+  /// With ``Threads/one``, the region is used by one thread at a time, so `body` simply runs.
+  ///
+  /// Changes nest. msync or discard inside a change traps: the commit would wait for itself.
+  public func change<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    guard let shared else { return try body() }
+    let log: ThreadLineLog
+    do {
+      log = try shared.enterChange()
+    } catch {
+      preconditionFailure("cannot allocate this thread's list of changed lines: \(error)")
+    }
+    defer { log.leave() }
+    return try body()
+  }
+
+  /// Runs `body` under the commit lock when threads share the region.
+  func serialized<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    shared == nil ? try body() : try commitLock.withLock(body)
+  }
+
+  /// msync of a shared region; the caller holds the commit lock.
+  func commitShared(
+    _ shared: ConcurrentLineTracker, observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?
+  ) throws(SnapshotError) -> UInt64 {
+    let lines = shared.beginCommit()
+    defer { shared.endCommit() }
+    observe?(UnsafeRawBufferPointer(start: _working, count: size), lines.count > 0)
+    if lines.count > 0 {
+      do {
+        try journal.commit(lines)
+      } catch {
+        try? shared.restoreLines(lines)
+        throw error
+      }
+      shared.clearBits(of: lines)
+    }
+    return journal.epoch
+  }
+
+  /// discard of a shared region; the caller holds the commit lock.
+  func discardShared(_ shared: ConcurrentLineTracker) throws(SnapshotError) {
+    let lines = shared.beginCommit()
+    defer { shared.endCommit() }
+    do {
+      try journal.restore(lines, into: _working)
+    } catch {
+      try? shared.restoreLines(lines)
+      throw error
+    }
+    shared.clearBits(of: lines)
+  }
+
+  func currentThreadLog(_ shared: ConcurrentLineTracker) -> ThreadLineLog {
+    do {
+      return try shared.currentLog()
+    } catch {
+      preconditionFailure("cannot allocate this thread's list of changed lines: \(error)")
+    }
+  }
+
+  /// Debug builds: whether the calling thread is the only one that changed a single-thread region
+  /// since the last msync or discard.
+  func isOnlyStoringThread() -> Bool {
+    let thread = pthread_self()
+    guard let owner = debugOwner else {
+      debugOwner = thread
+      return true
+    }
+    return pthread_equal(owner, thread) != 0
+  }
+
+  /// Ends msync or discard of a single-thread region: stores may come again, from any thread.
+  func endCommitOfOneThread() {
+    _commitWord.pointee = 0
+    debugOwner = nil
+  }
+}
+
+/// A region handle may be shared between threads: with ``Region/Threads/many`` used by all of them at
+/// once, with ``Region/Threads/one`` by one at a time.
+extension Region: @unchecked Sendable {}

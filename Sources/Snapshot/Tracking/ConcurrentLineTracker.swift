@@ -1,0 +1,196 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSnapshotPlatform
+import Synchronization
+import SystemPackage
+
+/// The dirty-line tracking of a region shared by threads (``Region/Threads/many``).
+///
+/// - Store path: the bit test is the same as for one thread. The first store to a line sets its bit
+///   with an atomic or; the thread that turned it on appends the line to its own `ThreadLineLog`.
+///   Nothing on this path is shared between threads but the bitmap word itself.
+/// - Changes: a thread inside ``Region/change(_:)`` has published a nonzero depth. A commit raises the
+///   commit word, then waits until every thread's depth is zero; a thread entering a change while the
+///   word is raised steps back and waits. Both sides store, fence, then load (Dekker's pattern), so
+///   either the commit sees the change and waits for it, or the change sees the commit and waits.
+/// - Commit: with the word raised, the lines of every thread's log are taken into one list, the
+///   journal commits them as one batch, and only then are exactly their bits cleared.
+final class ConcurrentLineTracker {
+  let bitmap: LineBitmap
+  /// Raised (nonzero) while a commit or discard waits for changes to end (`waitingForChanges`), then
+  /// takes and writes the lines (`takingLines`); owned by the region.
+  let commitWord: UnsafeMutablePointer<UInt64>
+  static var waitingForChanges: UInt64 { 1 }
+  /// A store seen in this phase raced with the commit: no change can be in progress.
+  static var takingLines: UInt64 { 2 }
+  private let lineCount: Int
+  private let serial: UInt64
+  /// False only for the crash simulator's mutant that commits during changes.
+  private let waitsForChanges: Bool
+  private let registryLock = Lock()
+  private var logs: [ThreadLineLog] = []
+  /// Every thread's lines, gathered for one commit.
+  private let gathered: UnsafeMutablePointer<UInt32>
+  private let gatheredMapping: MemoryMapping
+
+  private static let serials = Atomic<UInt64>(0)
+
+  init(bitmap: LineBitmap, lineCount: Int, commitWord: UnsafeMutablePointer<UInt64>, waitsForChanges: Bool = true) throws(Errno) {
+    self.bitmap = bitmap
+    self.waitsForChanges = waitsForChanges
+    self.lineCount = lineCount
+    self.commitWord = commitWord
+    serial = Self.serials.add(1, ordering: .relaxed).newValue
+    gatheredMapping = try .anonymous(length: lineCount * 4)
+    gathered = gatheredMapping.base.bindMemory(to: UInt32.self, capacity: lineCount)
+  }
+
+  deinit {
+    gatheredMapping.unmap()
+  }
+
+  /// The calling thread's log, registered on its first use. A thread-local slot answers without a lock.
+  func currentLog() throws(Errno) -> ThreadLineLog {
+    if let cached = snapshot_thread_slot(serial) {
+      return Unmanaged<ThreadLineLog>.fromOpaque(cached).takeUnretainedValue()
+    }
+    let thread = pthread_self()
+    let log = try registryLock.withLock { () throws(Errno) -> ThreadLineLog in
+      if let existing = logs.first { pthread_equal($0.thread, thread) != 0 } { return existing }
+      let log = try ThreadLineLog(thread: thread, lineCount: lineCount)
+      logs.append(log)
+      return log
+    }
+    // The registry keeps the log alive as long as the region.
+    snapshot_set_thread_slot(serial, Unmanaged.passUnretained(log).toOpaque())
+    return log
+  }
+
+  /// The calling thread's log if it has one, without registering it.
+  private func registeredLog() -> ThreadLineLog? {
+    if let cached = snapshot_thread_slot(serial) {
+      return Unmanaged<ThreadLineLog>.fromOpaque(cached).takeUnretainedValue()
+    }
+    let thread = pthread_self()
+    return registryLock.withLock { logs.first { pthread_equal($0.thread, thread) != 0 } }
+  }
+
+  /// Sets the bits of `first...last`; each line whose bit this call turned on goes to `log`.
+  func mark(first: Int, last: Int, in log: ThreadLineLog) {
+    for line in first...last {
+      let word = bitmap.words + line &>> 6
+      let bit: UInt64 = 1 &<< UInt64(line & 63)
+      if snapshot_load_relaxed(word) & bit != 0 { continue }
+      if snapshot_fetch_or(word, bit) & bit == 0 { log.append(line) }
+    }
+  }
+
+  /// The number of changed lines (a moment's view while threads store).
+  var count: Int { registryLock.withLock { logs.reduce(0) { $0 + $1.count } } }
+
+  // MARK: Changes
+
+  /// Enters a change on the calling thread, waiting while a commit is running.
+  func enterChange() throws(Errno) -> ThreadLineLog {
+    let log = try currentLog()
+    if log.depth > 0 {
+      // Already inside: no commit can be past its wait, so none can start taking lines.
+      log.enter()
+      return log
+    }
+    while true {
+      log.enter()
+      if snapshot_load_sequential(commitWord) == 0 { return log }
+      log.leave()
+      Self.wait { snapshot_load_relaxed(commitWord) == 0 }
+    }
+  }
+
+  // MARK: Commits
+
+  /// Raises the commit word and waits until no thread is inside a change; then takes every thread's
+  /// lines. The caller holds the region's commit lock, commits or restores the lines, calls
+  /// `clearBits(of:)` on success, and `endCommit()` in every case.
+  func beginCommit() -> UnsafeBufferPointer<UInt32> {
+    precondition(
+      registeredLog().map { $0.depth == 0 } ?? true,
+      "msync or discard inside Region.change: the commit would wait for its own change to end")
+    if waitsForChanges {
+      snapshot_store_sequential(commitWord, Self.waitingForChanges)
+      // Listed after the word is raised: a thread registered later sees the word when it enters.
+      for log in registryLock.withLock({ logs }) where log.isInsideChange {
+        Self.wait { !log.isInsideChange }
+      }
+      snapshot_store_release(commitWord, Self.takingLines)
+    }
+    let all = registryLock.withLock { logs }
+    var count = 0
+    for log in all {
+      let lines = log.take()
+      (gathered + count).update(from: lines.baseAddress!, count: lines.count)
+      count += lines.count
+    }
+    return UnsafeBufferPointer(start: gathered, count: count)
+  }
+
+  /// Clears the bits of `lines`, a word at a time where lines share one.
+  func clearBits(of lines: UnsafeBufferPointer<UInt32>) {
+    var word = -1
+    var mask: UInt64 = 0
+    for line in lines {
+      let index = Int(line) &>> 6
+      if index != word {
+        if mask != 0 { snapshot_clear_bits(bitmap.words + word, mask) }
+        word = index
+        mask = 0
+      }
+      mask |= 1 &<< UInt64(line & 63)
+    }
+    if mask != 0 { snapshot_clear_bits(bitmap.words + word, mask) }
+  }
+
+  /// After a failed commit: the lines stay changed (their bits are still set) and go back to the
+  /// calling thread's log, for the next msync.
+  func restoreLines(_ lines: UnsafeBufferPointer<UInt32>) throws(Errno) {
+    let log = try currentLog()
+    for line in lines { log.append(Int(line)) }
+  }
+
+  func endCommit() {
+    snapshot_store_release(commitWord, 0)
+  }
+
+  /// Spins briefly, then yields the processor, until `done` holds.
+  private static func wait(until done: () -> Bool) {
+    var spins = 0
+    while !done() {
+      if spins < 128 {
+        snapshot_spin_pause()
+        spins += 1
+      } else {
+        sched_yield()
+      }
+    }
+  }
+
+  /// Checks that every set bit is listed exactly once in some thread's current list. Only while no
+  /// thread stores.
+  func _checkInvariants() {
+    var listed = Set<UInt32>()
+    registryLock.withLock {
+      for log in logs {
+        for line in log.lines {
+          precondition(Int(line) < lineCount, "dirty line \(line) out of range")
+          precondition(listed.insert(line).inserted, "dirty line \(line) listed twice")
+          precondition(bitmap.contains(Int(line)), "listed line \(line) has no bit")
+        }
+      }
+    }
+    var bits = 0
+    for word in 0..<(lineCount + 63) / 64 { bits += bitmap.words[word].nonzeroBitCount }
+    precondition(bits == listed.count, "\(bits) bits set for \(listed.count) listed lines")
+  }
+}
