@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import Snapshot
-import Synchronization
 
 /// Runs `body(0..<count)` on `count` threads of their own and waits for all of them. The threads are
 /// released together once all have started, so that their work overlaps. Unlike
@@ -27,11 +26,12 @@ package func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) 
 }
 
 /// A flag one thread raises for others to see.
-package final class StopFlag: Sendable {
-  private let raised = Mutex(false)
+package final class StopFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var raised = false
   package init() {}
-  package func raise() { raised.withLock { $0 = true } }
-  package var isRaised: Bool { raised.withLock { $0 } }
+  package func raise() { lock.withLock { raised = true } }
+  package var isRaised: Bool { lock.withLock { raised } }
 }
 
 /// Money moved between accounts by several writer threads sharing a region, for the tests and the

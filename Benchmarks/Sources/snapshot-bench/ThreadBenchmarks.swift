@@ -43,10 +43,13 @@ struct TrackedStoreScaling {
       var generator = RandomSource(seed: UInt64(thread + 1))
       return (0..<storesPerThread).map { _ in thread * sliceSize + Int(generator.next() % UInt64(sliceSize / 8)) * 8 }
     }
-    var first: [[Double]] = [[], []], dirty: [[Double]] = [[], []]
+    let plain = SharedAnonymousMapping(AnonymousMapping(size: 2 * sliceSize))
+    defer { plain.memory.release() }
+    var first: [[Double]] = [[], []], dirty: [[Double]] = [[], []], plainStores: [[Double]] = [[], []]
     for _ in 0..<repetitions {
       for threads in [1, 2] {
         let stores = Double(threads * storesPerThread)
+        plainStores[threads - 1].append(stores / Double(timeOnThreads(threads) { storeAll(offsets[$0], into: plain.memory.base) }) * 1000)
         first[threads - 1].append(stores / Double(timeOnThreads(threads) { storeAll(offsets[$0], into: region) }) * 1000)
         dirty[threads - 1].append(stores / Double(timeOnThreads(threads) { storeAll(offsets[$0], into: region) }) * 1000)
         try region.discard()
@@ -54,6 +57,9 @@ struct TrackedStoreScaling {
     }
     try region.close()
     let group = "tracked-store throughput (threads: .many)"
+    report.add(group, "plain stores to ordinary memory, 1 thread (the same offsets)", median(plainStores[0]), unit: "M stores/s")
+    report.add(group, "plain stores to ordinary memory, 2 threads", median(plainStores[1]), unit: "M stores/s",
+               baseline: ("1 thread", median(plainStores[0])))
     report.add(group, "1 thread, first stores to fresh lines mixed with repeats", median(first[0]), unit: "M stores/s")
     report.add(group, "2 threads, first stores to fresh lines mixed with repeats", median(first[1]), unit: "M stores/s",
                baseline: ("1 thread", median(first[0])), minRatio: 1.8)
@@ -132,6 +138,12 @@ struct MsyncScaling {
     if let error = failure.error { throw error }
     return Double(elapsed) / Double(perThread * threads) / 1000
   }
+}
+
+/// Ordinary memory handed to benchmark threads.
+struct SharedAnonymousMapping: @unchecked Sendable {
+  let memory: AnonymousMapping
+  init(_ memory: AnonymousMapping) { self.memory = memory }
 }
 
 /// The first error a benchmark thread ran into.

@@ -18,6 +18,11 @@ protocol CommitJournal: AnyObject {
   /// `lines` lists each changed line once, in first-store order, and is not empty.
   func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError)
 
+  /// `commit(lines)` that calls `linesRead` as soon as it has read the lines from the working copy,
+  /// possibly before the commit is durable: threads sharing the region may change it again from then
+  /// on. `linesRead` is not called when the commit fails before that point.
+  func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError)
+
   /// Copies the last committed contents of `lines` into the working copy and forgets what was logged
   /// for them since the last commit.
   func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) throws(SnapshotError)
@@ -33,6 +38,11 @@ protocol CommitJournal: AnyObject {
 
 extension CommitJournal {
   func workingCopyIsShared() {}
+
+  func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
+    try commit(lines)
+    linesRead()
+  }
 }
 
 /// A journal whose home copy catches up at checkpoints, after the log has grown past a threshold.

@@ -53,6 +53,11 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   func lineWillChange(_ line: Int) {}
 
   func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
+    try commit(lines) {}
+  }
+
+  /// The lines are read when the batch is assembled, before its write and `fdatasync`.
+  func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     if let failure { throw failure }
     var runCount = 0
     for _ in lines.lineRuns { runCount += 1 }
@@ -62,6 +67,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     }
     let next = epoch + 1
     assembleBatch(lines, runCount: runCount, epoch: next)
+    linesRead()
     do {
       try batch.withBytes { bytes throws(Errno) in try medium.write(bytes, at: tail, to: .log) }
     } catch {

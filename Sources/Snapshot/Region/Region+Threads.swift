@@ -59,12 +59,7 @@ extension Region {
   /// Changes nest. msync or discard inside a change traps: the commit would wait for itself.
   public func change<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     guard let shared else { return try body() }
-    let log: ThreadLineLog
-    do {
-      log = try shared.enterChange()
-    } catch {
-      preconditionFailure("cannot allocate this thread's list of changed lines: \(error)")
-    }
+    let log = shared.enterChange()
     defer { log.leave() }
     return try body()
   }
@@ -79,16 +74,28 @@ extension Region {
     _ shared: ConcurrentLineTracker, observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?
   ) throws(SnapshotError) -> UInt64 {
     let lines = shared.beginCommit()
-    defer { shared.endCommit() }
     observe?(UnsafeRawBufferPointer(start: _working, count: size), lines.count > 0)
-    if lines.count > 0 {
-      do {
-        try journal.commit(lines)
-      } catch {
-        try? shared.restoreLines(lines)
-        throw error
+    guard lines.count > 0 else {
+      shared.endCommit()
+      return journal.epoch
+    }
+    // Changes resume once the lines are read (on a file, while the log is synced): their bits are
+    // cleared first, so that a store from then on marks its line for the next commit.
+    var changesResumed = false
+    do {
+      try journal.commit(lines) {
+        shared.clearBits(of: lines)
+        shared.endCommit()
+        changesResumed = true
       }
-      shared.clearBits(of: lines)
+    } catch {
+      if changesResumed {
+        shared.remark(lines)
+      } else {
+        shared.restoreLines(lines)
+        shared.endCommit()
+      }
+      throw error
     }
     return journal.epoch
   }
@@ -100,18 +107,10 @@ extension Region {
     do {
       try journal.restore(lines, into: _working)
     } catch {
-      try? shared.restoreLines(lines)
+      shared.restoreLines(lines)
       throw error
     }
     shared.clearBits(of: lines)
-  }
-
-  func currentThreadLog(_ shared: ConcurrentLineTracker) -> ThreadLineLog {
-    do {
-      return try shared.currentLog()
-    } catch {
-      preconditionFailure("cannot allocate this thread's list of changed lines: \(error)")
-    }
   }
 
   /// Debug builds: whether the calling thread is the only one that changed a single-thread region

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CSnapshotPlatform
 import SystemPackage
 
 /// A fixed-size byte range backed by a file, with failure-atomic msync.
@@ -44,6 +45,8 @@ public final class Region {
   let tracker: DirtyLineTracker
   /// The tracking of a region shared by threads; nil for one thread at a time.
   let shared: ConcurrentLineTracker?
+  /// `shared`'s serial number, or 0.
+  private let sharedSerial: UInt64
   /// Orders msync, discard, checkpoint and close of a shared region.
   let commitLock = Lock()
   let journal: any CommitJournal
@@ -137,6 +140,7 @@ public final class Region {
     self.journal = parts.journal
     self.tracker = parts.tracker
     self.shared = parts.shared
+    self.sharedSerial = parts.shared?.serial ?? 0
     self._commitWord = parts.commitWord
     self.workingMapping = parts.working
     self.pageTracker = parts.pageTracker
@@ -321,8 +325,14 @@ public final class Region {
   @usableFromInline @inline(never)
   func _markLines(first: Int, last: Int) {
     precondition(!isClosed, "store to a closed region")
-    if let shared {
-      shared.mark(first: first, last: last, in: currentThreadLog(shared))
+    if sharedSerial != 0 {
+      // Through the thread's slot without retaining anything: the reference count of an object the
+      // threads share would be written by all of them on every first store.
+      if let slot = snapshot_thread_slot(sharedSerial) {
+        Unmanaged<ThreadLineLog>.fromOpaque(slot)._withUnsafeGuaranteedRef { $0.mark(first: first, last: last, in: _bitmap) }
+      } else {
+        shared!.currentLogOrTrap().mark(first: first, last: last, in: _bitmap)
+      }
       return
     }
     assert(isOnlyStoringThread(), "a region opened for one thread at a time was changed by two threads between msyncs; open it with threads: .many")

@@ -27,7 +27,8 @@ final class ConcurrentLineTracker {
   /// A store seen in this phase raced with the commit: no change can be in progress.
   static var takingLines: UInt64 { 2 }
   private let lineCount: Int
-  private let serial: UInt64
+  /// This tracker's number, never reused: the key of each thread's slot.
+  let serial: UInt64
   /// False only for the crash simulator's mutant that commits during changes.
   private let waitsForChanges: Bool
   private let registryLock = Lock()
@@ -78,24 +79,14 @@ final class ConcurrentLineTracker {
     return registryLock.withLock { logs.first { pthread_equal($0.thread, thread) != 0 } }
   }
 
-  /// Sets the bits of `first...last`; each line whose bit this call turned on goes to `log`.
-  func mark(first: Int, last: Int, in log: ThreadLineLog) {
-    for line in first...last {
-      let word = bitmap.words + line &>> 6
-      let bit: UInt64 = 1 &<< UInt64(line & 63)
-      if snapshot_load_relaxed(word) & bit != 0 { continue }
-      if snapshot_fetch_or(word, bit) & bit == 0 { log.append(line) }
-    }
-  }
-
   /// The number of changed lines (a moment's view while threads store).
   var count: Int { registryLock.withLock { logs.reduce(0) { $0 + $1.count } } }
 
   // MARK: Changes
 
   /// Enters a change on the calling thread, waiting while a commit is running.
-  func enterChange() throws(Errno) -> ThreadLineLog {
-    let log = try currentLog()
+  func enterChange() -> ThreadLineLog {
+    let log = currentLogOrTrap()
     if log.depth > 0 {
       // Already inside: no commit can be past its wait, so none can start taking lines.
       log.enter()
@@ -118,15 +109,16 @@ final class ConcurrentLineTracker {
     precondition(
       registeredLog().map { $0.depth == 0 } ?? true,
       "msync or discard inside Region.change: the commit would wait for its own change to end")
+    if waitsForChanges { snapshot_store_sequential(commitWord, Self.waitingForChanges) }
+    // Listed after the word is raised: a thread registered later sees the word when it enters a
+    // change, and its lines go to the next commit.
+    let all = registryLock.withLock { logs }
     if waitsForChanges {
-      snapshot_store_sequential(commitWord, Self.waitingForChanges)
-      // Listed after the word is raised: a thread registered later sees the word when it enters.
-      for log in registryLock.withLock({ logs }) where log.isInsideChange {
+      for log in all where log.isInsideChange {
         Self.wait { !log.isInsideChange }
       }
       snapshot_store_release(commitWord, Self.takingLines)
     }
-    let all = registryLock.withLock { logs }
     var count = 0
     for log in all {
       let lines = log.take()
@@ -152,11 +144,28 @@ final class ConcurrentLineTracker {
     if mask != 0 { snapshot_clear_bits(bitmap.words + word, mask) }
   }
 
-  /// After a failed commit: the lines stay changed (their bits are still set) and go back to the
-  /// calling thread's log, for the next msync.
-  func restoreLines(_ lines: UnsafeBufferPointer<UInt32>) throws(Errno) {
-    let log = try currentLog()
+  /// After a commit failed before it read the lines: they stay changed (their bits are still set)
+  /// and go back to the calling thread's log, for the next msync.
+  func restoreLines(_ lines: UnsafeBufferPointer<UInt32>) {
+    let log = currentLogOrTrap()
     for line in lines { log.append(Int(line)) }
+  }
+
+  /// After a commit failed once changes had resumed: the lines are marked changed again, each listed
+  /// by this thread unless another thread's store marked it meanwhile.
+  func remark(_ lines: UnsafeBufferPointer<UInt32>) {
+    let log = currentLogOrTrap()
+    for line in lines { log.mark(first: Int(line), last: Int(line), in: bitmap.words) }
+  }
+
+  /// The calling thread's log; traps when the memory for a new one cannot be had, since the store
+  /// path cannot throw.
+  func currentLogOrTrap() -> ThreadLineLog {
+    do {
+      return try currentLog()
+    } catch {
+      preconditionFailure("cannot allocate this thread's list of changed lines: \(error)")
+    }
   }
 
   func endCommit() {

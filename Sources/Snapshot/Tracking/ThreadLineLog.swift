@@ -44,6 +44,18 @@ final class ThreadLineLog {
   private var depthWord: UnsafeMutablePointer<UInt64> { control }
   private var listWord: UnsafeMutablePointer<UInt64> { control + 8 }
 
+  /// Sets the bits of `first...last` in `bitmap`; each line whose bit this call turned on is appended.
+  /// Called by the owner only.
+  @inline(__always)
+  func mark(first: Int, last: Int, in bitmap: UnsafeMutablePointer<UInt64>) {
+    for line in first...last {
+      let word = bitmap + line &>> 6
+      let bit: UInt64 = 1 &<< UInt64(line & 63)
+      if snapshot_load_relaxed(word) & bit != 0 { continue }
+      if snapshot_fetch_or(word, bit) & bit == 0 { append(line) }
+    }
+  }
+
   /// Records that this thread set `line`'s bit. Called by the owner only.
   @inline(__always)
   func append(_ line: Int) {
