@@ -1,17 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CSnapshotPlatform
 import SystemPackage
 
 extension Region {
   /// Which threads use a region handle.
   public enum Threads: Sendable, CaseIterable, CustomStringConvertible {
-    /// One thread at a time: the handle may pass from thread to thread at an msync, with the
-    /// synchronization that hands it over. The fastest store path and msync. Debug builds trap when a
-    /// second thread changes the region before the first one's changes were committed or discarded.
+    /// One thread at a time: the handle may pass from thread to thread (a task resuming on another
+    /// thread, a lock, a queue), with the synchronization that hands it over, at any point; changes
+    /// not committed yet go with it. The fastest store path and msync. Using it from two threads at
+    /// once is a data race (the thread sanitizer reports it); debug builds trap on a store made while
+    /// another thread's msync or discard takes the changed lines.
     case one
     /// Many threads at once, each storing without a lock (a bit test per store, an atomic operation
     /// on the first store to a line), and msync from any thread committing every thread's changes as
@@ -113,22 +110,6 @@ extension Region {
     shared.clearBits(of: lines)
   }
 
-  /// Debug builds: whether the calling thread is the only one that changed a single-thread region
-  /// since the last msync or discard.
-  func isOnlyStoringThread() -> Bool {
-    let thread = pthread_self()
-    guard let owner = debugOwner else {
-      debugOwner = thread
-      return true
-    }
-    return pthread_equal(owner, thread) != 0
-  }
-
-  /// Ends msync or discard of a single-thread region: stores may come again, from any thread.
-  func endCommitOfOneThread() {
-    _commitWord.pointee = 0
-    debugOwner = nil
-  }
 }
 
 /// A region handle may be shared between threads: with ``Region/Threads/many`` used by all of them at

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CSnapshotPlatform
 import SystemPackage
 
@@ -55,8 +50,6 @@ public final class Region {
   /// Page tracking, when the region was opened with it.
   private let pageTracker: PageTracker?
   private(set) var isClosed = false
-  /// Debug builds of a single-thread region: the thread that changed it since the last msync.
-  var debugOwner: pthread_t?
 
   /// The medium the region lives on.
   public var medium: Medium { file.header.medium }
@@ -222,7 +215,7 @@ public final class Region {
       if let shared { return try commitShared(shared, observing: observe) }
       markDirtyPages()
       _commitWord.pointee = ConcurrentLineTracker.takingLines
-      defer { endCommitOfOneThread() }
+      defer { _commitWord.pointee = 0 }
       observe?(UnsafeRawBufferPointer(start: _working, count: size), tracker.count > 0)
       if tracker.count > 0 {
         try journal.commit(tracker.lines)
@@ -270,7 +263,7 @@ public final class Region {
       if let shared { return try discardShared(shared) }
       markDirtyPages()
       _commitWord.pointee = ConcurrentLineTracker.takingLines
-      defer { endCommitOfOneThread() }
+      defer { _commitWord.pointee = 0 }
       try journal.restore(tracker.lines, into: _working)
       tracker.removeAll()
       try rearmPages()
@@ -335,7 +328,6 @@ public final class Region {
       }
       return
     }
-    assert(isOnlyStoringThread(), "a region opened for one thread at a time was changed by two threads between msyncs; open it with threads: .many")
     for line in first...last where _bitmap[line &>> 6] & (1 &<< UInt64(line & 63)) == 0 {
       journal.lineWillChange(line)
       tracker.insert(line)
