@@ -152,6 +152,25 @@ import SnapshotVerification
     try region.close()
   }
 
+  /// A store outside `change` made while another thread's msync takes the lines is caught in debug
+  /// builds (this test target is one). The writer stores without pause; the process must trap.
+  @Test func aStoreRacingWithMsyncTrapsInDebugBuilds() async throws {
+    let result = try await #require(processExitsWith: .signal(SIGILL), observing: [\.standardErrorContent]) {
+      let directory = TestDirectory()
+      let region = try Region.create(at: directory.file("region"), size: 1 << 20, options: .init(threads: .many))
+      Thread {
+        var value: UInt64 = 0
+        while true {
+          value &+= 1
+          region.store(value, at: Int(value % 16384) * 64)
+        }
+      }.start()
+      let deadline = ContinuousClock.now + .seconds(20)
+      while ContinuousClock.now < deadline { try region.msync() }
+    }
+    #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("a store raced with msync or discard"))
+  }
+
   @Test func changesNestAndReturnTheirResult() throws {
     let directory = TestDirectory()
     let region = try Region.create(at: directory.file("region"), size: 1 << 16, options: .init(threads: .many))
