@@ -292,6 +292,9 @@ public final class Region {
   ///
   /// The file is released even when the checkpoint fails; the error is thrown then, and the next open
   /// recovers from the log.
+  ///
+  /// With ``Threads/many``, close once no other thread stores any more: a first store to a line of a
+  /// closed region traps.
   public func close() throws(SnapshotError) {
     try serialized { () throws(SnapshotError) in
       guard !isClosed else { return }
