@@ -210,3 +210,18 @@ final class Shared<Value: Sendable>: @unchecked Sendable {
   init(_ value: Value) { self.value = value }
   func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
 }
+
+/// The crash simulator on the threaded workload, here in a debug build, where a store racing with a
+/// commit traps.
+@Suite struct ThreadedCrashSimulationTests {
+  @Test(arguments: [Workload.Configuration(.persistentMemory, .redo), Workload.Configuration(.file, .redo)])
+  func everyCrashImageRecoversToWholeChanges(configuration: Workload.Configuration) throws {
+    let directory = TestDirectory(onDisk: configuration.medium == .file)
+    let scenario = try Workload.threadedTransfers(commits: 4).record(configuration, seed: 5, path: "\(directory.path)/region")
+    #expect(scenario.failures.isEmpty, "\(scenario.failures)")
+    #expect(scenario.msyncs >= 6)
+    let report = CrashSimulator(scenario: scenario, options: .init(), scratchDirectory: directory.path).run()
+    #expect(report.failures.isEmpty, "\(report.failures.prefix(3))")
+    #expect(report.imagesDistinct > 100)
+  }
+}
