@@ -67,7 +67,7 @@ package struct Workload: Sendable {
       layout.fund(recorder.region)
       try recorder.msync()
       let seeds = (0..<layout.writers).map { _ in generator.next() }
-      let stop = StopFlag()
+      let stop = Locked(false)
       onThreads(layout.writers + 1) { thread in
         guard thread < layout.writers else {
           for _ in 0..<commits {
@@ -75,12 +75,12 @@ package struct Workload: Sendable {
             while recorder.operations < operations + 3 * layout.writers { sched_yield() }
             do { try recorder.msync() } catch { recorder.fail("msync on the committing thread: \(error)") }
           }
-          stop.raise()
+          stop.withLock { $0 = true }
           return
         }
         var generator = SeededGenerator(seed: seeds[thread])
         var change = 0
-        while !stop.isRaised {
+        while !stop.withLock({ $0 }) {
           change += 1
           recorder.region.change { layout.transfer(in: recorder.region, writer: thread, change: change, using: &generator) }
           recorder.count()

@@ -48,7 +48,7 @@ import SnapshotVerification
     let path = directory.file("region")
     let region = try Region.create(at: path, size: 1 << 16, options: .init(threads: .many))
     region.change { region.store(UInt64(42), at: 1000) }
-    let epoch = Shared<UInt64?>(nil)
+    let epoch = Locked<UInt64?>(nil)
     onThreads(1) { _ in epoch.withLock { $0 = try? region.msync() } }
     #expect(epoch.withLock { $0 } == 1)
     region.abandon()
@@ -70,8 +70,8 @@ import SnapshotVerification
     layout.fund(region)
     try region.msync()
 
-    let stop = Shared(false)
-    let changes = Shared(Array(repeating: 0, count: writers))
+    let stop = Locked(false)
+    let changes = Locked(Array(repeating: 0, count: writers))
     onThreads(writers + 1) { thread in
       if thread == writers {
         for _ in 0..<commits {
@@ -110,7 +110,7 @@ import SnapshotVerification
     let path = directory.file("region")
     let writers = 2, stores = 20000
     let region = try Region.create(at: path, size: 1 << 20, options: .init(threads: .many))
-    let done = Shared(0)
+    let done = Locked(0)
     onThreads(writers + 1) { thread in
       if thread == writers {
         while done.withLock({ $0 }) < writers { _ = try? region.msync() }
@@ -204,14 +204,6 @@ import SnapshotVerification
   }
 }
 
-
-/// A value the test's threads share, behind a pthread lock (which the thread sanitizer understands).
-final class Shared<Value: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value: Value
-  init(_ value: Value) { self.value = value }
-  func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
-}
 
 /// The crash simulator on the threaded workload, here in a debug build, where a store racing with a
 /// commit traps.

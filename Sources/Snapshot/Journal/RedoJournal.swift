@@ -168,19 +168,18 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
       runWord += 8
     }
     for run in lines.lineRuns {
-      guard let staging else {
-        let source = working + run.first * 64
-        checksum.add(lines: source, count: run.count)
-        medium.streamLines(from: source, lineCount: run.count, at: data)
-        data += 64 * run.count
-        continue
-      }
+      // Straight from the working copy in one piece, or through the staging buffer a piece at a time.
       var line = run.first
       while line < run.first + run.count {
-        let count = min(Self.stagingLines, run.first + run.count - line)
-        staging.copyMemory(from: working + line * 64, byteCount: count * 64)
-        checksum.add(lines: staging, count: count)
-        medium.streamLines(from: staging, lineCount: count, at: data)
+        var source = UnsafeRawPointer(working + line * 64)
+        var count = run.first + run.count - line
+        if let staging {
+          count = min(count, Self.stagingLines)
+          staging.copyMemory(from: source, byteCount: count * 64)
+          source = UnsafeRawPointer(staging)
+        }
+        checksum.add(lines: source, count: count)
+        medium.streamLines(from: source, lineCount: count, at: data)
         data += 64 * count
         line += count
       }

@@ -55,16 +55,10 @@ final class ConcurrentLineTracker {
 
   /// The calling thread's log, registered on its first use. A thread-local slot answers without a lock.
   func currentLog() throws(Errno) -> ThreadLineLog {
-    if let cached = snapshot_thread_slot(serial) {
-      return Unmanaged<ThreadLineLog>.fromOpaque(cached).takeUnretainedValue()
-    }
-    let thread = pthread_self()
-    let log = try registryLock.withLock { () throws(Errno) -> ThreadLineLog in
-      if let existing = logs.first { pthread_equal($0.thread, thread) != 0 } { return existing }
-      let log = try ThreadLineLog(thread: thread, lineCount: lineCount)
-      logs.append(log)
-      return log
-    }
+    if let log = registeredLog() { return log }
+    // Only this thread registers itself, so no other can have done it since the lookup.
+    let log = try ThreadLineLog(thread: pthread_self(), lineCount: lineCount)
+    registryLock.withLock { logs.append(log) }
     // The registry keeps the log alive as long as the region.
     snapshot_set_thread_slot(serial, Unmanaged.passUnretained(log).toOpaque())
     return log
@@ -76,7 +70,9 @@ final class ConcurrentLineTracker {
       return Unmanaged<ThreadLineLog>.fromOpaque(cached).takeUnretainedValue()
     }
     let thread = pthread_self()
-    return registryLock.withLock { logs.first { pthread_equal($0.thread, thread) != 0 } }
+    guard let log = registryLock.withLock({ logs.first { pthread_equal($0.thread, thread) != 0 } }) else { return nil }
+    snapshot_set_thread_slot(serial, Unmanaged.passUnretained(log).toOpaque())
+    return log
   }
 
   /// The number of changed lines (a moment's view while threads store).
@@ -188,18 +184,6 @@ final class ConcurrentLineTracker {
   /// Checks that every set bit is listed exactly once in some thread's current list. Only while no
   /// thread stores.
   func _checkInvariants() {
-    var listed = Set<UInt32>()
-    registryLock.withLock {
-      for log in logs {
-        for line in log.lines {
-          precondition(Int(line) < lineCount, "dirty line \(line) out of range")
-          precondition(listed.insert(line).inserted, "dirty line \(line) listed twice")
-          precondition(bitmap.contains(Int(line)), "listed line \(line) has no bit")
-        }
-      }
-    }
-    var bits = 0
-    for word in 0..<(lineCount + 63) / 64 { bits += bitmap.words[word].nonzeroBitCount }
-    precondition(bits == listed.count, "\(bits) bits set for \(listed.count) listed lines")
+    bitmap._checkInvariants(listed: registryLock.withLock { logs.flatMap(\.lines) }, lineCount: lineCount)
   }
 }

@@ -43,14 +43,6 @@ final class DirtyLineTracker {
 
   /// Checks that the bitmap and the list describe the same set of lines.
   func _checkInvariants(lineCount: Int) {
-    var listed = Set<UInt32>()
-    for line in lines {
-      precondition(Int(line) < lineCount, "dirty line \(line) out of range")
-      precondition(listed.insert(line).inserted, "dirty line \(line) listed twice")
-      precondition(bitmap.contains(Int(line)), "listed line \(line) has no bit")
-    }
-    var bits = 0
-    for word in 0..<(lineCount + 63) / 64 { bits += bitmap.words[word].nonzeroBitCount }
-    precondition(bits == count, "\(bits) bits set for \(count) listed lines")
+    bitmap._checkInvariants(listed: Array(lines), lineCount: lineCount)
   }
 }

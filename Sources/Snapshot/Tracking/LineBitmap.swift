@@ -25,6 +25,19 @@ final class LineBitmap {
     words[line &>> 6] |= 1 &<< UInt64(line & 63)
   }
 
+  /// Checks that `listed` names every set bit exactly once, and nothing else.
+  func _checkInvariants(listed: [UInt32], lineCount: Int) {
+    var seen = Set<UInt32>()
+    for line in listed {
+      precondition(Int(line) < lineCount, "dirty line \(line) out of range")
+      precondition(seen.insert(line).inserted, "dirty line \(line) listed twice")
+      precondition(contains(Int(line)), "listed line \(line) has no bit")
+    }
+    var bits = 0
+    for word in 0..<(lineCount + 63) / 64 { bits += words[word].nonzeroBitCount }
+    precondition(bits == listed.count, "\(bits) bits set for \(listed.count) listed lines")
+  }
+
   /// Clears the word holding `line`'s bit, and with it the bits of its 63 neighbours.
   @inline(__always)
   func clearWord(containing line: Int) {

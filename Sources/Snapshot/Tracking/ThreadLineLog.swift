@@ -44,6 +44,12 @@ final class ThreadLineLog {
   private var depthWord: UnsafeMutablePointer<UInt64> { control }
   private var listWord: UnsafeMutablePointer<UInt64> { control + 8 }
 
+  /// The list a list word names, and the number of lines it holds.
+  @inline(__always)
+  private func list(_ word: UInt64) -> (start: UnsafeMutablePointer<UInt32>, count: Int) {
+    (word & Self.listBit == 0 ? lists : lists + lineCount, Int(truncatingIfNeeded: word & ~Self.listBit))
+  }
+
   /// Sets the bits of `first...last` in `bitmap`; each line whose bit this call turned on is appended.
   /// Called by the owner only.
   @inline(__always)
@@ -61,29 +67,27 @@ final class ThreadLineLog {
   func append(_ line: Int) {
     while true {
       let word = snapshot_load_relaxed(listWord)
-      let list = word & Self.listBit == 0 ? 0 : lineCount
-      lists[list + Int(truncatingIfNeeded: word & ~Self.listBit)] = UInt32(truncatingIfNeeded: line)
+      let (start, count) = list(word)
+      start[count] = UInt32(truncatingIfNeeded: line)
       if snapshot_compare_exchange(listWord, word, word &+ 1) { return }
     }
   }
 
   /// The number of lines in the current list (a moment's view while the owner appends).
-  var count: Int { Int(truncatingIfNeeded: snapshot_load_relaxed(listWord) & ~Self.listBit) }
+  var count: Int { list(snapshot_load_relaxed(listWord)).count }
 
   /// The current list, for checking invariants while no thread stores.
   var lines: UnsafeBufferPointer<UInt32> {
-    let word = snapshot_load_acquire(listWord)
-    let start = word & Self.listBit == 0 ? lists : lists + lineCount
-    return UnsafeBufferPointer(start: start, count: Int(truncatingIfNeeded: word & ~Self.listBit))
+    let (start, count) = list(snapshot_load_acquire(listWord))
+    return UnsafeBufferPointer(start: start, count: count)
   }
 
   /// Hands the current list to the caller and gives the owner the other, empty one. Only one caller at
   /// a time (msync holds the region's commit lock); the buffer stays valid until the next call.
   func take() -> UnsafeBufferPointer<UInt32> {
     let current = snapshot_load_relaxed(listWord) & Self.listBit
-    let taken = snapshot_exchange(listWord, current ^ Self.listBit)
-    let start = current == 0 ? lists : lists + lineCount
-    return UnsafeBufferPointer(start: start, count: Int(truncatingIfNeeded: taken & ~Self.listBit))
+    let (start, count) = list(snapshot_exchange(listWord, current ^ Self.listBit))
+    return UnsafeBufferPointer(start: start, count: count)
   }
 
   /// The owner's change depth; nonzero while it is inside ``Region/change(_:)``. For the owner.
