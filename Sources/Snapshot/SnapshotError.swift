@@ -22,6 +22,10 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case headerCorrupt(path: String, reason: String)
   /// The log holds a record that fails its checksum where a crash cannot explain it.
   case logCorrupt(path: String, reason: String)
+  /// A redo batch is damaged or missing, yet a commit acknowledged after it is intact further on in the
+  /// log. No crash leaves a log like that; replaying up to the damage would silently lose the later
+  /// commits, so nothing is replayed and nothing is changed.
+  case damagedBeforeLaterCommit(path: String, epoch: UInt64, offset: Int, laterEpoch: UInt64, laterOffset: Int)
   /// Another open file description (usually another process) has the region open.
   case locked(path: String)
   /// The file or its file system does not allow writing.
@@ -32,6 +36,10 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidSize(requested: Int, reason: String)
   /// An allocation does not fit in the region; nothing was changed.
   case regionFull(requested: Int, available: Int)
+  /// A structure stored in the region (a heap block, a tree node, a hash chain) holds a value no
+  /// correct store holds: its bytes were changed outside this library. The operation that found it
+  /// changed nothing.
+  case storeCorrupt(offset: Int, reason: String)
   /// The creation options do not go together.
   case invalidOptions(reason: String)
   /// The medium cannot give the durability the region was asked for at this path.
@@ -67,6 +75,10 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): header corrupt: \(reason); the file was changed outside this library"
     case .logCorrupt(let path, let reason):
       return "\(path): log corrupt: \(reason); nothing was changed, restore the file from a copy"
+    case .damagedBeforeLaterCommit(let path, let epoch, let offset, let laterEpoch, let laterOffset):
+      return "\(path): log corrupt: redo batch \(epoch) at log offset \(offset) is damaged or missing, but commit "
+        + "\(laterEpoch), acknowledged after it, is intact at log offset \(laterOffset); opening would silently lose "
+        + "acknowledged commits, so nothing was changed. Restore the file from a copy"
     case .locked(let path):
       return "\(path): in use: another process (or another open handle) has the region open"
     case .readOnly(let path):
@@ -77,6 +89,9 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
         + "free space or choose a smaller size"
     case .invalidSize(let requested, let reason):
       return "size \(requested): \(reason)"
+    case .storeCorrupt(let offset, let reason):
+      return "store corrupt at offset \(offset): \(reason); its bytes were changed outside this library. "
+        + "Nothing was changed; restore the file from a copy"
     case .invalidOptions(let reason):
       return reason
     case .regionFull(let requested, let available):

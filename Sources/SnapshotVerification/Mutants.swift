@@ -59,9 +59,17 @@ package struct Mutant: Sendable {
     options.seed = seed
     for workload in Workload.all(scale: scale) where workload.runs(on: configuration) {
       let path = "\(scratchDirectory)/mutant.region"
-      let scenario = try workload.record(configuration, faults: fault, seed: seed, path: path)
-      try? FileManager.default.removeItem(atPath: path)
-      try? FileManager.default.removeItem(atPath: path + "-log")
+      defer {
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + "-log")
+      }
+      let scenario: Scenario
+      do {
+        scenario = try workload.record(configuration, faults: fault, seed: seed, path: path)
+      } catch let error as SnapshotError {
+        // The bug made the run itself fail, for example a reopen that refused a log the bug left.
+        return Outcome(mutant: self, caughtBy: "\(workload.name): the run failed: \(error)", imagesTried: images)
+      }
       if let failure = scenario.failures.first {
         return Outcome(mutant: self, caughtBy: "\(workload.name): \(failure)", imagesTried: images)
       }

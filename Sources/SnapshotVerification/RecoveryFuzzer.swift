@@ -4,7 +4,9 @@ import SystemPackage
 
 /// Corrupts region files in every way a disk, a bug or a person could (bit flips, truncation,
 /// extension, swapped or overwritten log lines, random header bytes) and checks that opening each one
-/// either throws a `SnapshotError` or recovers a state some commit produced. A trap would end the run.
+/// either throws a `SnapshotError` or recovers a state some commit produced, and never one older than
+/// a commit whose evidence the corruption left intact: the checkpoint, when its word or log header
+/// is untouched, and every redo batch whose bytes are untouched. A trap would end the run.
 package struct RecoveryFuzzer: Sendable {
   package var cases = 100_000
   package var seed: UInt64 = 3
@@ -26,6 +28,18 @@ package struct RecoveryFuzzer: Sendable {
     var states: [CommittedState]
     var targets: [Target]
     var name: String
+    /// Where the uncorrupted image records its commits.
+    var records: CommitRecords?
+  }
+
+  /// One corruption of a seed.
+  struct Mutation {
+    var image: CrashImage
+    var description: String
+    /// Whether the result can be checked against the committed states: false for a change to the
+    /// data area alone, which has no checksum.
+    var checked: Bool
+    var touched: [(file: RegionFileRole, bytes: Range<Int>)]
   }
 
   /// A part of a region's files a mutation may hit.
@@ -46,16 +60,19 @@ package struct RecoveryFuzzer: Sendable {
     let path = FilePath("\(directory)/fuzz.region")
     for index in 0..<cases {
       let seed = seeds[index % seeds.count]
-      let (image, description, checked) = mutate(seed, generator: &generator)
-      try image.write(to: path)
-      let context = "case \(index) (\(seed.name), \(description))"
+      let mutation = mutate(seed, generator: &generator)
+      try mutation.image.write(to: path)
+      let context = "case \(index) (\(seed.name), \(mutation.description))"
+      let proven = seed.records?.provenEpoch(despite: mutation.touched) ?? 0
       let inspected = Result { () throws(SnapshotError) in try Region.inspect(at: path) }
       do {
         let region = try Region.open(at: path)
         let epoch = region.epoch
         let data = region.withUnsafeBytes { Array($0) }
         region.abandon()
-        if !checked {
+        if epoch < proven {
+          report.failures.append("\(context): opened at epoch \(epoch), older than commit \(proven), whose record is intact")
+        } else if !mutation.checked {
           report.dataAreaOpened += 1
         } else if seed.states.contains(where: { $0.epoch == epoch && $0.data == data }) {
           report.recovered += 1
@@ -86,12 +103,19 @@ package struct RecoveryFuzzer: Sendable {
       let scenario = try Workload.randomStores(rounds: 10).record(configuration, seed: seed, path: path)
       try? CrashImage(data: [], filesPresent: false).write(to: FilePath(path))
       let targets = try Self.targets(of: scenario.initialImage)
+      let configurationSeeds: [Seed]
       switch configuration.medium {
       case .persistentMemory:
-        seeds += images(of: scenario, model: PersistentMemoryCrashModel(initial: scenario.initialImage), targets: targets)
+        configurationSeeds = images(of: scenario, model: PersistentMemoryCrashModel(initial: scenario.initialImage), targets: targets)
       case .file:
-        seeds += images(of: scenario, model: FileCrashModel(created: scenario.initialImage), targets: targets)
+        configurationSeeds = images(of: scenario, model: FileCrashModel(created: scenario.initialImage), targets: targets)
       }
+      for var seed in configurationSeeds {
+        try seed.image.write(to: FilePath(path))
+        seed.records = try Region.commitRecords(at: FilePath(path))
+        seeds.append(seed)
+      }
+      try? CrashImage(data: [], filesPresent: false).write(to: FilePath(path))
     }
     return seeds
   }
@@ -135,65 +159,72 @@ package struct RecoveryFuzzer: Sendable {
     return targets
   }
 
-  /// One corruption of a seed: the files, what was done, and whether the result can be checked.
-  func mutate(_ seed: Seed, generator: inout SeededGenerator) -> (CrashImage, String, Bool) {
+  /// One corruption of a seed: the files, what was done, whether the result can be checked, and the
+  /// bytes it changed.
+  func mutate(_ seed: Seed, generator: inout SeededGenerator) -> Mutation {
     var image = seed.image
     let target = seed.targets.randomElement(using: &generator)!
     let logTargets = seed.targets.filter { $0.name == "log" }
-    func edit(_ file: RegionFileRole, _ body: (inout [UInt8]) -> Void) {
+    var touched: [(file: RegionFileRole, bytes: Range<Int>)] = []
+    func edit(_ file: RegionFileRole, _ bytes: Range<Int>, _ body: (inout [UInt8]) -> Void) {
+      touched.append((file, bytes))
       if file == .data { body(&image.data) } else { body(&image.log!) }
     }
+    func size(of file: RegionFileRole) -> Int { file == .data ? image.data.count : image.log!.count }
     func offset(in range: Range<Int>) -> Int { Int.random(in: range, using: &generator) }
+    func mutation(_ description: String, checked: Bool = true) -> Mutation {
+      Mutation(image: image, description: description, checked: checked, touched: touched)
+    }
     switch Int.random(in: 0..<7, using: &generator) {
     case 0:
       let flips = Int.random(in: 1...8, using: &generator)
-      edit(target.file) { bytes in
-        for _ in 0..<flips { bytes[offset(in: target.range)] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
+      for _ in 0..<flips {
+        let at = offset(in: target.range)
+        edit(target.file, at..<at + 1) { bytes in bytes[at] ^= 1 << UInt8.random(in: 0..<8, using: &generator) }
       }
-      return (image, "\(flips) bit flips in the \(target.name)", target.checked)
+      return mutation("\(flips) bit flips in the \(target.name)", checked: target.checked)
     case 1:
       let start = offset(in: target.range)
       let count = min(Int.random(in: 1...64, using: &generator), target.range.upperBound - start)
-      edit(target.file) { bytes in
+      edit(target.file, start..<start + count) { bytes in
         for index in start..<start + count { bytes[index] = .random(in: 0...255, using: &generator) }
       }
-      return (image, "\(count) random bytes in the \(target.name) at \(start)", target.checked)
+      return mutation("\(count) random bytes in the \(target.name) at \(start)", checked: target.checked)
     case 2:
-      var length = 0
-      edit(target.file) { bytes in
-        length = Int.random(in: 0..<bytes.count, using: &generator)
-        bytes.removeSubrange(length...)
-      }
-      return (image, "the \(target.file) truncated to \(length) bytes", true)
+      let length = Int.random(in: 0..<size(of: target.file), using: &generator)
+      edit(target.file, length..<size(of: target.file)) { bytes in bytes.removeSubrange(length...) }
+      return mutation("the \(target.file) truncated to \(length) bytes")
     case 3:
       let extra = Int.random(in: 1...8192, using: &generator)
-      edit(target.file) { bytes in bytes += (0..<extra).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-      return (image, "the \(target.file) extended by \(extra) bytes", true)
+      let end = size(of: target.file)
+      edit(target.file, end..<end + extra) { bytes in bytes += (0..<extra).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+      return mutation("the \(target.file) extended by \(extra) bytes")
     case 4:
       let log = logTargets[0]
       let lines = log.range.count / 64
       let a = log.range.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
       let b = log.range.lowerBound + Int.random(in: 0..<lines, using: &generator) * 64
-      edit(log.file) { bytes in
+      touched.append((log.file, a..<a + 64))
+      edit(log.file, b..<b + 64) { bytes in
         let first = Array(bytes[a..<a + 64])
         bytes.replaceSubrange(a..<a + 64, with: bytes[b..<b + 64])
         bytes.replaceSubrange(b..<b + 64, with: first)
       }
-      return (image, "log lines at \(a) and \(b) swapped", true)
+      return mutation("log lines at \(a) and \(b) swapped")
     case 5:
       let log = logTargets[0]
       let start = offset(in: log.range)
       let count = min(Int.random(in: 8...4096, using: &generator), log.range.upperBound - start)
-      edit(log.file) { bytes in bytes.replaceSubrange(start..<start + count, with: repeatElement(0, count: count)) }
-      return (image, "\(count) log bytes zeroed at \(start)", true)
+      edit(log.file, start..<start + count) { bytes in bytes.replaceSubrange(start..<start + count, with: repeatElement(0, count: count)) }
+      return mutation("\(count) log bytes zeroed at \(start)")
     default:
       let file: RegionFileRole = image.log != nil && Bool.random(using: &generator) ? .log : .data
       let start = Int.random(in: 0..<(file == .data ? 128 : 64), using: &generator)
       let count = Int.random(in: 1...8, using: &generator)
-      edit(file) { bytes in
+      edit(file, start..<start + count) { bytes in
         for index in start..<min(start + count, bytes.count) { bytes[index] = .random(in: 0...255, using: &generator) }
       }
-      return (image, "random bytes in the \(file) header at \(start)", true)
+      return mutation("random bytes in the \(file) header at \(start)")
     }
   }
 }

@@ -26,9 +26,22 @@ package struct Simulation: Sendable {
         for seed in seeds {
           let start = Date()
           let path = "\(scratchDirectory)/scenario.region"
-          let scenario = try workload.record(configuration, seed: seed, path: path)
-          try? FileManager.default.removeItem(atPath: path + "-log")
-          try? FileManager.default.removeItem(atPath: path)
+          defer {
+            try? FileManager.default.removeItem(atPath: path + "-log")
+            try? FileManager.default.removeItem(atPath: path)
+          }
+          let scenario: Scenario
+          do {
+            scenario = try workload.record(configuration, seed: seed, path: path)
+          } catch {
+            // A run that fails is a failure row of the report, not the end of the whole check.
+            let failure = "\(workload.name) (\(configuration), seed \(seed)): the run failed: \(error)"
+            progress("  " + failure)
+            results.append(Result(
+              workload: workload.name, configuration: configuration, operations: 0, msyncs: 0, report: CrashSimulator.Report(),
+              checkFailures: [failure], seconds: Date().timeIntervalSince(start)))
+            continue
+          }
           var options = self.options
           options.seed = seed
           let report = CrashSimulator(scenario: scenario, options: options, scratchDirectory: scratchDirectory).run()

@@ -37,15 +37,17 @@ extension FileRedoJournal {
     } catch {
       throw .system(path: logPath, operation: "read", errno: error)
     }
-    guard logSize >= LogFileHeader.batchesOffset else {
-      throw .truncated(path: logPath, size: Int64(logSize), expected: Int64(LogFileHeader.batchesOffset))
+    // The log file never shrinks below the capacity written at creation, whatever a crash does.
+    let minimumSize = LogFileHeader.batchesOffset + header.initialLogCapacity
+    guard logSize >= minimumSize else {
+      throw .truncated(path: logPath, size: Int64(logSize), expected: Int64(minimumSize))
     }
     let logHeader = try LogFileHeader.decode(sector, regionSalt: header.salt, path: logPath)
     let log = try readBatches(medium: medium, logPath: logPath)
     let scan = try log.withBytes { bytes throws(SnapshotError) in
       try RedoLogReader(
         base: bytes.baseAddress!, size: bytes.count, salt: logHeader.logSalt, lineCount: header.lineCount,
-        skipChecksum: medium.faults.contains(.skipChecksum)
+        skipChecksum: medium.faults.contains(.skipChecksum), growsOnlyFromStart: true
       ).scan(after: logHeader.checkpointEpoch, from: 0, path: logPath)
     }
     return (scan.plan(checkpoint: logHeader.checkpointEpoch), logHeader)

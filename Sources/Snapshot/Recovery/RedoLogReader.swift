@@ -7,6 +7,9 @@ struct RedoLogReader {
   let lineCount: Int
   /// The `skipChecksum` mutant: batches are believed without their checksum.
   var skipChecksum = false
+  /// Whether the log grows only by a batch written at its start, as a log file does: a batch cut off
+  /// by the end of the log anywhere else means the log was truncated, not torn by a crash.
+  var growsOnlyFromStart = false
 
   /// What a scan of the log found.
   struct Scan {
@@ -27,6 +30,8 @@ struct RedoLogReader {
     case valid(RecoveryPlan.RedoBatch, size: Int)
     /// A batch of the expected epoch starts here but fails a check: a torn or corrupt batch.
     case torn
+    /// A batch of the expected epoch starts here but would end `size` bytes past the end of the log.
+    case cut(size: Int)
     /// No batch of the expected epoch starts here.
     case absent
   }
@@ -40,28 +45,36 @@ struct RedoLogReader {
   /// that is missing or fails its checks; and whether that one was a torn batch of the next epoch.
   ///
   /// A batch that fails its checksum is what a crash during its msync leaves behind, so it ends the
-  /// replay. A valid batch for the next epoch beyond it cannot come from a crash (it would have been
-  /// written only after the failed one was durable), so that case is reported as corruption.
+  /// replay. But no crash leaves a valid batch of a later epoch beyond it: that batch was written only
+  /// after the one before it was durable, and every batch left over from before the checkpoint carries
+  /// an epoch no later than the checkpoint's. So the rest of the log is searched for one, and finding
+  /// it means the log was damaged: replaying up to the damage would silently drop acknowledged commits.
   func scan(after checkpoint: UInt64, from start: Int, path: String) throws(SnapshotError) -> Scan {
     var batches: [RecoveryPlan.RedoBatch] = []
     var position = start
     var expected = checkpoint + 1
     while true {
-      switch validateBatch(at: position, epoch: expected) {
-      case .valid(let batch, let size):
+      let validation = validateBatch(at: position, epoch: expected)
+      if case .valid(let batch, let size) = validation {
         batches.append(batch)
         position += size
         expected += 1
-      case .torn:
-        if let later = findBatch(epoch: expected + 1, after: position) {
-          throw .logCorrupt(
-            path: path,
-            reason: "redo batch \(expected) at log offset \(position) fails its checksum, "
-              + "but the batch committed after it is intact at log offset \(later)")
-        }
-        return Scan(batches: batches, interrupted: true)
-      case .absent:
+        continue
+      }
+      if let later = findBatch(after: expected - 1, from: position + 64) {
+        throw .damagedBeforeLaterCommit(
+          path: path, epoch: expected, offset: position, laterEpoch: later.epoch, laterOffset: later.offset)
+      }
+      switch validation {
+      case .valid, .absent:
         return Scan(batches: batches, interrupted: false)
+      case .cut(let batchSize) where growsOnlyFromStart && position != start:
+        throw .logCorrupt(
+          path: path,
+          reason: "the log ends inside redo batch \(expected) at log offset \(position), which needs \(batchSize) bytes: "
+            + "the log file was truncated")
+      case .torn, .cut:
+        return Scan(batches: batches, interrupted: true)
       }
     }
   }
@@ -80,7 +93,7 @@ struct RedoLogReader {
     guard lines > 0, runCount > 0, runCount <= lines, lines <= lineCount else { return .torn }
     let head = RedoJournalLayout.headSize(runCount: runCount)
     let batchSize = head + 64 * lines
-    guard batchSize <= size - position else { return .torn }
+    guard batchSize <= size - position else { return .cut(size: batchSize) }
 
     var checksum = RedoJournalLayout.Checksum(.detected, epoch: epoch, salt: salt, countsWord: counts)
     var total = 0
@@ -98,10 +111,13 @@ struct RedoLogReader {
     return .valid(RecoveryPlan.RedoBatch(offset: position, epoch: epoch, lineCount: lines, runCount: runCount), size: batchSize)
   }
 
-  /// Looks for a valid batch of `epoch` at any line boundary after `position`.
-  func findBatch(epoch: UInt64, after position: Int) -> Int? {
-    for candidate in stride(from: position + 64, to: size, by: 64) {
-      if case .valid = validateBatch(at: candidate, epoch: epoch) { return candidate }
+  /// The first valid batch at a line boundary from `position` on whose epoch is later than `epoch`.
+  /// A line is a candidate only when it carries the salt, so the search costs one load per log line.
+  func findBatch(after epoch: UInt64, from position: Int) -> (epoch: UInt64, offset: Int)? {
+    for candidate in stride(from: position, to: size - 63, by: 64) where word(at: candidate + 16) == salt {
+      let candidateEpoch = word(at: candidate + 8)
+      guard candidateEpoch > epoch else { continue }
+      if case .valid = validateBatch(at: candidate, epoch: candidateEpoch) { return (candidateEpoch, candidate) }
     }
     return nil
   }

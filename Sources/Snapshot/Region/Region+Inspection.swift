@@ -32,6 +32,30 @@ extension Region {
   ///
   /// A region for which this succeeds opens without error.
   public static func inspect(at path: FilePath) throws(SnapshotError) -> RegionInfo {
+    try inspectLog(at: path).info
+  }
+
+  /// Where the region at `path` records its commits: the record of the epoch its home copy holds (the
+  /// checkpoint word or undo state in the header page, or the log file's header) and the redo batches
+  /// opening it would replay. The recovery fuzzer uses it to know which commits a corrupted copy still
+  /// proves.
+  package static func commitRecords(at path: FilePath) throws(SnapshotError) -> CommitRecords {
+    let (info, plan, header) = try inspectLog(at: path)
+    let logFile: RegionFileRole = header.medium == .file ? .log : .data
+    let logStart = header.medium == .file ? LogFileHeader.batchesOffset : header.logOffset
+    var records = CommitRecords(
+      base: .init(epoch: info.checkpointEpoch ?? info.epoch, file: logFile, bytes: 0..<(header.medium == .file ? LogFileHeader.size : header.dataOffset)))
+    if case .replay(let batches) = plan.work {
+      records.batches = batches.map { batch in
+        let start = logStart + batch.offset
+        let size = RedoJournalLayout.batchSize(lineCount: batch.lineCount, runCount: batch.runCount)
+        return .init(epoch: batch.epoch, file: logFile, bytes: start..<start + size)
+      }
+    }
+    return records
+  }
+
+  private static func inspectLog(at path: FilePath) throws(SnapshotError) -> (info: RegionInfo, plan: RecoveryPlan, header: RegionHeader) {
     let file = try RegionFile.open(at: path, access: .inspect)
     defer { file.close() }
     let header = file.header
@@ -52,9 +76,33 @@ extension Region {
       checkpoint = logHeader.checkpointEpoch
       logSize = (try? medium.size(of: .log)) ?? 0
     }
-    return RegionInfo(
+    let info = RegionInfo(
       path: path.string, formatVersion: RegionHeader.formatVersion, medium: header.medium,
       journal: header.journal, size: header.dataSize, logSize: logSize, fileSize: header.fileSize,
       epoch: plan.epoch, checkpointEpoch: checkpoint, pendingRecovery: plan.report.outcome)
+    return (info, plan, header)
+  }
+}
+
+/// The bytes of a region's files that record its commits, and the epoch each proves.
+package struct CommitRecords: Sendable {
+  package struct Record: Sendable {
+    package var epoch: UInt64
+    package var file: RegionFileRole
+    package var bytes: Range<Int>
+  }
+
+  /// The record of the epoch the home copy holds.
+  package var base: Record
+  /// The redo batches recovery replays, oldest first.
+  package var batches: [Record] = []
+
+  /// The latest epoch still proven once the bytes `touched` were changed: each record that is intact
+  /// proves its epoch, since recovery must either reach it or refuse.
+  package func provenEpoch(despite touched: [(file: RegionFileRole, bytes: Range<Int>)]) -> UInt64 {
+    func intact(_ record: Record) -> Bool {
+      !touched.contains { $0.file == record.file && $0.bytes.overlaps(record.bytes) }
+    }
+    return ([base] + batches).filter(intact).map(\.epoch).max() ?? 0
   }
 }
