@@ -200,15 +200,15 @@ package struct Workload: Sendable {
           let from = Int.random(in: 0..<accounts, using: &generator)
           let to = (from + Int.random(in: 1..<accounts, using: &generator)) % accounts
           let amount = Int64.random(in: 1...50, using: &generator)
-          try store.put(key(from), balance(balance(amount: store.get(key(from))!) - amount))
-          try store.put(key(to), balance(balance(amount: store.get(key(to))!) + amount))
+          try store.put(key(from), balance(balance(amount: try store.get(key(from))!) - amount))
+          try store.put(key(to), balance(balance(amount: try store.get(key(to))!) + amount))
           let memo = "\(amount) from \(from) to \(to)" + String(repeating: ".", count: Int.random(in: 0...300, using: &generator))
           try store.put(ledgerKey(transfers), Array(memo.utf8))
           if transfers >= 6 { try store.delete(ledgerKey(transfers - 6)) }
           transfers += 1
           recorder.count()
           try recorder.msync()
-          store._checkInvariants()
+          try store.check()
         }
         if round % 3 == 2 {
           try recorder.crashAndReopen()
@@ -220,8 +220,14 @@ package struct Workload: Sendable {
       guard let store = try? SnapshotKV(region: region, autocommit: false) else {
         return region.epoch == 0 ? nil : "the recovered region holds no key-value store"
       }
-      let total = (0..<accounts).reduce(Int64(0)) { sum, account in sum + (store.get(key(account)).map { balance(amount: $0) } ?? 0) }
-      return total == Int64(accounts) * openingBalance ? nil : "the accounts hold \(total), not \(Int64(accounts) * openingBalance)"
+      do throws(SnapshotError) {
+        try store.check()
+        var total: Int64 = 0
+        for account in 0..<accounts { total += try store.get(key(account)).map { balance(amount: $0) } ?? 0 }
+        return total == Int64(accounts) * openingBalance ? nil : "the accounts hold \(total), not \(Int64(accounts) * openingBalance)"
+      } catch {
+        return "the recovered store: \(error)"
+      }
     }
     return workload
   }

@@ -8,7 +8,8 @@ struct KeyValueCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kv",
     abstract: "Use a key-value store in a region.",
-    discussion: "Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, batch. put and del commit at once. "
+    discussion: "Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, check, batch. put and del commit at once; "
+      + "check walks the whole store (heap, index, leak check) and exits 1 with the first problem it finds. "
       + "batch reads commands from standard input, one per line (put K V, get K, del K, scan K N, commit, stats) and "
       + "answers each at once: ok, the value, (nil), scan results (KEY VALUE) then end, committed EPOCH (printed "
       + "only after msync returned). Changes not followed by commit are discarded at the end of the input. An error "
@@ -17,7 +18,7 @@ struct KeyValueCommand: ParsableCommand {
   @Argument(help: "The store's region file.")
   var path: String
 
-  @Argument(help: "put, get, del, scan, stats or batch.")
+  @Argument(help: "put, get, del, scan, stats, check or batch.")
   var action: String
 
   @Argument(help: "The action's arguments.")
@@ -98,7 +99,7 @@ struct KeyValueCommand: ParsableCommand {
       try store.put(Array(try argument(1, "a key").utf8), Array(try argument(2, "a value").utf8))
       output.answer("ok")
     case "get":
-      output.answer(store.get(Array(try argument(1, "a key").utf8)).map { String(decoding: $0, as: UTF8.self) } ?? "(nil)")
+      output.answer(try store.get(Array(try argument(1, "a key").utf8)).map { String(decoding: $0, as: UTF8.self) } ?? "(nil)")
     case "del":
       output.answer(try store.delete(Array(try argument(1, "a key").utf8)) ? "ok" : "(nil)")
     case "scan":
@@ -108,6 +109,9 @@ struct KeyValueCommand: ParsableCommand {
         output.answer("\(String(decoding: entry.key, as: UTF8.self)) \(String(decoding: entry.value, as: UTF8.self))")
       }
       output.answer("end")
+    case "check":
+      try store.check()
+      output.answer("ok: \(store.count) keys; heap: \(store.statistics)")
     case "commit":
       output.answer("committed \(try store.commit())")
     case "stats":
@@ -119,7 +123,7 @@ struct KeyValueCommand: ParsableCommand {
         heap: \(store.statistics)
         """)
     default:
-      throw UsageError(message: "unknown command \(words[0]) (put, get, del, scan, commit, stats)")
+      throw UsageError(message: "unknown command \(words[0]) (put, get, del, scan, commit, stats, check)")
     }
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SnapshotKV
 @testable import Snapshot
 
 /// The `snapshot` command, run as a user would.
@@ -84,7 +85,7 @@ import Testing
       alpha 1
       beta two words
       end
-      error: unknown command frobnicate (put, get, del, scan, commit, stats)
+      error: unknown command frobnicate (put, get, del, scan, commit, stats, check)
       ok
       (nil)
       committed 3
@@ -96,5 +97,29 @@ import Testing
     let stats = try runSnapshot(["kv", path, "stats"])
     #expect(stats.standardOutput.contains("keys: 1"))
     #expect(try runSnapshot(["kv", directory.file("missing").string, "get", "x"]).status == 1)
+  }
+
+  /// `check` walks the store; a corrupted structural word is reported by it and by a lookup, as an
+  /// error naming its offset, not as a trap.
+  @Test func checkFindsACorruptedStore() throws {
+    let directory = TestDirectory()
+    let path = directory.file("store")
+    let store = try SnapshotKV.create(at: path, size: 1 << 20)
+    for key in 0..<200 { try store.put("key-\(key)", "value \(key)") }
+    let treeRoot = Int(store.region.load(UInt64.self, at: RegionBackend(region: store.region).rootOffset + 16))
+    try store.close()
+    let checked = try runSnapshot(["kv", path.string, "check"])
+    #expect(checked.status == 0)
+    #expect(checked.standardOutput.hasPrefix("ok: 200 keys"))
+
+    // The tree's height, in the home copy of the closed region (its data area starts at 4096).
+    var bytes = try Data(contentsOf: path)
+    bytes.replaceSubrange(4096 + treeRoot + 24..<4096 + treeRoot + 32, with: repeatElement(0xFF, count: 8))
+    try bytes.write(to: path)
+    for command in [["check"], ["get", "key-7"], ["put", "key-7", "x"], ["del", "key-7"], ["scan", "a", "3"]] {
+      let result = try runSnapshot(["kv", path.string] + command)
+      #expect(result.status == 1, "\(command)")
+      #expect(result.standardError.contains("store corrupt at offset \(treeRoot + 24): B+tree height"), "\(command): \(result.standardError)")
+    }
   }
 }

@@ -106,8 +106,8 @@ final class UndoLoggingBackend: PersistenceBackend {
   /// Random puts (new keys, same-length and other-length replacements) and removes, each batch
   /// committed or rolled back; after a rollback the container must hold exactly the committed entries.
   func exercise(
-    put: ([UInt8], [UInt8]) throws -> Void, remove: ([UInt8]) -> Void, contents: () -> [[UInt8]: [UInt8]],
-    check: () -> Void, backend: UndoLoggingBackend
+    put: ([UInt8], [UInt8]) throws -> Void, remove: ([UInt8]) throws -> Void, contents: () throws -> [[UInt8]: [UInt8]],
+    check: () throws -> Void, backend: UndoLoggingBackend
   ) throws {
     var generator = SeededGenerator(seed: 7)
     var committed: [[UInt8]: [UInt8]] = [:]
@@ -116,7 +116,7 @@ final class UndoLoggingBackend: PersistenceBackend {
       for _ in 0..<Int.random(in: 1...12, using: &generator) {
         let key = (0..<Int.random(in: 1...3, using: &generator)).map { _ in UInt8.random(in: 97...104, using: &generator) }
         if Int.random(in: 0..<4, using: &generator) == 0 {
-          remove(key)
+          try remove(key)
           working[key] = nil
         } else {
           let length = working[key].map { Bool.random(using: &generator) ? $0.count : 40 } ?? Int.random(in: 0...60, using: &generator)
@@ -131,9 +131,9 @@ final class UndoLoggingBackend: PersistenceBackend {
       } else {
         backend.rollback()
         working = committed
-        #expect(contents() == committed, "batch \(batch): the rollback did not restore the committed entries")
+        #expect(try contents() == committed, "batch \(batch): the rollback did not restore the committed entries")
       }
-      check()
+      try check()
     }
     #expect(backend.ledger.violations.isEmpty, "\(backend.ledger.violations.prefix(5))")
   }
@@ -144,16 +144,16 @@ final class UndoLoggingBackend: PersistenceBackend {
     try backend.commit()
     try exercise(
       put: { key, value in try key.withUnsafeBytes { key in try value.withUnsafeBytes { try tree.put(key, $0) } } },
-      remove: { key in key.withUnsafeBytes { _ = tree.remove($0) } },
+      remove: { key in _ = try key.withUnsafeBytes { try tree.remove($0) } },
       contents: {
         var entries: [[UInt8]: [UInt8]] = [:]
-        tree.scan(from: UnsafeRawBufferPointer(start: nil, count: 0), limit: .max) { key, value in
+        try tree.scan(from: UnsafeRawBufferPointer(start: nil, count: 0), limit: .max) { key, value in
           entries[Array(key)] = Array(value)
           return true
         }
         return entries
       },
-      check: { tree._checkInvariants() }, backend: backend)
+      check: { try tree.check() }, backend: backend)
   }
 
   @Test func theHashMapAnnouncesEveryChange() throws {
@@ -162,12 +162,12 @@ final class UndoLoggingBackend: PersistenceBackend {
     try backend.commit()
     try exercise(
       put: { key, value in try key.withUnsafeBytes { key in try value.withUnsafeBytes { try map.put(key, $0) } } },
-      remove: { key in key.withUnsafeBytes { _ = map.remove($0) } },
+      remove: { key in _ = try key.withUnsafeBytes { try map.remove($0) } },
       contents: {
         var entries: [[UInt8]: [UInt8]] = [:]
-        map.forEach { key, value in entries[Array(key)] = Array(value) }
+        try map.forEach { key, value in entries[Array(key)] = Array(value) }
         return entries
       },
-      check: { map._checkInvariants() }, backend: backend)
+      check: { try map.check() }, backend: backend)
   }
 }

@@ -57,11 +57,11 @@ struct KeyValueBenchmarks {
     // closure literal like the store's, so that both inline alike.
     var ours: [Double] = [], baseline: [Double] = []
     for _ in 0..<repetitions {
-      ours.append(Self.timeReads(order, keySet) { key in store.withValue(for: key) { $0[0] } })
+      ours.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try store.withValue(for: key) { $0[0] } })
       if let tree = plain.tree {
-        baseline.append(Self.timeReads(order, keySet) { key in tree.withValue(for: key) { $0[0] } })
+        baseline.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try tree.withValue(for: key) { $0[0] } })
       } else if let map = plain.map {
-        baseline.append(Self.timeReads(order, keySet) { key in map.withValue(for: key) { $0[0] } })
+        baseline.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try map.withValue(for: key) { $0[0] } })
       }
     }
     let container = index == .ordered ? "B+tree" : "hash map"
@@ -70,11 +70,13 @@ struct KeyValueBenchmarks {
   }
 
   /// Nanoseconds per lookup; traps if a key is missing, so that nothing is skipped.
-  private static func timeReads(_ order: [Int], _ keySet: KeySet, _ lookup: (UnsafeRawBufferPointer) -> UInt8?) -> Double {
+  private static func timeReads(
+    _ order: [Int], _ keySet: KeySet, _ lookup: (UnsafeRawBufferPointer) throws(SnapshotError) -> UInt8?
+  ) throws(SnapshotError) -> Double {
     var checksum = 0
     let start = nanoseconds()
     for key in order {
-      guard let byte = keySet.withKey(key, lookup) else { fatalError("key \(key) is missing") }
+      guard let byte = try keySet.withKey(key, lookup) else { fatalError("key \(key) is missing") }
       checksum &+= Int(byte)
     }
     let elapsed = nanoseconds() - start

@@ -10,6 +10,10 @@ import Snapshot
 /// A key record is key length (4), value length (4), the key, the value; leaves point to their entries'
 /// records, inner nodes to separator records of their own (key only), so that freeing an entry never
 /// frees a separator. Deletion removes entries without merging nodes.
+///
+/// Every structural field is checked before it is used (node offsets, kinds and key counts, record
+/// offsets and lengths, the height, the leaf chain's length): a store whose bytes were changed outside
+/// the library throws `SnapshotError.storeCorrupt` before anything is changed, and never traps.
 public struct PersistentBTree<Backend: PersistenceBackend> {
   public let backend: Backend
   /// Where the root record lives.
@@ -19,14 +23,14 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   @inlinable static var nodeSize: Int { 16 + 24 * order + 8 * (order + 1) }
   @inlinable static var leafKind: UInt32 { 1 }
   @inlinable static var innerKind: UInt32 { 2 }
+  /// No tree is taller: a node other than the root holds at least 15 keys, so height 16 would take
+  /// more than 15^14 nodes.
+  @inlinable static var maximumHeight: Int { 16 }
 
   /// The backend's memory, held here so that a load does not go through the backend object.
   @usableFromInline let memory: Backend.Memory
-  @inlinable var rootNode: Int { Int(memory.load(UInt64.self, at: root)) }
   /// The number of entries.
-  @inlinable public var count: Int { Int(memory.load(UInt64.self, at: root + 8)) }
-  @inlinable var firstLeaf: Int { Int(memory.load(UInt64.self, at: root + 16)) }
-  @inlinable var height: Int { Int(memory.load(UInt64.self, at: root + 24)) }
+  @inlinable public var count: Int { Int(truncatingIfNeeded: memory.load(UInt64.self, at: root + 8)) }
 
   @inlinable public init(backend: Backend, root: Int) {
     self.backend = backend
@@ -66,34 +70,40 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   // MARK: Reading
 
   /// The value stored under `key`, read by `body`; nil when there is none.
-  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-    guard let value = valueRange(for: key) else { return nil }
+  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws(SnapshotError) -> R? {
+    guard let value = try valueRange(for: key) else { return nil }
     return memory.withBytes(at: value.lowerBound, count: value.count, body)
   }
 
   /// Where the value stored under `key` lives in the backend's memory; nil when there is none. Its
   /// bytes may be overwritten in place (with `update`, announcing the change) until the next change
   /// to the tree.
-  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) -> Range<Int>? {
-    let (leaf, slot, found) = locate(SearchKey(key))
+  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) throws(SnapshotError) -> Range<Int>? {
+    let (leaf, slot, found) = try locate(SearchKey(key))
     guard found else { return nil }
-    let record = recordOffset(leaf, slot)
+    let record = try recordOffset(leaf, slot)
     let start = record + 8 + recordKeyLength(record)
     return start..<start + recordValueLength(record)
   }
 
   /// Calls `body` with up to `limit` entries in key order, from the first key not less than `start`;
   /// `body` returns false to stop early.
-  @inlinable public func scan(from start: UnsafeRawBufferPointer, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
-    var (leaf, position, _) = locate(SearchKey(start))
+  @inlinable public func scan(
+    from start: UnsafeRawBufferPointer, limit: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool
+  ) throws(SnapshotError) {
+    var (leaf, position, _) = try locate(SearchKey(start))
     var remaining = limit
+    // Leaves may be empty (deletion does not merge), so the chain is bounded by how many nodes fit.
+    var hops = memory.size / Self.nodeSize
     while remaining > 0, leaf != 0 {
       if position >= keyCount(leaf) {
-        leaf = Int(memory.load(UInt64.self, at: leaf + 8))
+        hops -= 1
+        guard hops >= 0 else { throw .storeCorrupt(offset: leaf + 8, reason: "the B+tree's leaf chain loops") }
+        leaf = try node(at: leaf + 8, kind: Self.leafKind, optional: true)
         position = 0
         continue
       }
-      let record = recordOffset(leaf, position)
+      let record = try recordOffset(leaf, position)
       let keyLength = recordKeyLength(record)
       let goOn = memory.withBytes(at: record + 8, count: keyLength + recordValueLength(record)) { bytes in
         body(UnsafeRawBufferPointer(rebasing: bytes[..<keyLength]), UnsafeRawBufferPointer(rebasing: bytes[keyLength...]))
@@ -111,16 +121,21 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   /// `SnapshotError.regionFull` leaves the tree as it was.
   @inlinable public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let searchKey = SearchKey(key)
-    let (leaf, position, found) = locate(searchKey)
+    let (leaf, position, found) = try locate(searchKey)
     if found {
       try replaceValue(slot: position, in: leaf, keyLength: key.count, with: value)
       return
     }
     // The leaf splits when full, and so does each full node above it, up to the first that is not.
-    let path = keyCount(leaf) < Self.order ? [] : self.path(to: searchKey)
+    let path = keyCount(leaf) < Self.order ? [] : try self.path(to: searchKey)
     let splits = keyCount(leaf) < Self.order ? 0 : 1 + path.reversed().prefix { keyCount($0.node) == Self.order }.count
     let newRoot = splits > 0 && splits == path.count + 1
-    var leafNode = read(leaf)
+    var leafNode = try read(leaf)
+    // Every inner node a split rewrites is read (and so checked) before anything changes: the full
+    // ones that split and the one above them that takes the last separator.
+    let rewritten = path.suffix(splits)
+    var parents: [Node] = []
+    for (parent, _) in rewritten { parents.append(try read(parent)) }
     leafNode.keys.insert((searchKey.prefix, 0), at: position)
     let half = leafNode.keys.count / 2
     let separatorLength = splits > 0 ? (half == position ? key.count : recordKeyLength(leafNode.keys[half].record)) : 0
@@ -137,7 +152,7 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     let record = fresh[0]
     writeRecord(at: record, key: key, value: value)
     leafNode.keys[position].record = record
-    memory.update(UInt64(count + 1), at: root + 8)
+    memory.update(UInt64(truncatingIfNeeded: count &+ 1), at: root + 8)
     guard splits > 0 else {
       write(leafNode, at: leaf, from: position)
       return
@@ -158,9 +173,9 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     write(right, at: rightLeaf)
     var carry: (key: (prefix: KeyPrefix, record: Int), child: Int)? = ((first.prefix, separator), rightLeaf)
 
-    for (parent, childIndex) in path.reversed() {
+    for ((parent, childIndex), contents) in zip(rewritten, parents).reversed() {
       guard let up = carry else { break }
-      var node = read(parent)
+      var node = contents
       node.keys.insert(up.key, at: childIndex)
       node.children.insert(up.child, at: childIndex + 1)
       if node.keys.count <= Self.order {
@@ -179,33 +194,37 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
       write(sibling, at: rightInner)
     }
     if let up = carry {
+      // The root and the height were checked by `locate`.
       let newRootNode = nodes.next()!
-      write(Node(kind: Self.innerKind, next: 0, keys: [up.key], children: [rootNode, up.child]), at: newRootNode)
+      let oldRoot = Int(memory.load(UInt64.self, at: root))
+      write(Node(kind: Self.innerKind, next: 0, keys: [up.key], children: [oldRoot, up.child]), at: newRootNode)
       memory.update(UInt64(newRootNode), at: root)
-      memory.update(UInt64(height + 1), at: root + 24)
+      memory.update(memory.load(UInt64.self, at: root + 24) + 1, at: root + 24)
     }
   }
 
   /// Removes the entry for `key`; returns whether there was one.
   @discardableResult
-  @inlinable public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
-    let (leaf, position, found) = locate(SearchKey(key))
+  @inlinable public func remove(_ key: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
+    let (leaf, position, found) = try locate(SearchKey(key))
     guard found else { return false }
-    var node = read(leaf)
+    var node = try read(leaf)
     let record = node.keys.remove(at: position).record
+    try backend.checkAllocated(record)
     write(node, at: leaf, from: position)
     backend.free(record)
-    memory.update(UInt64(count - 1), at: root + 8)
+    memory.update(UInt64(truncatingIfNeeded: count &- 1), at: root + 8)
     return true
   }
 
   /// A value of the same length is overwritten in place; any other gets a new record.
   @inlinable func replaceValue(slot: Int, in leaf: Int, keyLength: Int, with value: UnsafeRawBufferPointer) throws(SnapshotError) {
-    let record = recordOffset(leaf, slot)
+    let record = try recordOffset(leaf, slot)
     if recordValueLength(record) == value.count {
       memory.update(from: value, at: record + 8 + keyLength)
       return
     }
+    try backend.checkAllocated(record)
     let replacement = try backend.allocate(8 + keyLength + value.count)
     memory.withBytes(at: record + 8, count: keyLength) { key in writeRecord(at: replacement, key: key, value: value) }
     memory.update(UInt64(replacement), at: Self.recordField(leaf, slot))
@@ -226,58 +245,93 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   }
 
   /// Where `key` is, or would go: its leaf, the slot there, and whether the key is in that slot.
-  @inlinable func locate(_ key: SearchKey) -> (leaf: Int, slot: Int, found: Bool) {
-    var node = rootNode
-    for _ in 1..<height {
-      node = child(of: node, upperBound(key, in: node))
+  @inlinable func locate(_ key: SearchKey) throws(SnapshotError) -> (leaf: Int, slot: Int, found: Bool) {
+    let height = try self.height()
+    var node = try node(at: root, kind: height == 1 ? Self.leafKind : Self.innerKind)
+    for level in 1..<height {
+      let index = try upperBound(key, in: node)
+      node = try self.node(at: Self.childField(node, index), kind: level + 1 == height ? Self.leafKind : Self.innerKind)
     }
-    let slot = lowerBound(key, in: node)
-    return (node, slot, slot < keyCount(node) && compare(key, withKeyAt: slot, in: node) == 0)
+    let slot = try lowerBound(key, in: node)
+    guard slot < keyCount(node) else { return (node, slot, false) }
+    return (node, slot, try compare(key, withKeyAt: slot, in: node) == 0)
   }
 
   /// The inner nodes on the way down to `key`'s leaf, each with the index of the child taken.
-  @inlinable func path(to key: SearchKey) -> [(node: Int, childIndex: Int)] {
-    var node = rootNode
+  @inlinable func path(to key: SearchKey) throws(SnapshotError) -> [(node: Int, childIndex: Int)] {
+    let height = try self.height()
+    var node = try node(at: root, kind: height == 1 ? Self.leafKind : Self.innerKind)
     var path: [(node: Int, childIndex: Int)] = []
-    for _ in 1..<height {
-      let index = upperBound(key, in: node)
+    for level in 1..<height {
+      let index = try upperBound(key, in: node)
       path.append((node, index))
-      node = child(of: node, index)
+      node = try self.node(at: Self.childField(node, index), kind: level + 1 == height ? Self.leafKind : Self.innerKind)
     }
     return path
   }
 
   /// The first slot whose key is not less than `key`.
-  @inlinable func lowerBound(_ key: SearchKey, in node: Int) -> Int {
+  @inlinable func lowerBound(_ key: SearchKey, in node: Int) throws(SnapshotError) -> Int {
     var low = 0, high = keyCount(node)
     while low < high {
       let middle = (low + high) / 2
-      if compare(key, withKeyAt: middle, in: node) > 0 { low = middle + 1 } else { high = middle }
+      if try compare(key, withKeyAt: middle, in: node) > 0 { low = middle + 1 } else { high = middle }
     }
     return low
   }
 
   /// The first slot whose key is greater than `key`: the child to descend into.
-  @inlinable func upperBound(_ key: SearchKey, in node: Int) -> Int {
+  @inlinable func upperBound(_ key: SearchKey, in node: Int) throws(SnapshotError) -> Int {
     var low = 0, high = keyCount(node)
     while low < high {
       let middle = (low + high) / 2
-      if compare(key, withKeyAt: middle, in: node) >= 0 { low = middle + 1 } else { high = middle }
+      if try compare(key, withKeyAt: middle, in: node) >= 0 { low = middle + 1 } else { high = middle }
     }
     return low
   }
 
   /// Orders `key` against the key in `slot`: by the 16-byte prefixes first, by the bytes if those tie.
-  @inlinable func compare(_ key: SearchKey, withKeyAt slot: Int, in node: Int) -> Int {
+  @inlinable func compare(_ key: SearchKey, withKeyAt slot: Int, in node: Int) throws(SnapshotError) -> Int {
     let order = key.prefix.compare(prefix(node, slot))
     if order != 0 { return order }
-    let record = recordOffset(node, slot)
+    let record = try recordOffset(node, slot)
     return memory.withBytes(at: record + 8, count: recordKeyLength(record)) { compareBytes(key.bytes, $0) }
   }
 
+  /// The tree's height, checked.
+  @inlinable func height() throws(SnapshotError) -> Int {
+    let height = try memory.loadCount(at: root + 24, maximum: Self.maximumHeight, "B+tree height")
+    guard height > 0 else { throw .storeCorrupt(offset: root + 24, reason: "B+tree height 0") }
+    return height
+  }
+
+  /// The node whose offset the field at `field` holds, checked: inside the store, of the `kind`
+  /// expected at its depth, with at most `order` keys. With `optional`, 0 (no node) is accepted.
+  @inlinable func node(at field: Int, kind: UInt32, optional: Bool = false) throws(SnapshotError) -> Int {
+    let node = optional
+      ? try memory.loadOptionalAllocation(at: field, length: Self.nodeSize, "B+tree node")
+      : try memory.loadAllocation(at: field, length: Self.nodeSize, "B+tree node")
+    guard node != 0 else { return 0 }
+    let found = memory.load(UInt32.self, at: node)
+    guard found == kind else {
+      throw .storeCorrupt(offset: node, reason: "B+tree node of kind \(found) where kind \(kind) belongs")
+    }
+    guard keyCount(node) <= Self.order else {
+      throw .storeCorrupt(offset: node + 4, reason: "B+tree node with \(keyCount(node)) keys, more than \(Self.order)")
+    }
+    return node
+  }
+
+  /// The key record of `slot`, checked to lie, with its key and value, inside the store.
+  @inlinable func recordOffset(_ node: Int, _ slot: Int) throws(SnapshotError) -> Int {
+    let record = try memory.loadAllocation(at: Self.recordField(node, slot), length: 8, "B+tree key record")
+    guard recordKeyLength(record) + recordValueLength(record) <= memory.size - record - 8 else {
+      throw .storeCorrupt(offset: record, reason: "B+tree key record whose lengths run past the end of the store")
+    }
+    return record
+  }
+
   @inlinable func keyCount(_ node: Int) -> Int { Int(memory.load(UInt32.self, at: node + 4)) }
-  @inlinable func child(of node: Int, _ index: Int) -> Int { Int(memory.load(UInt64.self, at: Self.childField(node, index))) }
-  @inlinable func recordOffset(_ node: Int, _ slot: Int) -> Int { Int(memory.load(UInt64.self, at: Self.recordField(node, slot))) }
   @inlinable func prefix(_ node: Int, _ slot: Int) -> KeyPrefix {
     KeyPrefix(high: memory.load(UInt64.self, at: Self.prefixField(node, slot)), low: memory.load(UInt64.self, at: Self.prefixField(node, slot) + 8))
   }
@@ -295,14 +349,20 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
     memory.copy(from: value, to: record + 8 + key.count)
   }
 
-  @inlinable func read(_ offset: Int) -> Node {
+  /// The node at `offset` (checked by `node(at:kind:)`), its key records and children checked too.
+  @inlinable func read(_ offset: Int) throws(SnapshotError) -> Node {
     let kind = memory.load(UInt32.self, at: offset)
     let count = keyCount(offset)
-    let keys = (0..<count).map { slot in
-      (prefix: prefix(offset, slot), record: recordOffset(offset, slot))
+    var keys: [(prefix: KeyPrefix, record: Int)] = []
+    keys.reserveCapacity(count + 1)
+    for slot in 0..<count { keys.append((prefix(offset, slot), try recordOffset(offset, slot))) }
+    var children: [Int] = []
+    if kind == Self.innerKind {
+      children.reserveCapacity(count + 2)
+      for index in 0...count {
+        children.append(try memory.loadAllocation(at: Self.childField(offset, index), length: Self.nodeSize, "B+tree node"))
+      }
     }
-    let children = kind == Self.innerKind
-      ? (0...count).map { child(of: offset, $0) } : []
     return Node(kind: kind, next: memory.load(UInt64.self, at: offset + 8), keys: keys, children: children)
   }
 
@@ -330,50 +390,53 @@ public struct PersistentBTree<Backend: PersistenceBackend> {
   // MARK: Invariants
 
   /// Checks the tree: keys in order within and across nodes, every key of a subtree within its
-  /// separators, prefixes matching keys, all leaves at the same depth and chained in order, and the
-  /// entry count. Returns how many allocations the tree owns (root record, nodes, entry and separator
-  /// records), for a leak check against the heap.
+  /// separators, prefixes matching keys, every node reached once, all leaves at the same depth and
+  /// chained in order, and the entry count. Returns how many allocations the tree owns (root record,
+  /// nodes, entry and separator records), for a leak check against the heap.
   @discardableResult
-  public func _checkInvariants() -> Int {
+  public func check() throws(SnapshotError) -> Int {
     var leaves: [Int] = []
+    var visited = Set<Int>()
     var allocations = 1
+    let height = try self.height()
+    func corrupt(_ offset: Int, _ reason: String) -> SnapshotError { .storeCorrupt(offset: offset, reason: reason) }
     func key(_ record: Int) -> [UInt8] {
       memory.withBytes(at: record + 8, count: recordKeyLength(record)) { Array($0) }
     }
-    func check(_ node: Int, depth: Int, lower: [UInt8]?, upper: [UInt8]?) {
-      let contents = read(node)
+    func check(_ field: Int, depth: Int, lower: [UInt8]?, upper: [UInt8]?) throws(SnapshotError) {
+      let node = try self.node(at: field, kind: depth == height ? Self.leafKind : Self.innerKind)
+      guard visited.insert(node).inserted else { throw corrupt(field, "B+tree node \(node) is reached twice") }
+      let contents = try read(node)
       allocations += 1 + contents.keys.count
       var previous: [UInt8]?
       for entry in contents.keys {
         let bytes = key(entry.record)
-        precondition(bytes.withUnsafeBytes(KeyPrefix.init) == entry.prefix, "node \(node): prefix does not match its key")
-        if let previous { precondition(previous.lexicographicallyPrecedes(bytes), "node \(node): keys out of order") }
-        if let lower { precondition(!bytes.lexicographicallyPrecedes(lower), "node \(node): key below its subtree") }
-        if let upper { precondition(bytes.lexicographicallyPrecedes(upper), "node \(node): key above its subtree") }
+        guard bytes.withUnsafeBytes(KeyPrefix.init) == entry.prefix else { throw corrupt(node, "a key prefix does not match its key") }
+        if let previous, !previous.lexicographicallyPrecedes(bytes) { throw corrupt(node, "B+tree keys out of order") }
+        if let lower, bytes.lexicographicallyPrecedes(lower) { throw corrupt(node, "a B+tree key below its subtree") }
+        if let upper, !bytes.lexicographicallyPrecedes(upper) { throw corrupt(node, "a B+tree key above its subtree") }
         previous = bytes
       }
       if contents.kind == Self.leafKind {
-        precondition(depth == height, "leaf \(node) at depth \(depth) of \(height)")
         leaves.append(node)
         return
       }
-      precondition(contents.kind == Self.innerKind && contents.children.count == contents.keys.count + 1, "node \(node) is malformed")
-      for (index, child) in contents.children.enumerated() {
-        check(child, depth: depth + 1,
-              lower: index == 0 ? lower : key(contents.keys[index - 1].record),
-              upper: index == contents.keys.count ? upper : key(contents.keys[index].record))
+      for index in contents.children.indices {
+        try check(Self.childField(node, index), depth: depth + 1,
+                  lower: index == 0 ? lower : key(contents.keys[index - 1].record),
+                  upper: index == contents.keys.count ? upper : key(contents.keys[index].record))
       }
     }
-    check(rootNode, depth: 1, lower: nil, upper: nil)
-    precondition(leaves.first == firstLeaf, "the first leaf is not the leftmost")
+    try check(root, depth: 1, lower: nil, upper: nil)
     var chained: [Int] = []
-    var leaf = firstLeaf
-    while leaf != 0 {
+    var leaf = try node(at: root + 16, kind: Self.leafKind)
+    while leaf != 0, chained.count <= leaves.count {
       chained.append(leaf)
-      leaf = Int(memory.load(UInt64.self, at: leaf + 8))
+      leaf = try node(at: leaf + 8, kind: Self.leafKind, optional: true)
     }
-    precondition(chained == leaves, "the leaf chain does not follow the tree")
-    precondition(leaves.reduce(0) { $0 + keyCount($1) } == count, "the entry count is wrong")
+    guard chained == leaves else { throw corrupt(root + 16, "the B+tree's leaf chain does not follow the tree") }
+    let entries = leaves.reduce(0) { $0 + keyCount($1) }
+    guard entries == count else { throw corrupt(root + 8, "the B+tree counts \(count) entries and holds \(entries)") }
     return allocations
   }
 }

@@ -6,6 +6,10 @@ import Snapshot
 ///
 /// Root record (32 bytes): bucket array offset, bucket count, entry count. Entry (one allocation): next
 /// entry (8), hash (8), key length (4), value length (4), the key, the value.
+///
+/// Every structural field is checked before it is used (the bucket array and its size, entry offsets
+/// and lengths, chain lengths bounded by the entry count): a map whose bytes were changed outside the
+/// library throws `SnapshotError.storeCorrupt` before anything is changed, and never traps.
 public struct PersistentHashMap<Backend: PersistenceBackend> {
   public let backend: Backend
   /// Where the root record lives.
@@ -16,10 +20,33 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
 
   /// The backend's memory, held here so that a load does not go through the backend object.
   @usableFromInline let memory: Backend.Memory
-  @inlinable var buckets: Int { Int(memory.load(UInt64.self, at: root)) }
-  @inlinable var bucketCount: Int { Int(memory.load(UInt64.self, at: root + 8)) }
   /// The number of entries.
-  @inlinable public var count: Int { Int(memory.load(UInt64.self, at: root + 16)) }
+  @inlinable public var count: Int { Int(truncatingIfNeeded: memory.load(UInt64.self, at: root + 16)) }
+
+  /// The bucket array and the number of buckets, checked: a power of two, the array inside the store.
+  @inlinable func table() throws(SnapshotError) -> (buckets: Int, count: Int) {
+    let count = try memory.loadCount(at: root + 8, maximum: memory.size / 8, "hash map bucket count")
+    guard count > 0, count & (count - 1) == 0 else {
+      throw .storeCorrupt(offset: root + 8, reason: "hash map bucket count \(count), not a power of two")
+    }
+    return (try memory.loadAllocation(at: root, length: count * 8, "hash map bucket array"), count)
+  }
+
+  /// The number of entries, checked: no more than fit in the store.
+  @inlinable func checkedCount() throws(SnapshotError) -> Int {
+    try memory.loadCount(at: root + 16, maximum: memory.size / (Self.entryHeader + 8), "hash map entry count")
+  }
+
+  /// The entry a chain link at `field` points to (0 ends the chain), checked to lie, with its key and
+  /// value, inside the store.
+  @inlinable func entry(at field: Int) throws(SnapshotError) -> Int {
+    let entry = try memory.loadOptionalAllocation(at: field, length: Self.entryHeader, "hash map entry")
+    guard entry != 0 else { return 0 }
+    guard keyLength(entry) + valueLength(entry) <= memory.size - entry - Self.entryHeader else {
+      throw .storeCorrupt(offset: entry, reason: "a hash map entry whose lengths run past the end of the store")
+    }
+    return entry
+  }
 
   /// Opens the map whose root record is at `root`.
   @inlinable public init(backend: Backend, root: Int) {
@@ -39,16 +66,16 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   }
 
   /// The value stored under `key`, read by `body`; nil when there is none.
-  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-    guard let value = valueRange(for: key) else { return nil }
+  @inlinable public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws(SnapshotError) -> R? {
+    guard let value = try valueRange(for: key) else { return nil }
     return memory.withBytes(at: value.lowerBound, count: value.count, body)
   }
 
   /// Where the value stored under `key` lives in the backend's memory; nil when there is none. Its
   /// bytes may be overwritten in place (with `update`, announcing the change) until the next change
   /// to the map.
-  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) -> Range<Int>? {
-    guard let entry = find(key, hash: hashBytes(key)).entry else { return nil }
+  @inlinable public func valueRange(for key: UnsafeRawBufferPointer) throws(SnapshotError) -> Range<Int>? {
+    guard let entry = try find(key, hash: hashBytes(key)).entry else { return nil }
     let start = entry + Self.entryHeader + keyLength(entry)
     return start..<start + valueLength(entry)
   }
@@ -58,14 +85,24 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   /// before it changes anything, so `SnapshotError.regionFull` leaves the map as it was.
   @inlinable public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
     let hash = hashBytes(key)
-    let (link, existing) = find(key, hash: hash)
+    let (link, existing) = try find(key, hash: hash)
     if let existing, valueLength(existing) == value.count {
       memory.update(from: value, at: existing + Self.entryHeader + key.count)
       return
     }
+    if let existing { try backend.checkAllocated(existing) }
+    let count = try checkedCount()
+    let (buckets, bucketCount) = try table()
+    let growing = existing == nil && count + 1 > bucketCount / 4 * 3
+    // A rehash moves every entry and frees the old array: each chain is walked (and so checked)
+    // before anything changes.
+    if growing {
+      try forEach { _, _ in }
+      try backend.checkAllocated(buckets)
+    }
     let entry = try backend.allocate(Self.entryHeader + key.count + value.count)
     var newBuckets: Int?
-    if existing == nil, count + 1 > bucketCount / 4 * 3 {
+    if growing {
       do { newBuckets = try Self.allocateBuckets(bucketCount * 2, in: backend) } catch {
         backend.free(entry)
         throw error
@@ -90,48 +127,62 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
 
   /// Removes the entry for `key`; returns whether there was one.
   @discardableResult
-  @inlinable public func remove(_ key: UnsafeRawBufferPointer) -> Bool {
-    let (link, existing) = find(key, hash: hashBytes(key))
+  @inlinable public func remove(_ key: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
+    let (link, existing) = try find(key, hash: hashBytes(key))
     guard let existing else { return false }
+    try backend.checkAllocated(existing)
     memory.update(memory.load(UInt64.self, at: existing), at: link)
     backend.free(existing)
-    memory.update(UInt64(count - 1), at: root + 16)
+    memory.update(UInt64(truncatingIfNeeded: count &- 1), at: root + 16)
     return true
   }
 
   /// Calls `body` with each key and value, in no particular order.
-  @inlinable public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+  /// Throws `storeCorrupt` when the chains hold more entries than the count says (a chain that loops
+  /// does).
+  @inlinable public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) throws(SnapshotError) {
+    let (buckets, bucketCount) = try table()
+    var remaining = try checkedCount()
     for bucket in 0..<bucketCount {
-      var entry = Int(memory.load(UInt64.self, at: buckets + bucket * 8))
+      var link = buckets + bucket * 8
+      var entry = try self.entry(at: link)
       while entry != 0 {
+        remaining -= 1
+        guard remaining >= 0 else { throw .storeCorrupt(offset: link, reason: "the hash map's chains hold more entries than its count") }
         let keyCount = keyLength(entry)
         memory.withBytes(at: entry + Self.entryHeader, count: keyCount + valueLength(entry)) { bytes in
           body(UnsafeRawBufferPointer(rebasing: bytes[..<keyCount]), UnsafeRawBufferPointer(rebasing: bytes[keyCount...]))
         }
-        entry = Int(memory.load(UInt64.self, at: entry))
+        link = entry
+        entry = try self.entry(at: link)
       }
     }
   }
 
   /// The entry holding `key`, if any, and the link that points to it (or would point to a new entry).
-  @inlinable func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (link: Int, entry: Int?) {
+  @inlinable func find(_ key: UnsafeRawBufferPointer, hash: UInt64) throws(SnapshotError) -> (link: Int, entry: Int?) {
+    let (buckets, bucketCount) = try table()
     var link = buckets + Int(hash & UInt64(bucketCount - 1)) * 8
-    var entry = Int(memory.load(UInt64.self, at: link))
+    var entry = try self.entry(at: link)
+    var steps = try checkedCount()
     while entry != 0 {
+      steps -= 1
+      guard steps >= 0 else { throw .storeCorrupt(offset: link, reason: "a hash map chain longer than the entry count") }
       if memory.load(UInt64.self, at: entry + 8) == hash, keyLength(entry) == key.count,
         memory.withBytes(at: entry + Self.entryHeader, count: key.count, { compareBytes($0, key) == 0 })
       {
         return (link, entry)
       }
       link = entry
-      entry = Int(memory.load(UInt64.self, at: entry))
+      entry = try self.entry(at: link)
     }
     return (link, nil)
   }
 
   /// Moves every entry to its chain in `newBuckets`, twice as many buckets, and frees the old ones.
+  /// The table and every chain were checked before the change began.
   @inlinable func rehash(into newBuckets: Int) {
-    let oldBuckets = buckets, oldCount = bucketCount
+    let oldBuckets = Int(memory.load(UInt64.self, at: root)), oldCount = Int(memory.load(UInt64.self, at: root + 8))
     let newCount = oldCount * 2
     for bucket in 0..<oldCount {
       var entry = Int(memory.load(UInt64.self, at: oldBuckets + bucket * 8))
@@ -161,22 +212,27 @@ public struct PersistentHashMap<Backend: PersistenceBackend> {
   /// loops, and the entry count is right. Returns how many allocations the map owns (root record,
   /// bucket array, entries), for a leak check against the heap.
   @discardableResult
-  public func _checkInvariants() -> Int {
+  public func check() throws(SnapshotError) -> Int {
+    let (buckets, bucketCount) = try table()
     var total = 0
     for bucket in 0..<bucketCount {
-      var entry = Int(memory.load(UInt64.self, at: buckets + bucket * 8))
-      var steps = 0
+      var link = buckets + bucket * 8
+      var entry = try self.entry(at: link)
       while entry != 0 {
         let hash = memory.load(UInt64.self, at: entry + 8)
-        precondition(Int(hash & UInt64(bucketCount - 1)) == bucket, "entry \(entry) is in bucket \(bucket)")
-        precondition(memory.withBytes(at: entry + Self.entryHeader, count: keyLength(entry), hashBytes) == hash, "entry \(entry) has a wrong hash")
-        steps += 1
-        precondition(steps <= count, "chain \(bucket) loops")
+        guard Int(hash & UInt64(bucketCount - 1)) == bucket else {
+          throw .storeCorrupt(offset: entry + 8, reason: "a hash map entry in bucket \(bucket), where its hash does not lead")
+        }
+        guard memory.withBytes(at: entry + Self.entryHeader, count: keyLength(entry), hashBytes) == hash else {
+          throw .storeCorrupt(offset: entry + 8, reason: "a hash map entry whose hash is not its key's")
+        }
         total += 1
-        entry = Int(memory.load(UInt64.self, at: entry))
+        guard total <= count else { throw .storeCorrupt(offset: link, reason: "the hash map's chains hold more entries than its count") }
+        link = entry
+        entry = try self.entry(at: link)
       }
     }
-    precondition(total == count, "\(total) entries, the count says \(count)")
+    guard total == count else { throw .storeCorrupt(offset: root + 16, reason: "the hash map counts \(count) entries and holds \(total)") }
     return 2 + total
   }
 }

@@ -10,6 +10,10 @@ import Snapshot
 /// block wastes at most a fifth of itself), each with a free list; larger ones are
 /// whole multiples of 4 KiB on one first-fit free list, split when much larger than asked for. Fresh
 /// blocks are cut from the top of the heap.
+///
+/// Every block header, free-list link and the top are checked before they are used: a heap whose
+/// bytes were changed outside the library throws `SnapshotError.storeCorrupt` before anything is
+/// changed, and never traps or walks a list without end.
 public struct Heap<Memory: PersistentMemoryAccess> {
   public let memory: Memory
   /// Where the heap's header starts.
@@ -67,7 +71,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   /// The object the owner registered as its root, or 0.
   @inlinable public var root: Int {
-    get { Int(memory.load(UInt64.self, at: rootField)) }
+    get { Int(truncatingIfNeeded: memory.load(UInt64.self, at: rootField)) }
     nonmutating set { memory.store(UInt64(newValue), at: rootField) }
   }
 
@@ -76,26 +80,42 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   @inlinable public func allocate(_ size: Int) throws(SnapshotError) -> Int {
     precondition(size >= 0, "negative allocation size")
     let needed = size + Self.blockHeader
+    let top = try self.top()
     if let index = Self.classes.firstIndex(where: { $0 >= needed }) {
       let blockSize = Self.classes[index]
-      let head = Int(memory.load(UInt64.self, at: classHead(index)))
+      let head = try freeBlock(at: classHead(index), top: top, size: blockSize)
       if head != 0 {
-        memory.store(memory.load(UInt64.self, at: head + Self.blockHeader), at: classHead(index))
+        // The next link becomes the head: checked now, so that the next allocation can trust it.
+        let next = try freeBlock(at: head + Self.blockHeader, top: top, size: blockSize)
+        memory.store(UInt64(next), at: classHead(index))
         return markAllocated(block: head, size: blockSize, fromFreeList: true)
       }
-      return markAllocated(block: try bump(blockSize), size: blockSize, fromFreeList: false)
+      return markAllocated(block: try bump(blockSize, top: top), size: blockSize, fromFreeList: false)
+    }
+    guard needed <= memory.size else {
+      throw .regionFull(requested: size, available: largestAvailable - Self.blockHeader)
     }
     let blockSize = roundUp(needed, Self.largeUnit)
-    if let block = takeLarge(blockSize) {
+    if let block = try takeLarge(blockSize, top: top) {
       return markAllocated(block: block, size: blockSize, fromFreeList: true)
     }
-    return markAllocated(block: try bump(blockSize), size: blockSize, fromFreeList: false)
+    return markAllocated(block: try bump(blockSize, top: top), size: blockSize, fromFreeList: false)
   }
 
-  /// Frees the allocation whose payload starts at `payload`.
+  /// Checks that `payload` is the payload of an allocated block, as `free` needs it to be. Containers
+  /// call it before they change anything, for every allocation they will free.
+  @inlinable public func checkAllocated(_ payload: Int) throws(SnapshotError) {
+    let block = payload - Self.blockHeader
+    guard payload & 15 == 0, block >= firstBlock else {
+      throw .storeCorrupt(offset: payload, reason: "an allocation at \(payload) outside the heap")
+    }
+    _ = try checkBlock(block, top: try top(), tag: Self.allocatedTag, field: payload)
+  }
+
+  /// Frees the allocation whose payload starts at `payload`, which `checkAllocated` accepts.
   @inlinable public func free(_ payload: Int) {
     let block = payload - Self.blockHeader
-    let size = Int(memory.load(UInt64.self, at: block))
+    let size = Int(truncatingIfNeeded: memory.load(UInt64.self, at: block))
     precondition(memory.load(UInt64.self, at: block + 8) == Self.allocatedTag, "free of a block that is not allocated")
     adjust(usedField, by: -size)
     adjust(liveField, by: -1)
@@ -114,7 +134,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   /// The payload size of the allocation at `payload` (at least what was asked for).
   @inlinable public func capacity(of payload: Int) -> Int {
-    Int(memory.load(UInt64.self, at: payload - Self.blockHeader)) - Self.blockHeader
+    Int(truncatingIfNeeded: memory.load(UInt64.self, at: payload - Self.blockHeader)) &- Self.blockHeader
   }
 
   @inlinable func markAllocated(block: Int, size: Int, fromFreeList: Bool) -> Int {
@@ -126,10 +146,8 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     return block + Self.blockHeader
   }
 
-  @inlinable func bump(_ size: Int) throws(SnapshotError) -> Int {
-    let top = Int(memory.load(UInt64.self, at: topField))
-    precondition(top != 0, "the heap at offset \(offset) was never formatted: call format() first")
-    guard top + size <= memory.size else {
+  @inlinable func bump(_ size: Int, top: Int) throws(SnapshotError) -> Int {
+    guard size <= memory.size - top else {
       throw .regionFull(requested: size - Self.blockHeader, available: largestAvailable - Self.blockHeader)
     }
     memory.store(UInt64(top + size), at: topField)
@@ -138,14 +156,18 @@ public struct Heap<Memory: PersistentMemoryAccess> {
 
   /// First fit on the large free list; a block more than one unit too large is split, the rest staying
   /// on the list.
-  @inlinable func takeLarge(_ size: Int) -> Int? {
+  @inlinable func takeLarge(_ size: Int, top: Int) throws(SnapshotError) -> Int? {
     var link = largeFreeField
-    var block = Int(memory.load(UInt64.self, at: link))
+    var block = try freeBlock(at: link, top: top)
+    // Each block on the list is at least one unit: a longer walk means the list loops.
+    var steps = (top - firstBlock) / Self.largeUnit
     while block != 0 {
+      steps -= 1
+      guard steps >= 0 else { throw .storeCorrupt(offset: link, reason: "the heap's large free list loops") }
       let blockSize = Int(memory.load(UInt64.self, at: block))
-      let next = memory.load(UInt64.self, at: block + Self.blockHeader)
+      let next = try freeBlock(at: block + Self.blockHeader, top: top)
       if blockSize >= size {
-        memory.store(next, at: link)
+        memory.store(UInt64(next), at: link)
         if blockSize > size {
           // The rest goes back on the list its size belongs to; its bytes stay counted as free.
           adjust(freeField, by: -(blockSize - size))
@@ -154,11 +176,13 @@ public struct Heap<Memory: PersistentMemoryAccess> {
         return block
       }
       link = block + Self.blockHeader
-      block = Int(next)
+      block = next
     }
     return nil
   }
 
+  /// The largest block an allocation could get, for the message of `regionFull` (called after the
+  /// top and the large free list were checked).
   @inlinable var largestAvailable: Int {
     var largest = memory.size - Int(memory.load(UInt64.self, at: topField))
     var block = Int(memory.load(UInt64.self, at: largeFreeField))
@@ -169,57 +193,114 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     return max(largest, Self.blockHeader)
   }
 
+  // Counters are only reported, never trusted: a corrupted one wraps rather than traps.
   @inlinable func adjust(_ field: Int, by delta: Int) {
-    memory.store(UInt64(Int(memory.load(UInt64.self, at: field)) + delta), at: field)
+    memory.store(memory.load(UInt64.self, at: field) &+ UInt64(bitPattern: Int64(delta)), at: field)
+  }
+
+  /// Where the first block starts.
+  @inlinable var firstBlock: Int { roundUp(offset + Self.headerSize, 16) }
+
+  /// The top of the heap, checked: between the first block and the end of the memory, aligned.
+  @inlinable func top() throws(SnapshotError) -> Int {
+    let top = memory.load(UInt64.self, at: topField)
+    guard top != 0 else {
+      throw .storeCorrupt(offset: topField, reason: "the heap at offset \(offset) was never formatted")
+    }
+    guard top >= UInt64(firstBlock), top <= UInt64(memory.size), top & 15 == 0 else {
+      throw .storeCorrupt(offset: topField, reason: "the heap's top \(top) lies outside the heap")
+    }
+    return Int(top)
+  }
+
+  /// The free block a free-list link at `field` points to, checked (0 ends the list): below the top,
+  /// tagged free, of `size` bytes when given, else of a whole number of large units.
+  @inlinable func freeBlock(at field: Int, top: Int, size: Int? = nil) throws(SnapshotError) -> Int {
+    let link = memory.load(UInt64.self, at: field)
+    guard link != 0 else { return 0 }
+    guard link & 15 == 0, link >= UInt64(firstBlock), link < UInt64(top) else {
+      throw .storeCorrupt(offset: field, reason: "a free-list link to \(link), outside the heap")
+    }
+    let block = Int(link)
+    let blockSize = try checkBlock(block, top: top, tag: Self.freeTag, field: field)
+    guard size.map({ blockSize == $0 }) ?? (blockSize > Self.classes.last! && blockSize % Self.largeUnit == 0) else {
+      throw .storeCorrupt(offset: block, reason: "a free block of \(blockSize) bytes on the list of another size")
+    }
+    return block
+  }
+
+  /// Checks the header of the block at `block` (16-byte aligned, at or above the first block):
+  /// `tag`, and a size that is a class or a whole number of large units and ends at or below the top.
+  /// Returns the size.
+  @inlinable func checkBlock(_ block: Int, top: Int, tag: UInt64, field: Int) throws(SnapshotError) -> Int {
+    guard block < top - Self.blockHeader else {
+      throw .storeCorrupt(offset: field, reason: "a block at \(block), above the heap's top")
+    }
+    let size = memory.load(UInt64.self, at: block)
+    guard size <= UInt64(top - block), size >= 32, size & 15 == 0,
+      Self.classes.contains(Int(size)) || size % UInt64(Self.largeUnit) == 0
+    else {
+      throw .storeCorrupt(offset: block, reason: "a heap block of size \(size)")
+    }
+    let found = memory.load(UInt64.self, at: block + 8)
+    guard found == tag else {
+      throw .storeCorrupt(
+        offset: block + 8, reason: "a heap block tagged \(hex(found)) where \(tag == Self.allocatedTag ? "an allocated" : "a free") one belongs")
+    }
+    return Int(size)
   }
 
   /// Bytes in use, free for reuse, and never used.
   public var statistics: HeapStatistics {
-    let top = Int(memory.load(UInt64.self, at: topField))
+    let top = Int(truncatingIfNeeded: memory.load(UInt64.self, at: topField))
     return HeapStatistics(
-      usedBytes: Int(memory.load(UInt64.self, at: usedField)),
-      liveAllocations: Int(memory.load(UInt64.self, at: liveField)),
-      freeBytes: Int(memory.load(UInt64.self, at: freeField)),
-      untouchedBytes: memory.size - top)
+      usedBytes: Int(truncatingIfNeeded: memory.load(UInt64.self, at: usedField)),
+      liveAllocations: Int(truncatingIfNeeded: memory.load(UInt64.self, at: liveField)),
+      freeBytes: Int(truncatingIfNeeded: memory.load(UInt64.self, at: freeField)),
+      untouchedBytes: memory.size &- top)
   }
 
   /// Checks the heap: every block from the start to the top has a valid header, the free lists hold
   /// exactly the free blocks, each in its size class, and the counters add up.
-  public func _checkInvariants() {
-    let top = Int(memory.load(UInt64.self, at: topField))
-    var block = roundUp(offset + Self.headerSize, 16)
+  public func check() throws(SnapshotError) {
+    let top = try self.top()
+    var block = firstBlock
     var used = 0, live = 0, free = 0
     var freeBlocks = Set<Int>()
     while block < top {
-      let size = Int(memory.load(UInt64.self, at: block))
       let tag = memory.load(UInt64.self, at: block + 8)
-      precondition(size >= 32 && size % 16 == 0 && block + size <= top, "block \(block) has size \(size)")
-      precondition(Self.classes.contains(size) || size % Self.largeUnit == 0, "block \(block) size \(size) is no class")
+      let size = try checkBlock(block, top: top, tag: tag == Self.allocatedTag ? tag : Self.freeTag, field: block)
       if tag == Self.allocatedTag {
         used += size
         live += 1
       } else {
-        precondition(tag == Self.freeTag, "block \(block) has tag \(tag)")
         free += size
         freeBlocks.insert(block)
       }
       block += size
     }
-    precondition(block == top, "blocks end at \(block), the top is \(top)")
     var listed = Set<Int>()
-    for head in (0..<Self.classes.count).map(classHead) + [largeFreeField] {
-      var entry = Int(memory.load(UInt64.self, at: head))
-      while entry != 0 {
-        precondition(listed.insert(entry).inserted, "block \(entry) is listed twice")
-        let size = Int(memory.load(UInt64.self, at: entry))
-        precondition(head == largeFreeField ? !Self.classes.contains(size) : Self.classes[(head - classHead(0)) / 8] == size,
-                     "block \(entry) of size \(size) is on the wrong list")
-        entry = Int(memory.load(UInt64.self, at: entry + Self.blockHeader))
+    for (index, head) in ((0..<Self.classes.count).map(classHead) + [largeFreeField]).enumerated() {
+      var link = head
+      while true {
+        let entry = try freeBlock(at: link, top: top, size: index < Self.classes.count ? Self.classes[index] : nil)
+        if entry == 0 { break }
+        guard listed.insert(entry).inserted else { throw .storeCorrupt(offset: link, reason: "block \(entry) is on a free list twice") }
+        link = entry + Self.blockHeader
       }
     }
-    precondition(listed == freeBlocks, "the free lists hold \(listed.count) blocks, \(freeBlocks.count) are free")
-    precondition(statistics.usedBytes == used && statistics.liveAllocations == live && statistics.freeBytes == free,
-                 "counters \(statistics) against used \(used), live \(live), free \(free)")
+    guard listed == freeBlocks else {
+      throw .storeCorrupt(offset: offset, reason: "the free lists hold \(listed.count) blocks, \(freeBlocks.count) are free")
+    }
+    let counted = statistics
+    guard counted.usedBytes == used, counted.liveAllocations == live, counted.freeBytes == free else {
+      throw .storeCorrupt(offset: usedField, reason: "the heap's counters (\(counted)) against used \(used), live \(live), free \(free)")
+    }
+  }
+
+  /// `check()`, as a precondition, for tests.
+  public func _checkInvariants() {
+    do { try check() } catch { preconditionFailure("\(error)") }
   }
 }
 
@@ -244,6 +325,8 @@ public struct HeapStatistics: Sendable, Equatable, CustomStringConvertible {
       + "\(untouchedBytes) untouched, fragmentation \(Int((fragmentation * 100).rounded()))%"
   }
 }
+
+@inlinable func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
 @inline(__always)
 @inlinable func roundUp(_ value: Int, _ multiple: Int) -> Int {

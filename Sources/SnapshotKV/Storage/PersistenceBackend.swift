@@ -11,11 +11,20 @@ public protocol PersistenceBackend: AnyObject {
   func allocate(_ size: Int) throws(SnapshotError) -> Int
   /// Returns an allocation.
   func free(_ offset: Int)
+  /// Throws `SnapshotError.storeCorrupt` unless `offset` is an allocation `free` can return. A
+  /// container calls it, before it changes anything, for each allocation it will free.
+  func checkAllocated(_ offset: Int) throws(SnapshotError)
   /// Where the first 64 bytes of the store's own root record live.
   var rootOffset: Int { get }
   /// Makes every change since the last commit durable, as one atomic unit when the backend can.
   @discardableResult
   func commit() throws(SnapshotError) -> UInt64
+}
+
+extension PersistenceBackend {
+  /// An allocator that keeps no headers in the store's memory has nothing to check.
+  @inlinable
+  public func checkAllocated(_ offset: Int) throws(SnapshotError) {}
 }
 
 /// A backend whose allocator is a `Heap` laid out in the same memory.
@@ -39,6 +48,11 @@ public final class HeapBackend<Memory: PersistentMemoryAccess>: PersistenceBacke
   @inlinable
   public func free(_ offset: Int) {
     heap.free(offset)
+  }
+
+  @inlinable
+  public func checkAllocated(_ offset: Int) throws(SnapshotError) {
+    try heap.checkAllocated(offset)
   }
 
   public var rootOffset: Int { heap.rootRecordOffset }

@@ -89,7 +89,7 @@ public final class SnapshotKV {
       throw .invalidOptions(reason: "\(region.path): the region holds no key-value store (create one with snapshot kv --create)")
     }
     self.index = index
-    let root = Int(region.load(UInt64.self, at: rootRecord + 16))
+    let root = try backend.memory.loadAllocation(at: rootRecord + 16, length: 32, "the index's root record")
     tree = index == .ordered ? PersistentBTree(backend: backend, root: root) : nil
     map = index == .hashed ? PersistentHashMap(backend: backend, root: root) : nil
   }
@@ -98,16 +98,16 @@ public final class SnapshotKV {
   public var count: Int { tree?.count ?? map!.count }
 
   /// The value stored under `key`, or nil.
-  public func get(_ key: some Collection<UInt8>) -> [UInt8]? {
-    Array(key).withUnsafeBytes { key in withValue(for: key) { Array($0) } }
+  public func get(_ key: some Collection<UInt8>) throws(SnapshotError) -> [UInt8]? {
+    try Array(key).withBytes { key throws(SnapshotError) in try withValue(for: key) { Array($0) } }
   }
 
   /// Calls `body` with the value stored under `key`, in place, without copying it; nil when there is
   /// none. The bytes are valid only inside `body`.
   @inlinable
-  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-    if let tree { return tree.withValue(for: key, body) }
-    return map!.withValue(for: key, body)
+  public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws(SnapshotError) -> R? {
+    if let tree { return try tree.withValue(for: key, body) }
+    return try map!.withValue(for: key, body)
   }
 
   /// Stores `value` under `key`. Throws `SnapshotError.regionFull` (storing nothing) when it does not fit.
@@ -132,7 +132,7 @@ public final class SnapshotKV {
   /// on, which must lie inside the value. Only the lines those bytes touch are committed. Returns false
   /// when there is no such key.
   public func overwrite(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
-    guard let value = if let tree { tree.valueRange(for: key) } else { map!.valueRange(for: key) } else { return false }
+    guard let value = if let tree { try tree.valueRange(for: key) } else { try map!.valueRange(for: key) } else { return false }
     guard offset >= 0, offset <= value.count - bytes.count else {
       throw .invalidSize(requested: offset + bytes.count, reason: "the value is \(value.count) bytes; \(bytes.count) bytes at \(offset) do not fit inside it")
     }
@@ -144,7 +144,9 @@ public final class SnapshotKV {
   /// Removes `key`; returns whether it was there.
   @discardableResult
   public func delete(_ key: some Collection<UInt8>) throws(SnapshotError) -> Bool {
-    let removed = Array(key).withUnsafeBytes { key in tree?.remove(key) ?? map!.remove(key) }
+    let removed = try Array(key).withBytes { key throws(SnapshotError) in
+      if let tree { try tree.remove(key) } else { try map!.remove(key) }
+    }
     if autocommit, removed { try commit() }
     return removed
   }
@@ -156,8 +158,8 @@ public final class SnapshotKV {
       throw .invalidOptions(reason: "\(region.path): a hashed store keeps no order; scans need an ordered one")
     }
     var entries: [(key: [UInt8], value: [UInt8])] = []
-    Array(start).withUnsafeBytes { start in
-      tree.scan(from: start, limit: count) { key, value in
+    try Array(start).withBytes { start throws(SnapshotError) in
+      try tree.scan(from: start, limit: count) { key, value in
         entries.append((Array(key), Array(value)))
         return true
       }
@@ -184,19 +186,28 @@ public final class SnapshotKV {
   /// The heap's figures.
   public var statistics: HeapStatistics { backend.heap.statistics }
 
-  /// Checks the heap and the index, and that every live allocation belongs to the index: nothing leaked.
-  public func _checkInvariants() {
-    backend.heap._checkInvariants()
-    let owned = tree?._checkInvariants() ?? map!._checkInvariants()
+  /// Walks the whole store: the heap's blocks and free lists, the index (order, counts, every node
+  /// and entry reached once), and that every live allocation belongs to the index (nothing leaked).
+  /// Throws `SnapshotError.storeCorrupt` at the first problem; changes nothing.
+  public func check() throws(SnapshotError) {
+    try backend.heap.check()
+    let owned = if let tree { try tree.check() } else { try map!.check() }
     let live = backend.heap.statistics.liveAllocations
-    precondition(owned == live, "the heap holds \(live) allocations, the index owns \(owned): \(live - owned) leaked")
+    guard owned == live else {
+      throw .storeCorrupt(offset: backend.heap.offset, reason: "the heap holds \(live) allocations, the index owns \(owned): \(live - owned) leaked")
+    }
+  }
+
+  /// `check()`, as a precondition, for tests.
+  public func _checkInvariants() {
+    do { try check() } catch { preconditionFailure("\(error)") }
   }
 }
 
 extension SnapshotKV {
   /// The value stored under a string key, as a string.
-  public func get(_ key: String) -> String? {
-    get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
+  public func get(_ key: String) throws(SnapshotError) -> String? {
+    try get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
   }
 
   /// Stores a string value under a string key.

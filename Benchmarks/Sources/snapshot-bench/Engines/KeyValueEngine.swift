@@ -64,10 +64,10 @@ final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
     try backend.commit()
   }
 
-  func read(_ key: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+  func read(_ key: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
     switch container {
-    case .tree(let tree): tree.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
-    case .map(let map): map.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
+    case .tree(let tree): try tree.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
+    case .map(let map): try map.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
     }
   }
 
@@ -78,10 +78,10 @@ final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
     }
   }
 
-  func update(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) -> Bool {
+  func update(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws -> Bool {
     let range = switch container {
-    case .tree(let tree): tree.valueRange(for: key)
-    case .map(let map): map.valueRange(for: key)
+    case .tree(let tree): try tree.valueRange(for: key)
+    case .map(let map): try map.valueRange(for: key)
     }
     guard let value = range else { return false }
     precondition(offset + bytes.count <= value.count, "an update past the end of the value")
@@ -92,7 +92,7 @@ final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
   func scan(from key: UnsafeRawBufferPointer, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
     guard case .tree(let tree) = container else { throw BaselineError(description: "a hashed index keeps no order: scans need --index ordered") }
     var copied = 0, offset = 0
-    tree.scan(from: key, limit: count) { _, value in
+    try tree.scan(from: key, limit: count) { _, value in
       UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + value.count]).copyMemory(from: value)
       offset += value.count
       copied += 1
