@@ -10,6 +10,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case fileNotFound(path: String)
   /// `create` was asked to make a region where a file already exists.
   case fileExists(path: String)
+  /// The directory a region was to be created in does not exist.
+  case directoryNotFound(path: String)
   /// The file does not start with a region header: it is some other kind of file.
   case notARegion(path: String)
   /// The file ends before its header does, or before the data and log its header describes.
@@ -61,6 +63,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): no such file; create the region first (snapshot create \(path) --size 64M)"
     case .fileExists(let path):
       return "\(path): a file already exists there; remove it or choose another path"
+    case .directoryNotFound(let path):
+      return "\(path): no such directory; create it first (mkdir -p \(path)) or choose another path"
     case .notARegion(let path):
       return "\(path): not a Snapshot region (wrong magic number); check the path"
     case .truncated(let path, let size, let expected):

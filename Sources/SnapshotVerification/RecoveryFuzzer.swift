@@ -10,6 +10,8 @@ import SystemPackage
 package struct RecoveryFuzzer: Sendable {
   package var cases = 100_000
   package var seed: UInt64 = 3
+  /// Longer than any case takes by orders of magnitude, even on a loaded machine.
+  package var timeLimit: TimeInterval = 20
 
   package struct Report: Sendable {
     package var cases = 0
@@ -58,11 +60,14 @@ package struct RecoveryFuzzer: Sendable {
     var generator = SeededGenerator(seed: seed)
     var report = Report()
     let path = FilePath("\(directory)/fuzz.region")
+    let watchdog = Watchdog(limit: timeLimit, directory: directory)
+    defer { watchdog.stop() }
     for index in 0..<cases {
       let seed = seeds[index % seeds.count]
       let mutation = mutate(seed, generator: &generator)
       try mutation.image.write(to: path)
       let context = "case \(index) (\(seed.name), \(mutation.description))"
+      watchdog.begin("recovery fuzz \(context)")
       let proven = seed.records?.provenEpoch(despite: mutation.touched) ?? 0
       let inspected = Result { () throws(SnapshotError) in try Region.inspect(at: path) }
       do {

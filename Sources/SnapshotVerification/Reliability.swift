@@ -11,6 +11,9 @@ package struct Reliability: Sendable {
   package var recoveryCrashEvery = 4
   package var kills = 200
   package var fuzzCases = 100_000
+  package var storeFuzzCases = 100_000
+  /// The parts to run; all of them unless a caller picks some.
+  package var phases = Set(Phase.allCases)
   /// The mutants to run.
   package var mutants = Mutant.all
   /// The `snapshot crash-test-worker` command the kill loop runs as its child.
@@ -29,6 +32,24 @@ package struct Reliability: Sendable {
     recoveryCrashEvery = 1
     kills = 2_000
     fuzzCases = 2_000_000
+    storeFuzzCases = 2_000_000
+  }
+
+  /// The parts of a run.
+  package enum Phase: String, CaseIterable, Sendable {
+    case simulator, mutants, kills, fuzz
+    case storeFuzz = "store-fuzz"
+
+    /// The progress line that starts the part.
+    package var heading: String {
+      switch self {
+      case .simulator: "crash simulator (persistent-memory model)"
+      case .mutants: "mutants"
+      case .kills: "SIGKILL loop"
+      case .fuzz: "recovery fuzzing"
+      case .storeFuzz: "store fuzzing"
+      }
+    }
   }
 
   /// The targets a run must meet beyond having no failures.
@@ -36,20 +57,22 @@ package struct Reliability: Sendable {
     package var images = 100_000
     package var killsPerJournal = 200
     package var fuzzCases = 100_000
+    package var storeFuzzCases = 100_000
 
     package init() {}
   }
 
   package func run(directory: String, progress: (String) -> Void) throws -> ReliabilityReport {
     var report = ReliabilityReport()
+    report.phases = phases
     let start = Date()
 
     var simulation = Simulation()
     simulation.scale = scale
     simulation.options.recoveryCrashEvery = recoveryCrashEvery
     var nextSeed = (seeds.max() ?? 0) + 1
-    var pending = seeds
-    progress("crash simulator (persistent-memory model)")
+    var pending = phases.contains(.simulator) ? seeds : []
+    if !pending.isEmpty { progress(Phase.simulator.heading) }
     while !pending.isEmpty {
       simulation.seeds = pending
       report.simulations += try simulation.run(scratchDirectory: directory, progress: progress)
@@ -59,8 +82,8 @@ package struct Reliability: Sendable {
     report.seconds["crash simulator"] = Date().timeIntervalSince(start)
 
     let mutantsStart = Date()
-    progress("mutants")
-    for mutant in mutants {
+    if phases.contains(.mutants) { progress(Phase.mutants.heading) }
+    for mutant in mutants where phases.contains(.mutants) {
       let outcome = try mutant.run(seed: seeds.first ?? 1, scale: scale, scratchDirectory: directory)
       progress("  \(mutant.name): \(outcome.caughtBy == nil ? (mutant.equivalentBecause == nil ? "NOT CAUGHT" : "equivalent") : "caught")")
       report.mutants.append(outcome)
@@ -68,8 +91,8 @@ package struct Reliability: Sendable {
     report.seconds["mutants"] = Date().timeIntervalSince(mutantsStart)
 
     let killStart = Date()
-    progress("SIGKILL loop")
-    for configuration in Workload.Configuration.all {
+    if phases.contains(.kills) { progress(Phase.kills.heading) }
+    for configuration in Workload.Configuration.all where phases.contains(.kills) {
       var loop = KillLoop()
       loop.iterations = kills
       loop.configuration = configuration
@@ -80,12 +103,23 @@ package struct Reliability: Sendable {
     }
     report.seconds["SIGKILL loop"] = Date().timeIntervalSince(killStart)
 
-    let fuzzStart = Date()
-    progress("recovery fuzzing")
-    var fuzzer = RecoveryFuzzer()
-    fuzzer.cases = fuzzCases
-    report.fuzz = try fuzzer.run(directory: directory, progress: progress)
-    report.seconds["recovery fuzzing"] = Date().timeIntervalSince(fuzzStart)
+    if phases.contains(.fuzz) {
+      let fuzzStart = Date()
+      progress(Phase.fuzz.heading)
+      var fuzzer = RecoveryFuzzer()
+      fuzzer.cases = fuzzCases
+      report.fuzz = try fuzzer.run(directory: directory, progress: progress)
+      report.seconds["recovery fuzzing"] = Date().timeIntervalSince(fuzzStart)
+    }
+
+    if phases.contains(.storeFuzz) {
+      let storeStart = Date()
+      progress(Phase.storeFuzz.heading)
+      var fuzzer = StoreFuzzer()
+      fuzzer.cases = storeFuzzCases
+      report.storeFuzz = try fuzzer.run(directory: directory, progress: progress)
+      report.seconds["store fuzzing"] = Date().timeIntervalSince(storeStart)
+    }
     report.seconds["total"] = Date().timeIntervalSince(start)
     return report
   }
@@ -97,6 +131,9 @@ package struct ReliabilityReport: Sendable {
   package var mutants: [Mutant.Outcome] = []
   package var kills: [(Workload.Configuration, KillLoop.Report)] = []
   package var fuzz = RecoveryFuzzer.Report()
+  package var storeFuzz = StoreFuzzer.Report()
+  /// The parts that ran.
+  package var phases = Set(Reliability.Phase.allCases)
   package var seconds: [String: Double] = [:]
 
   /// Crash images recovered: distinct images at crash points plus images of crashes during recovery.
@@ -110,7 +147,7 @@ package struct ReliabilityReport: Sendable {
       failures.append("mutant not caught: \(outcome.mutant.name)")
     }
     for (_, kill) in kills { failures += kill.failures }
-    return failures + fuzz.failures
+    return failures + fuzz.failures + storeFuzz.failures
   }
 
   /// The targets this run missed, beyond its failures: every crash point visited, every mutant that
@@ -118,11 +155,18 @@ package struct ReliabilityReport: Sendable {
   package func missed(_ targets: Reliability.Targets) -> [String] {
     var missed: [String] = []
     if !allCrashPointsVisited { missed.append("not every crash point was visited") }
-    if images < targets.images { missed.append("\(images) crash images, fewer than \(targets.images)") }
+    if phases.contains(.simulator), images < targets.images {
+      missed.append("\(images) crash images, fewer than \(targets.images)")
+    }
     for (configuration, kill) in kills where kill.iterations < targets.killsPerJournal || kill.insideMsync == 0 {
       missed.append("\(kill.iterations) kills on \(configuration), \(kill.insideMsync) inside msync")
     }
-    if fuzz.cases < targets.fuzzCases { missed.append("\(fuzz.cases) fuzz cases, fewer than \(targets.fuzzCases)") }
+    if phases.contains(.fuzz), fuzz.cases < targets.fuzzCases {
+      missed.append("\(fuzz.cases) fuzz cases, fewer than \(targets.fuzzCases)")
+    }
+    if phases.contains(.storeFuzz), storeFuzz.cases < targets.storeFuzzCases {
+      missed.append("\(storeFuzz.cases) store fuzz cases, fewer than \(targets.storeFuzzCases)")
+    }
     return missed
   }
 
@@ -182,6 +226,14 @@ package struct ReliabilityReport: Sendable {
     lines.append("\(fuzz.cases) corrupted files: \(fuzz.typedErrors) refused with a typed error, \(fuzz.recovered) opened "
       + "holding a committed state, \(fuzz.dataAreaOpened) opened after a change to the data area alone (which "
       + "carries no checksum, so only the absence of a trap is checked), \(fuzz.failures.count) failures, no trap.")
+    lines.append("")
+    lines.append("### Store fuzzing")
+    lines.append("")
+    lines.append("\(storeFuzz.cases) stores with a corrupted data area, each opened and put through get, scan, put, "
+      + "replace, delete and the full check: \(storeFuzz.refusedAtOpen) refused at open, \(storeFuzz.refused) refused "
+      + "by an operation or the check with a typed error, \(storeFuzz.passed) passed every operation (the corruption "
+      + "hit bytes the store does not depend on), \(storeFuzz.failures.count) failures, no trap, no case over its "
+      + "time limit.")
     lines.append("")
     lines.append("### Wall time")
     lines.append("")

@@ -23,20 +23,36 @@ struct CrashTest: ParsableCommand {
   @Option(help: "Seeds for the simulated workloads (comma-separated).")
   var seeds = "11,12,13"
 
+  @Option(help: "Run only these parts (comma-separated: \(Reliability.Phase.allCases.map(\.rawValue).joined(separator: ", "))).")
+  var only: String?
+
+  /// Set by the supervising process on the process that does the work.
+  @Option(help: .hidden)
+  var scratchName: String?
+
+  /// Makes the working process trap as the named part begins, to test the supervisor's report.
+  @Option(help: .hidden)
+  var trapIn: String?
+
+  func validate() throws {
+    for name in only?.split(separator: ",") ?? [] where Reliability.Phase(rawValue: String(name)) == nil {
+      throw ValidationError("no part named '\(name)'; the parts are \(Reliability.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+  }
+
   func run() throws {
-    let folder = "\(directory)/snapshot-crash-test-\(getpid())"
-    let diskFolder = "\(diskDirectory)/snapshot-crash-test-\(getpid())"
-    for path in [folder, diskFolder] {
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    defer {
-      for path in [folder, diskFolder] { try? FileManager.default.removeItem(atPath: path) }
-    }
-    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var reliability = Reliability(worker: [executable, "crash-test-worker"], diskDirectory: diskFolder)
+    guard let scratchName else { return try supervise() }
+    let folder = "\(directory)/\(scratchName)"
+    let diskFolder = "\(diskDirectory)/\(scratchName)"
+    var reliability = Reliability(worker: [try Self.executable(), "crash-test-worker"], diskDirectory: diskFolder)
     reliability.seeds = seeds.split(separator: ",").compactMap { UInt64($0) }
     if soak { reliability.soak() }
-    let report = try reliability.run(directory: folder) { printError($0) }
+    if let only { reliability.phases = Set(only.split(separator: ",").compactMap { Reliability.Phase(rawValue: String($0)) }) }
+    let trapLine = trapIn.flatMap(Reliability.Phase.init(rawValue:))?.heading
+    let report = try reliability.run(directory: folder) { line in
+      printError(line)
+      if line == trapLine { fatalError("trap requested in \(trapIn!)") }
+    }
     print(report.markdown())
     print("")
     print("### Model assumptions")

@@ -10,7 +10,7 @@ struct Create: ParsableCommand {
   @Argument(help: "The region file to create.")
   var path: String
 
-  @Option(help: "The data size: bytes, or with a K, M or G suffix (rounded up to 4 KiB).")
+  @Option(help: "The data size: bytes, or with a K, M, G or T suffix (rounded up to 4 KiB).", transform: ByteCount.parse)
   var size: ByteCount
 
   @Option(help: "The durable medium: auto (pm on a DAX or tmpfs mount, file elsewhere), pm, or file.")
@@ -31,7 +31,7 @@ struct Create: ParsableCommand {
 }
 
 /// A byte count such as `4096`, `64K`, `64M` or `1G`.
-struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
+struct ByteCount: CustomStringConvertible {
   var bytes: Int
 
   /// The largest whole unit: `256M` rather than 268435456.
@@ -42,7 +42,8 @@ struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
     return "\(bytes)"
   }
 
-  init?(argument: String) {
+  /// Parses an option's argument, saying what is wrong with one it refuses.
+  static func parse(_ argument: String) throws -> ByteCount {
     let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
     var digits = argument.uppercased()
     if digits.hasSuffix("IB") { digits.removeLast(2) } else if digits.hasSuffix("B") { digits.removeLast() }
@@ -51,10 +52,13 @@ struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
       multiplier = unit
       digits.removeLast()
     }
-    guard let value = Int(digits), value > 0 else { return nil }
+    guard let value = Int(digits) else {
+      throw ValidationError("'\(argument)' is not a byte count: write digits with an optional K, M, G or T suffix, for example 64M")
+    }
+    guard value > 0 else { throw ValidationError("a size must be at least one byte") }
     let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
-    guard !overflow else { return nil }
-    self.bytes = bytes
+    guard !overflow else { throw ValidationError("'\(argument)' is more bytes than a 64-bit count holds") }
+    return ByteCount(bytes: bytes)
   }
 }
 

@@ -27,14 +27,14 @@ struct KeyValueCommand: ParsableCommand {
   @Flag(help: "Create the store when the file does not exist.")
   var create = false
 
-  @Option(help: "The region size, when creating.")
-  var size = ByteCount(argument: "256M")!
+  @Option(help: "The region size, when creating (default 256M).", transform: ByteCount.parse)
+  var size: ByteCount?
 
   @Option(help: "The medium, when creating: auto, pm or file.")
-  var medium: MediumArgument = .auto
+  var medium: MediumArgument?
 
   @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
-  var index: IndexArgument = .ordered
+  var index: IndexArgument?
 
   func run() throws {
     let store = try reportingErrors { () throws(SnapshotError) in try openStore() }
@@ -58,9 +58,26 @@ struct KeyValueCommand: ParsableCommand {
 
   private func openStore() throws(SnapshotError) -> SnapshotKV {
     if create, !FileManager.default.fileExists(atPath: path) {
-      return try SnapshotKV.create(at: FilePath(path), size: size.bytes, medium: medium.value, index: index.value)
+      return try SnapshotKV.create(
+        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, medium: (medium ?? .auto).value,
+        index: (index ?? .ordered).value)
     }
-    return try SnapshotKV.open(at: FilePath(path))
+    let store = try SnapshotKV.open(at: FilePath(path))
+    // Options that only creation can honour must not be dropped without a word.
+    var conflicts: [String] = []
+    if let medium = medium?.value, medium != store.region.medium { conflicts.append("--medium \(self.medium!) (it is \(store.region.medium))") }
+    if let index = index?.value, index != store.index { conflicts.append("--index \(self.index!) (it is \(store.index))") }
+    // The region's size is the one asked for rounded up to whole pages.
+    if let size, size.bytes > store.region.size || store.region.size - size.bytes >= 4096 {
+      conflicts.append("--size \(size) (it is \(ByteCount(bytes: store.region.size)))")
+    }
+    guard conflicts.isEmpty else {
+      try? store.close()
+      throw .invalidOptions(reason: "\(path): the store exists, and \(conflicts.joined(separator: ", ")) "
+        + "\(conflicts.count == 1 ? "applies" : "apply") only when creating one; "
+        + "leave the option out, or choose a new path")
+    }
+    return store
   }
 
   /// The batch session: one answer line per command line, errors reported and survived.

@@ -65,8 +65,25 @@ import SnapshotVerification
   @Test func wrongVersion() throws {
     let directory = TestDirectory()
     let (path, bytes) = try committedRegion(directory)
-    try patched(bytes, at: 8, with: [2, 0, 0, 0]).write(to: path)
+    // A file of another version carries a checksum that holds over its header.
+    var header = patched(bytes, at: 8, with: [2, 0, 0, 0]).prefix(64)
+    header.replaceSubrange(12..<16, with: [0, 0, 0, 0])
+    let checksum = Array(header).withUnsafeBytes { CRC32C.checksum($0) }
+    try patched(bytes, at: 8, with: [2, 0, 0, 0] + withUnsafeBytes(of: checksum.littleEndian) { Array($0) }).write(to: path)
     try expectRefusal(path, .unsupportedFormatVersion(path: path.string, found: 2, supported: 1))
+  }
+
+  /// The right magic over a garbage header is a damaged header, not a file from another version.
+  @Test func garbageHeaderAfterTheMagic() throws {
+    let directory = TestDirectory()
+    let (path, bytes) = try committedRegion(directory)
+    var generator = SystemRandomNumberGenerator()
+    try patched(bytes, at: 8, with: (8..<64).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: path)
+    let error = #expect(throws: SnapshotError.self) { try Region.open(at: path) }
+    guard case .headerCorrupt? = error else {
+      Issue.record("expected headerCorrupt, got \(String(describing: error))")
+      return
+    }
   }
 
   @Test func headerChecksumMismatch() throws {

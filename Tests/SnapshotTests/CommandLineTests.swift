@@ -54,6 +54,40 @@ import SnapshotKV
     #expect(try runSnapshot(["info", directory.file("missing").string]).standardError.contains("no such file"))
   }
 
+  /// Each refusal names its cause: the missing directory (not the log file auto's choice would
+  /// make), the size that is not one, the creation option an existing store cannot honour.
+  @Test func refusalsSayWhy() throws {
+    let directory = TestDirectory()
+    let missing = try runSnapshot(["create", directory.file("nowhere/r").string, "--size", "1M"])
+    #expect(missing.status == 1)
+    #expect(missing.standardError.contains("\(directory.path)/nowhere: no such directory"), "\(missing.standardError)")
+    let size = try runSnapshot(["create", directory.file("r").string, "--size", "1P"])
+    #expect(size.status != 0)
+    #expect(size.standardError.contains("'1P' is not a byte count"), "\(size.standardError)")
+    let store = directory.file("s.kv").string
+    #expect(try runSnapshot(["kv", store, "put", "a", "b", "--create", "--size", "1M", "--index", "hashed"]).status == 0)
+    let conflict = try runSnapshot(["kv", store, "get", "a", "--index", "ordered"])
+    #expect(conflict.status == 1)
+    #expect(conflict.standardError.contains("--index ordered (it is hashed) applies only when creating"), "\(conflict.standardError)")
+    let agreeing = try runSnapshot(["kv", store, "get", "a", "--index", "hashed", "--size", "1M"])
+    #expect(agreeing.status == 0 && agreeing.standardOutput == "b\n")
+  }
+
+  /// A trap inside the crash-test still ends in a report naming the part, and leaves no scratch.
+  @Test func crashTestReportsATrap() throws {
+    let directory = TestDirectory()
+    let disk = TestDirectory(onDisk: true)
+    let run = try runSnapshot([
+      "crash-test", "--only", "store-fuzz", "--trap-in", "store-fuzz", "--directory", directory.path, "--disk-directory", disk.path,
+    ])
+    #expect(run.status == 1)
+    #expect(run.standardOutput.contains("NOT MET:\n- the run was ended by signal"), "\(run.standardOutput)")
+    #expect(run.standardOutput.contains("after 'store fuzzing'"))
+    for folder in [directory.path, disk.path] {
+      #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+  }
+
   @Test func demoRecoversEveryKill() throws {
     let demo = try runSnapshot(["demo", "--kills", "3"])
     #expect(demo.status == 0, "\(demo.standardOutput)\(demo.standardError)")

@@ -15,6 +15,7 @@ import SnapshotVerification
     reliability.recoveryCrashEvery = 8
     reliability.kills = 20
     reliability.fuzzCases = 3_000
+    reliability.storeFuzzCases = 2_000
     reliability.mutants = []
     let report = try reliability.run(directory: directory.path) { _ in }
     #expect(report.failures.isEmpty, "\(report.failures.prefix(5).joined(separator: "\n"))")
@@ -23,6 +24,7 @@ import SnapshotVerification
     #expect(report.simulations.allSatisfy { $0.report.recoveredStates.count > 1 })
     #expect(report.kills.count == 3 && report.kills.allSatisfy { $0.1.iterations == 20 })
     #expect(report.fuzz.typedErrors > 0 && report.fuzz.recovered > 0)
+    #expect(report.storeFuzz.cases == 2_000 && report.storeFuzz.refused > 0 && report.storeFuzz.passed > 0)
   }
 
   /// A few mutants, one per kind of bug, must each be caught.

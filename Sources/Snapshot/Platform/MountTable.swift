@@ -11,6 +11,12 @@ struct FileSystemKind: Equatable, Sendable {
   /// Whether the file system is mounted with direct access (DAX) to persistent memory.
   var isDirectAccess: Bool
 
+  /// Whether `path` names an existing directory.
+  static func isDirectory(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+  }
+
   /// The file system holding `directory`, from the longest mount point that contains it.
   static func of(directory: String) -> FileSystemKind? {
     guard let resolved = realpath(directory, nil) else { return nil }

@@ -94,6 +94,11 @@ public final class Region {
   public static func create(
     at path: FilePath, size: Int, options: CreateOptions = CreateOptions()
   ) throws(SnapshotError) -> Region {
+    // Before the medium is chosen by the directory's file system, which a missing one has not.
+    let directory = path.removingLastComponent()
+    guard directory.isEmpty || FileSystemKind.isDirectory(directory.string) else {
+      throw .directoryNotFound(path: directory.string)
+    }
     let header = try RegionHeader.new(size: size, medium: options.resolvedMedium(for: path), journal: options.journal)
     switch header.medium {
     case .persistentMemory:

@@ -16,6 +16,10 @@
 /// | 32 | 8 | log size in bytes |
 /// | 40 | 8 | salt: a random number mixed into every log checksum |
 /// | 48 | 16 | zero |
+///
+/// Every format version keeps the magic, the version and this checksum where they are, so a version
+/// number is believed only under a checksum that holds: a damaged header is reported as damaged, not
+/// as a file from another version.
 package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
   static let formatVersion: UInt32 = 1
@@ -65,16 +69,16 @@ package struct RegionHeader: Equatable, Sendable {
       raw.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
     }
     guard word(0) == magic else { throw .notARegion(path: path) }
-    let version = halfWord(8)
-    guard version == formatVersion else {
-      throw .unsupportedFormatVersion(path: path, found: version, supported: formatVersion)
-    }
     var copy = [UInt8](raw[0..<64])
     let stored = halfWord(12)
     copy[12..<16] = [0, 0, 0, 0]
     let computed = copy.withUnsafeBytes { CRC32C.checksum($0) }
     guard stored == computed else {
       throw .headerCorrupt(path: path, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
+    }
+    let version = halfWord(8)
+    guard version == formatVersion else {
+      throw .unsupportedFormatVersion(path: path, found: version, supported: formatVersion)
     }
     guard let medium = Region.Medium(rawValue: raw[16]) else {
       throw .headerCorrupt(path: path, reason: "unknown medium \(raw[16])")
