@@ -77,6 +77,17 @@ package struct TransferLayout: Sendable {
     region.store(UInt64(change), at: counters + writer * 8)
   }
 
+  /// One change of `writer` that moves one unit between its first two accounts, calling `midway`
+  /// between the debit and the credit; the caller wraps it in `Region.change`.
+  package func transferOne(in region: Region, writer: Int, change: Int, midway: () -> Void) {
+    let from = account(writer, change % 2), to = account(writer, 1 - change % 2)
+    region.store(region.load(UInt64.self, at: from) - 1, at: from)
+    midway()
+    region.store(region.load(UInt64.self, at: to) + 1, at: to)
+    region.fill(UInt8(truncatingIfNeeded: change), at: record(writer), count: 256)
+    region.store(UInt64(change), at: counters + writer * 8)
+  }
+
   /// Each writer's change count in `region`.
   package func changes(in region: Region) -> [Int] {
     (0..<writers).map { Int(region.load(UInt64.self, at: counters + $0 * 8)) }

@@ -12,6 +12,8 @@ package struct KillLoop: Sendable {
   package var seed: UInt64 = 7
   /// The longest wait, after the child's first acknowledged commit, before it is killed.
   package var maximumDelay = Duration.milliseconds(4)
+  /// End the loop at the first kill that finds a failure.
+  package var stopAtFirstFailure = false
 
   /// What one kill found.
   package struct Kill: Sendable {
@@ -104,8 +106,11 @@ package struct KillLoop: Sendable {
       report.iterations += 1
       if kill.insideMsync { report.insideMsync += 1 }
       report.commitsAcknowledged = max(report.commitsAcknowledged, acknowledged)
-      if let failure = kill.failure { report.failures.append("kill \(iteration): \(failure)") }
       observe(kill)
+      if let failure = kill.failure {
+        report.failures.append("kill \(iteration): \(failure)")
+        if stopAtFirstFailure { break }
+      }
     }
     return report
   }

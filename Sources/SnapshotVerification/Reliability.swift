@@ -12,6 +12,9 @@ package struct Reliability: Sendable {
   package var kills = 200
   package var fuzzCases = 100_000
   package var storeFuzzCases = 100_000
+  /// End the run at the first failure (each part stops at its first, and no part starts after one):
+  /// for checking planted bugs, where only whether one is caught matters.
+  package var stopAtFirstFailure = false
   /// The parts to run; all of them unless a caller picks some.
   package var phases = Set(Phase.allCases)
   /// The mutants to run.
@@ -70,20 +73,22 @@ package struct Reliability: Sendable {
     var simulation = Simulation()
     simulation.scale = scale
     simulation.options.recoveryCrashEvery = recoveryCrashEvery
+    simulation.options.stopAtFirstFailure = stopAtFirstFailure
+    func stopping() -> Bool { stopAtFirstFailure && !report.failures.isEmpty }
     var nextSeed = (seeds.max() ?? 0) + 1
     var pending = phases.contains(.simulator) ? seeds : []
     if !pending.isEmpty { progress(Phase.simulator.heading) }
     while !pending.isEmpty {
       simulation.seeds = pending
       report.simulations += try simulation.run(scratchDirectory: directory, progress: progress)
-      pending = report.images < minimumImages ? [nextSeed] : []
+      pending = report.images < minimumImages && !stopping() ? [nextSeed] : []
       nextSeed += 1
     }
     report.seconds["crash simulator"] = Date().timeIntervalSince(start)
 
     let mutantsStart = Date()
     if phases.contains(.mutants) { progress(Phase.mutants.heading) }
-    for mutant in mutants where phases.contains(.mutants) {
+    for mutant in mutants where phases.contains(.mutants) && !stopping() {
       let outcome = try mutant.run(seed: seeds.first ?? 1, scale: scale, scratchDirectory: directory)
       progress("  \(mutant.name): \(outcome.caughtBy == nil ? (mutant.equivalentBecause == nil ? "NOT CAUGHT" : "equivalent") : "caught")")
       report.mutants.append(outcome)
@@ -92,8 +97,9 @@ package struct Reliability: Sendable {
 
     let killStart = Date()
     if phases.contains(.kills) { progress(Phase.kills.heading) }
-    for configuration in Workload.Configuration.all where phases.contains(.kills) {
+    for configuration in Workload.Configuration.all where phases.contains(.kills) && !stopping() {
       var loop = KillLoop()
+      loop.stopAtFirstFailure = stopAtFirstFailure
       loop.iterations = kills
       loop.configuration = configuration
       let folder = configuration.medium == .file ? diskDirectory : directory
@@ -103,7 +109,7 @@ package struct Reliability: Sendable {
     }
     report.seconds["SIGKILL loop"] = Date().timeIntervalSince(killStart)
 
-    if phases.contains(.fuzz) {
+    if phases.contains(.fuzz), !stopping() {
       let fuzzStart = Date()
       progress(Phase.fuzz.heading)
       var fuzzer = RecoveryFuzzer()
@@ -112,7 +118,7 @@ package struct Reliability: Sendable {
       report.seconds["recovery fuzzing"] = Date().timeIntervalSince(fuzzStart)
     }
 
-    if phases.contains(.storeFuzz) {
+    if phases.contains(.storeFuzz), !stopping() {
       let storeStart = Date()
       progress(Phase.storeFuzz.heading)
       var fuzzer = StoreFuzzer()

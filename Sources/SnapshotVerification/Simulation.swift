@@ -40,6 +40,7 @@ package struct Simulation: Sendable {
             results.append(Result(
               workload: workload.name, configuration: configuration, operations: 0, msyncs: 0, report: CrashSimulator.Report(),
               checkFailures: [failure], seconds: Date().timeIntervalSince(start)))
+            if options.stopAtFirstFailure { return results }
             continue
           }
           var options = self.options
@@ -52,6 +53,7 @@ package struct Simulation: Sendable {
             + "of \(report.imagesGenerated), \(report.recoveryCrashImages) recovery-crash images, "
             + "\(report.failures.count + scenario.failures.count) failures, \(String(format: "%.1f", result.seconds)) s")
           results.append(result)
+          if options.stopAtFirstFailure, !report.failures.isEmpty || !scenario.failures.isEmpty { return results }
         }
       }
     }

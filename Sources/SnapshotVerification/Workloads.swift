@@ -53,7 +53,7 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     threadedTransfers(commits: 8 * scale)]
+     scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside
@@ -86,6 +86,42 @@ package struct Workload: Sendable {
           recorder.count()
           guard change == 20 || change == 200 else { continue }
           do { try recorder.msync() } catch { recorder.fail("msync on writer \(thread)'s thread: \(error)") }
+        }
+      }
+      try recorder.msync()
+    }
+    workload.threads = .many
+    workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet
+    return workload
+  }
+
+  /// A writer and a committer in a schedule the workload controls, so that every commit meets a change
+  /// half done, whatever the machine's load: inside `Region.change` the writer debits one account,
+  /// lets the other thread call msync, and credits the other account only once that msync waits for
+  /// the change to end (or, if the commit does not hold changes back, has returned). Every recovered
+  /// region must hold whole changes only.
+  package static func scheduledTransfers(commits: Int) -> Workload {
+    let layout = TransferLayout(writers: 1)
+    var workload = Workload(name: "threads: a commit scheduled inside a change", regionSize: layout.size) { recorder, _ in
+      layout.fund(recorder.region)
+      try recorder.msync()
+      for change in 1...commits {
+        let halfDone = DispatchSemaphore(value: 0)
+        let returned = Locked(false)
+        onThreads(2) { thread in
+          guard thread == 0 else {
+            halfDone.wait()
+            do { try recorder.msync() } catch { recorder.fail("msync against a change: \(error)") }
+            returned.withLock { $0 = true }
+            return
+          }
+          recorder.region.change {
+            layout.transferOne(in: recorder.region, writer: 0, change: change) {
+              halfDone.signal()
+              while !recorder.region.isWaitingForChanges && !returned.withLock({ $0 }) { sched_yield() }
+            }
+          }
+          recorder.count()
         }
       }
       try recorder.msync()

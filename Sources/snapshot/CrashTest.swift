@@ -26,6 +26,12 @@ struct CrashTest: ParsableCommand {
   @Option(help: "Run only these parts (comma-separated: \(Reliability.Phase.allCases.map(\.rawValue).joined(separator: ", "))).")
   var only: String?
 
+  @Flag(help: "End the run at its first failure (for checking a planted bug: only whether it is caught matters).")
+  var stopAtFirstFailure = false
+
+  @Option(help: "Run only the mutants whose name contains this text.")
+  var mutants: String?
+
   /// Set by the supervising process on the process that does the work.
   @Option(help: .hidden)
   var scratchName: String?
@@ -47,6 +53,8 @@ struct CrashTest: ParsableCommand {
     var reliability = Reliability(worker: [try Self.executable(), "crash-test-worker"], diskDirectory: diskFolder)
     reliability.seeds = seeds.split(separator: ",").compactMap { UInt64($0) }
     if soak { reliability.soak() }
+    reliability.stopAtFirstFailure = stopAtFirstFailure
+    if let mutants { reliability.mutants = Mutant.all.filter { $0.name.contains(mutants) } }
     if let only { reliability.phases = Set(only.split(separator: ",").compactMap { Reliability.Phase(rawValue: String($0)) }) }
     let trapLine = trapIn.flatMap(Reliability.Phase.init(rawValue:))?.heading
     let report = try reliability.run(directory: folder) { line in

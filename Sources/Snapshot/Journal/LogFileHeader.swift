@@ -43,14 +43,15 @@ struct LogFileHeader: Equatable {
       raw.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
     }
     guard word(0) == magic else { throw .logCorrupt(path: path, reason: "the log file has the wrong magic number") }
-    let version = UInt32(truncatingIfNeeded: word(8))
-    guard version == RegionHeader.formatVersion else {
-      throw .unsupportedFormatVersion(path: path, found: version, supported: RegionHeader.formatVersion)
-    }
+    // The version is believed only under a checksum that holds, as in the region header.
     var copy = Array(raw[0..<64])
     copy[12..<16] = [0, 0, 0, 0]
     guard UInt32(truncatingIfNeeded: word(8) >> 32) == copy.withUnsafeBytes({ CRC32C.checksum($0) }) else {
       throw .logCorrupt(path: path, reason: "the log header fails its checksum")
+    }
+    let version = UInt32(truncatingIfNeeded: word(8))
+    guard version == RegionHeader.formatVersion else {
+      throw .unsupportedFormatVersion(path: path, found: version, supported: RegionHeader.formatVersion)
     }
     guard word(16) == regionSalt else {
       throw .logCorrupt(path: path, reason: "the log file belongs to another region")

@@ -36,6 +36,12 @@ extension Region {
   /// Whether this handle is used by one thread at a time or by many.
   public var threads: Threads { shared == nil ? .one : .many }
 
+  /// Whether an msync or discard of a shared region is waiting for changes in progress to end. For
+  /// the crash simulator's workloads that schedule a commit against a change.
+  package var isWaitingForChanges: Bool {
+    snapshot_load_relaxed(_commitWord) == ConcurrentLineTracker.waitingForChanges
+  }
+
   /// Runs `body`, whose stores form one change: an msync, from any thread, commits all of it or none
   /// of it.
   ///
