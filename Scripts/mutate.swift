@@ -65,7 +65,7 @@ func run(_ arguments: [String], in directory: String? = nil, timeout: TimeInterv
   process.arguments = arguments
   if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
   let file = output ?? NSTemporaryDirectory() + "mutate-\(getpid()).out"
-  FileManager.default.createFile(atPath: file, contents: nil)
+  _ = FileManager.default.createFile(atPath: file, contents: nil)
   let handle = FileHandle(forWritingAtPath: file)!
   process.standardOutput = handle
   process.standardError = handle

@@ -132,9 +132,16 @@ package struct KillLoop: Sendable {
       guard words.count == 2, let epoch = UInt64(words[1]) else { return }
       if words[0] == "begin" { begun = epoch } else if words[0] == "acknowledged" { acknowledged = epoch }
     }
+    // Every fourth child lives through 20 to 80 commits first, enough to fill its log several times,
+    // so that kills also land after checkpoints of the same handle.
+    var lifetime: UInt64? = nil
+    if Int.random(in: 0..<4, using: &generator) == 0 { lifetime = .random(in: 20...80, using: &generator) }
+    var first: UInt64?
     while let line = lines.next() {
       note(line)
-      if line.hasPrefix("acknowledged") { break }
+      guard line.hasPrefix("acknowledged") else { continue }
+      first = first ?? acknowledged
+      if acknowledged >= first! + (lifetime ?? 0) { break }
     }
     let (seconds, attoseconds) = maximumDelay.components
     let nanoseconds = max(1, Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))

@@ -53,7 +53,7 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
+     logEnds(fills: 3 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside
@@ -183,6 +183,61 @@ package struct Workload: Sendable {
         }
         try recorder.msync()
       }
+    }
+  }
+
+  /// Commits aimed at the shapes the log's bounds meet: with the redo journal, each fill of the log
+  /// ends in a batch that ends exactly at the log's end (even fills) or one line short of it (odd
+  /// fills), and the next commit checkpoints, so one handle checkpoints `fills` times; every commit's
+  /// runs cross 64-line words of the dirty-line and checkpoint bitmaps, and lines are stored in
+  /// descending order within a commit too. Discards in between read lines back from the log. With
+  /// the undo journal the same commits run without the aiming.
+  package static func logEnds(fills: Int) -> Workload {
+    Workload(name: "batches at the log's end, runs across bitmap words", regionSize: 16 << 10) { recorder, generator in
+      let region = recorder.region
+      let lineCount = region.size / 64
+      /// Lines first...first+count-1 changed in descending order when `descending`, as one commit.
+      func change(first: Int, count: Int, descending: Bool = false) {
+        for line in descending ? Array((first..<first + count).reversed()) : Array(first..<first + count) {
+          region.store(UInt64.random(in: 0...UInt64.max, using: &generator), at: line * 64 + 8 * Int.random(in: 0..<8, using: &generator))
+          recorder.count()
+        }
+      }
+      /// A run of `count` lines that crosses a 64-line word boundary (or the whole region).
+      func crossingStart(_ count: Int) -> Int {
+        let boundary = 64 * Int.random(in: 1..<lineCount / 64, using: &generator)
+        return max(0, min(lineCount - count, boundary - count / 2 - 1))
+      }
+      for fill in 0..<fills {
+        while true {
+          // With up to four runs, a batch takes one head line and its lines: this many fill the log
+          // exactly. They go in two runs, each across a word boundary and neither reaching into the
+          // word after the other's: a checkpoint that leaves a bitmap word set shows.
+          let exact = region.redoLogSpace.map { ($0.capacity - $0.used) / 64 - 1 }
+          if let exact, (1...120).contains(exact - fill % 2) {
+            let count = exact - fill % 2
+            let low = count / 2
+            if low > 0 { change(first: 64 - low / 2 - 1, count: low) }
+            change(first: lineCount - 64 - (count - low) / 2 - 1, count: count - low)
+            try recorder.msync()
+            break
+          }
+          // Three runs across word boundaries, the last stored in descending order; at most 91 log
+          // lines, so that the space left steps into the range above rather than over it.
+          for run in 0..<3 {
+            let count = Int.random(in: 2...30, using: &generator)
+            change(first: crossingStart(count), count: count, descending: run == 2)
+          }
+          if Int.random(in: 0..<4, using: &generator) == 0 {
+            try recorder.discard()
+          } else {
+            try recorder.msync()
+          }
+          if exact == nil { break }
+        }
+      }
+      change(first: crossingStart(8), count: 8)
+      try recorder.msync()
     }
   }
 

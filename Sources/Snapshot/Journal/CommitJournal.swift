@@ -49,6 +49,10 @@ extension CommitJournal {
 protocol CheckpointingJournal: CommitJournal {
   /// Log bytes after which the next msync checkpoints first.
   var checkpointThreshold: Int { get set }
+
+  /// The log bytes the batches since the last checkpoint take, and the bytes they may take before a
+  /// batch that does not fit checkpoints first.
+  var logSpace: (used: Int, capacity: Int) { get }
 }
 
 extension UnsafeBufferPointer<UInt32> {

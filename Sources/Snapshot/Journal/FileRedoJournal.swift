@@ -57,6 +57,10 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   }
 
   /// The lines are read when the batch is assembled, before its write and `fdatasync`.
+  var logSpace: (used: Int, capacity: Int) {
+    (tail - LogFileHeader.batchesOffset, capacity - LogFileHeader.batchesOffset)
+  }
+
   func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     if let failure { throw failure }
     var runCount = 0

@@ -120,6 +120,8 @@ final class RedoJournal<Medium: ByteAddressableMedium>: CheckpointingJournal {
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
+  var logSpace: (used: Int, capacity: Int) { (tail, header.logSize) }
+
   init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) throws(Errno) {
     self.medium = medium
     self.header = header

@@ -35,6 +35,12 @@ extension Region {
     try inspectLog(at: path).info
   }
 
+  /// The redo log's bytes in use since the last checkpoint and the bytes batches may take before the
+  /// next checkpoint; nil with the undo journal. For workloads that aim commits at the log's end.
+  package var redoLogSpace: (used: Int, capacity: Int)? {
+    (journal as? any CheckpointingJournal)?.logSpace
+  }
+
   /// Where the region at `path` records its commits: the record of the epoch its home copy holds (the
   /// checkpoint word or undo state in the header page, or the log file's header) and the redo batches
   /// opening it would replay. The recovery fuzzer uses it to know which commits a corrupted copy still
