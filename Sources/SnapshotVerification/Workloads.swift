@@ -293,7 +293,10 @@ package struct Workload: Sendable {
           let amount = Int64.random(in: 1...50, using: &generator)
           try store.put(key(from), balance(balance(amount: try store.get(key(from))!) - amount))
           try store.put(key(to), balance(balance(amount: try store.get(key(to))!) + amount))
-          let memo = "\(amount) from \(from) to \(to)" + String(repeating: ".", count: Int.random(in: 0...300, using: &generator))
+          // Every sixth memo is larger than the largest size class: such blocks come from the heap's
+          // large free list, first fit, split when too large, or from its top.
+          let padding = transfers % 6 == 0 ? Int.random(in: 4_200...8_000, using: &generator) : Int.random(in: 0...300, using: &generator)
+          let memo = "\(amount) from \(from) to \(to)" + String(repeating: ".", count: padding)
           try store.put(ledgerKey(transfers), Array(memo.utf8))
           if transfers >= 6 { try store.delete(ledgerKey(transfers - 6)) }
           transfers += 1
