@@ -188,9 +188,9 @@ package struct Workload: Sendable {
 
   /// Commits aimed at the shapes the log's bounds meet: with the redo journal, each fill of the log
   /// ends in a batch that ends exactly at the log's end (even fills) or one line short of it (odd
-  /// fills), and the next commit checkpoints, so one handle checkpoints `fills` times; every commit's
-  /// runs cross 64-line words of the dirty-line and checkpoint bitmaps, and lines are stored in
-  /// descending order within a commit too. Discards in between read lines back from the log. With
+  /// fills, followed by a one-line commit, which needs two lines), and the next commit checkpoints,
+  /// so one handle checkpoints `fills` times; every commit's runs cross 64-line words of the
+  /// dirty-line and checkpoint bitmaps, and lines are stored in descending order within a commit too. Discards in between read lines back from the log. With
   /// the undo journal the same commits run without the aiming.
   package static func logEnds(fills: Int) -> Workload {
     Workload(name: "batches at the log's end, runs across bitmap words", regionSize: 16 << 10) { recorder, generator in
@@ -220,6 +220,11 @@ package struct Workload: Sendable {
             if low > 0 { change(first: 64 - low / 2 - 1, count: low) }
             change(first: lineCount - 64 - (count - low) / 2 - 1, count: count - low)
             try recorder.msync()
+            if fill % 2 == 1 {
+              // One line left: a one-line batch needs two, so this commit checkpoints first.
+              change(first: crossingStart(1), count: 1)
+              try recorder.msync()
+            }
             break
           }
           // Three runs across word boundaries, the last stored in descending order; at most 91 log
