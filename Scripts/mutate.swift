@@ -1,6 +1,6 @@
 #!/usr/bin/env swift
 // Source-level mutation testing: applies each mutant of Scripts/mutants.txt to a scratch copy of the
-// committed tree, builds `snapshot` in release, and runs the bounded crash-test (without its run-time
+// committed tree (results are kept per version of Sources/), builds `snapshot` in release, and runs the bounded crash-test (without its run-time
 // mutants, stopping at the first failure). A mutant is caught when the crash-test fails or runs over
 // the time limit. Results go to a file in the scratch folder, one line per mutant, so an interrupted
 // run resumes where it stopped.
@@ -115,7 +115,9 @@ let repository = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPath
 let mutants = catalogue("\(repository)/Scripts/mutants.txt")
 if let only, let unknown = only.first(where: { id in !mutants.contains { $0.id == id } }) { fail("no mutant \(unknown)") }
 let commit = run(["git", "rev-parse", "--short", "HEAD"], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
-let scratch = "\(scratchRoot)/\(commit)"
+// Results stay valid while the code is the same: a change to the documentation keeps them.
+let sources = run(["git", "rev-parse", "--short", "HEAD:Sources"], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
+let scratch = "\(scratchRoot)/\(sources)"
 let tree = "\(scratch)/tree"
 let resultsPath = "\(scratch)/results.tsv"
 
@@ -141,7 +143,7 @@ func report() {
   let counted = mutants.filter { $0.equivalentBecause == nil }
   let caught = counted.filter { results[$0.id]?.verdict == "caught" }
   let compiled = counted.filter { results[$0.id] != nil && results[$0.id]?.verdict != "does not compile" }
-  print("### Source-level mutants: \(caught.count) of \(compiled.count) caught (commit \(commit))")
+  print("### Source-level mutants: \(caught.count) of \(compiled.count) caught (Sources tree \(sources), commit \(commit))")
   print("")
   print("\(mutants.count) in the catalogue, \(mutants.count - counted.count) argued equivalent and not counted, "
     + "\(counted.count - compiled.count) not run or not compiling.")
