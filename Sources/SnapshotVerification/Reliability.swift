@@ -70,61 +70,62 @@ package struct Reliability: Sendable {
     report.phases = phases
     let start = Date()
 
-    var simulation = Simulation()
-    simulation.scale = scale
-    simulation.options.recoveryCrashEvery = recoveryCrashEvery
-    simulation.options.stopAtFirstFailure = stopAtFirstFailure
     func stopping() -> Bool { stopAtFirstFailure && !report.failures.isEmpty }
-    var nextSeed = (seeds.max() ?? 0) + 1
-    var pending = phases.contains(.simulator) ? seeds : []
-    if !pending.isEmpty { progress(Phase.simulator.heading) }
-    while !pending.isEmpty {
-      simulation.seeds = pending
-      report.simulations += try simulation.run(scratchDirectory: directory, progress: progress)
-      pending = report.images < minimumImages && !stopping() ? [nextSeed] : []
-      nextSeed += 1
+    /// Runs a part, when it was asked for and no failure ends the run, and times it.
+    func part(_ phase: Phase, timedAs name: String, _ body: () throws -> Void) rethrows {
+      guard phases.contains(phase), !stopping() else { return }
+      let partStart = Date()
+      progress(phase.heading)
+      try body()
+      report.seconds[name] = Date().timeIntervalSince(partStart)
     }
-    report.seconds["crash simulator"] = Date().timeIntervalSince(start)
 
-    let mutantsStart = Date()
-    if phases.contains(.mutants) { progress(Phase.mutants.heading) }
-    for mutant in mutants where phases.contains(.mutants) && !stopping() {
-      let outcome = try mutant.run(seed: seeds.first ?? 1, scale: scale, scratchDirectory: directory)
-      progress("  \(mutant.name): \(outcome.caughtBy == nil ? (mutant.equivalentBecause == nil ? "NOT CAUGHT" : "equivalent") : "caught")")
-      report.mutants.append(outcome)
+    try part(.simulator, timedAs: "crash simulator") {
+      var simulation = Simulation()
+      simulation.scale = scale
+      simulation.options.recoveryCrashEvery = recoveryCrashEvery
+      simulation.options.stopAtFirstFailure = stopAtFirstFailure
+      var nextSeed = (seeds.max() ?? 0) + 1
+      var pending = seeds
+      while !pending.isEmpty {
+        simulation.seeds = pending
+        report.simulations += try simulation.run(scratchDirectory: directory, progress: progress)
+        pending = report.images < minimumImages && !stopping() ? [nextSeed] : []
+        nextSeed += 1
+      }
     }
-    report.seconds["mutants"] = Date().timeIntervalSince(mutantsStart)
 
-    let killStart = Date()
-    if phases.contains(.kills) { progress(Phase.kills.heading) }
-    for configuration in Workload.Configuration.all where phases.contains(.kills) && !stopping() {
-      var loop = KillLoop()
-      loop.stopAtFirstFailure = stopAtFirstFailure
-      loop.iterations = kills
-      loop.configuration = configuration
-      let folder = configuration.medium == .file ? diskDirectory : directory
-      report.kills.append((configuration, try loop.run(worker: worker, directory: folder) { kill in
-        if kill.iteration % 100 == 0 { progress("  \(configuration): \(kill.iteration) kills") }
-      }))
+    try part(.mutants, timedAs: "mutants") {
+      for mutant in mutants where !stopping() {
+        let outcome = try mutant.run(seed: seeds.first ?? 1, scale: scale, scratchDirectory: directory)
+        progress("  \(mutant.name): \(outcome.caughtBy == nil ? (mutant.equivalentBecause == nil ? "NOT CAUGHT" : "equivalent") : "caught")")
+        report.mutants.append(outcome)
+      }
     }
-    report.seconds["SIGKILL loop"] = Date().timeIntervalSince(killStart)
 
-    if phases.contains(.fuzz), !stopping() {
-      let fuzzStart = Date()
-      progress(Phase.fuzz.heading)
+    try part(.kills, timedAs: "SIGKILL loop") {
+      for configuration in Workload.Configuration.all where !stopping() {
+        var loop = KillLoop()
+        loop.stopAtFirstFailure = stopAtFirstFailure
+        loop.iterations = kills
+        loop.configuration = configuration
+        let folder = configuration.medium == .file ? diskDirectory : directory
+        report.kills.append((configuration, try loop.run(worker: worker, directory: folder) { kill in
+          if kill.iteration % 100 == 0 { progress("  \(configuration): \(kill.iteration) kills") }
+        }))
+      }
+    }
+
+    try part(.fuzz, timedAs: "recovery fuzzing") {
       var fuzzer = RecoveryFuzzer()
       fuzzer.cases = fuzzCases
       report.fuzz = try fuzzer.run(directory: directory, progress: progress)
-      report.seconds["recovery fuzzing"] = Date().timeIntervalSince(fuzzStart)
     }
 
-    if phases.contains(.storeFuzz), !stopping() {
-      let storeStart = Date()
-      progress(Phase.storeFuzz.heading)
+    try part(.storeFuzz, timedAs: "store fuzzing") {
       var fuzzer = StoreFuzzer()
       fuzzer.cases = storeFuzzCases
       report.storeFuzz = try fuzzer.run(directory: directory, progress: progress)
-      report.seconds["store fuzzing"] = Date().timeIntervalSince(storeStart)
     }
     report.seconds["total"] = Date().timeIntervalSince(start)
     return report
