@@ -5,7 +5,9 @@
 // the time limit. Results go to a file in the scratch folder, one line per mutant, so an interrupted
 // run resumes where it stopped.
 //
-//   Scripts/mutate.swift [--only ID,ID] [--scratch DIR] [--timeout SECONDS] [--report]
+//   Scripts/mutate.swift [--only ID,ID] [--scratch DIR] [--timeout SECONDS] [--commit REV] [--report]
+//
+// --commit tests (or, with --report, reports on) a commit other than HEAD.
 //
 // Takes about three minutes per mutant that is not caught early; too long for CI.
 import Foundation
@@ -100,6 +102,7 @@ var only: Set<String>?
 var scratchRoot = NSTemporaryDirectory() + "snapshot-mutate"
 var timeout: TimeInterval = 1_200
 var reportOnly = false
+var revision = "HEAD"
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
   switch argument {
@@ -107,6 +110,7 @@ while let argument = arguments.popFirst() {
   case "--scratch": scratchRoot = arguments.popFirst() ?? scratchRoot
   case "--timeout": timeout = TimeInterval(arguments.popFirst() ?? "") ?? timeout
   case "--report": reportOnly = true
+  case "--commit": revision = arguments.popFirst() ?? revision
   default: fail("unknown argument \(argument); see the comment at the top of this script")
   }
 }
@@ -114,9 +118,10 @@ while let argument = arguments.popFirst() {
 let repository = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent().path
 let mutants = catalogue("\(repository)/Scripts/mutants.txt")
 if let only, let unknown = only.first(where: { id in !mutants.contains { $0.id == id } }) { fail("no mutant \(unknown)") }
-let commit = run(["git", "rev-parse", "--short", "HEAD"], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
+// One commit throughout, even if HEAD moves while the run goes on.
+let commit = run(["git", "rev-parse", "--short", revision], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
 // Results stay valid while the code is the same: a change to the documentation keeps them.
-let sources = run(["git", "rev-parse", "--short", "HEAD:Sources"], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
+let sources = run(["git", "rev-parse", "--short", "\(commit):Sources"], in: repository).text.trimmingCharacters(in: .whitespacesAndNewlines)
 let scratch = "\(scratchRoot)/\(sources)"
 let tree = "\(scratch)/tree"
 let resultsPath = "\(scratch)/results.tsv"
@@ -167,13 +172,13 @@ if reportOnly {
 // The scratch tree: the committed files, built once; each mutant rebuilds what its file touches.
 if !FileManager.default.fileExists(atPath: "\(tree)/Package.swift") {
   try? FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
-  let archive = run(["sh", "-c", "git archive HEAD | tar -x -C '\(tree)'"], in: repository)
+  let archive = run(["sh", "-c", "git archive \(commit) | tar -x -C '\(tree)'"], in: repository)
   guard archive.status == 0 else { fail("cannot copy the tree: \(archive.text)") }
 }
 
 func pristine(_ file: String) -> String {
-  let shown = run(["git", "show", "HEAD:\(file)"], in: repository)
-  guard shown.status == 0 else { fail("no \(file) in HEAD") }
+  let shown = run(["git", "show", "\(commit):\(file)"], in: repository)
+  guard shown.status == 0 else { fail("no \(file) in commit \(commit)") }
   return shown.text
 }
 

@@ -46,6 +46,7 @@ package protocol CrashModel {
   func image(_ choice: [Int: Int]) -> CrashImage
   /// Whether a crash just before `event` must be explored.
   static func isCrashPoint(_ event: TraceEvent) -> Bool
-  /// Opens (recovers) the region at `path` with a tracing medium of this model's kind.
-  static func open(at path: FilePath, trace: Trace, faults: Fault) throws -> Region
+  /// Opens (recovers) the region at `path` with a tracing medium of this model's kind (on persistent
+  /// memory: emulated CXL memory if `emulatingCXL`).
+  static func open(at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool) throws -> Region
 }

@@ -187,7 +187,7 @@ package struct CrashSimulator {
         return .some(nil)
       }
       let trace = Trace()
-      let region = try Model.open(at: imagePath, trace: trace, faults: scenario.faults)
+      let region = try Model.open(at: imagePath, trace: trace, faults: scenario.faults, emulatingCXL: scenario.emulatesCXL)
       let recoveryTrace = trace.events
       let epoch = region.epoch
       let data = region.withUnsafeBytes { Array($0) }

@@ -32,8 +32,8 @@ package struct PersistentMemoryCrashModel: CrashModel {
     event == .fence || event == .processCrash
   }
 
-  package static func open(at path: FilePath, trace: Trace, faults: Fault) throws -> Region {
-    try TracingMedium.open(at: path, trace: trace, faults: faults)
+  package static func open(at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool) throws -> Region {
+    try TracingPersistentMemory.open(at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL)
   }
 
   package mutating func apply(_ event: TraceEvent) {

@@ -14,6 +14,7 @@ package struct Scenario: Sendable {
   package var workload: String
   package var medium: Region.Medium
   package var journal: Region.Journal
+  package var emulatesCXL: Bool
   package var faults: Fault
   /// The files before the trace; on the file medium the trace starts with their creation, so their
   /// names are durable only once the trace shows the directory synced.
@@ -37,6 +38,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let path: FilePath
   private let trace = Trace()
   private let medium: Region.Medium
+  private let emulatesCXL: Bool
   private let tracking: Region.Tracking
   private let threads: Region.Threads
   private let faults: Fault
@@ -54,11 +56,12 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var msyncs = 0
 
   package init(
-    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, tracking: Region.Tracking,
-    threads: Region.Threads = .one, faults: Fault
+    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, emulatingCXL: Bool = false,
+    tracking: Region.Tracking, threads: Region.Threads = .one, faults: Fault
   ) throws {
     self.path = path
     self.medium = medium
+    self.emulatesCXL = emulatingCXL
     self.tracking = tracking
     self.threads = threads
     self.faults = faults
@@ -66,7 +69,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
     case .persistentMemory:
       try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
       initialImage = try CrashImage.read(from: path, medium: medium)
-      region = try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
+      region = try TracingPersistentMemory.open(
+        at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
     case .file:
       region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults, tracking: tracking, threads: threads)
       initialImage = try CrashImage.read(from: path, medium: medium)
@@ -120,7 +124,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
     region.abandon()
     region = medium == .file
       ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
-      : try TracingMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
+      : try TracingPersistentMemory.open(
+        at: path, trace: trace, faults: faults, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
     let expected = states[acknowledged]
     if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
       failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")
@@ -132,7 +137,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package func finish(workload: String) throws -> Scenario {
     try region.close()
     return Scenario(
-      workload: workload, medium: medium, journal: region.journalKind, faults: faults, initialImage: initialImage,
+      workload: workload, medium: medium, journal: region.journalKind, emulatesCXL: emulatesCXL, faults: faults, initialImage: initialImage,
       trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures,
       invariant: nil)
   }

@@ -22,7 +22,7 @@ package struct Simulation: Sendable {
   package func run(scratchDirectory: String, progress: (String) -> Void) throws -> [Result] {
     var results: [Result] = []
     for workload in Workload.all(scale: scale) {
-      for configuration in Workload.Configuration.all where workload.runs(on: configuration) {
+      for configuration in Workload.Configuration.simulated where workload.runs(on: configuration) {
         for seed in seeds {
           let start = Date()
           let path = "\(scratchDirectory)/scenario.region"

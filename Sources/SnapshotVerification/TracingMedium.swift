@@ -39,50 +39,65 @@ package final class Trace {
   }
 }
 
-/// A medium that performs every operation on persistent memory and records it in a trace, and that
-/// switches on the faults a mutant asks for.
-package struct TracingMedium: ByteAddressableMedium {
-  package let memory: PersistentMemory
+/// A medium that records every operation in a trace, then performs it on the medium it wraps
+/// (persistent memory, or emulated CXL memory, whose checkpoints write home in address order), and
+/// that switches on the faults a mutant asks for.
+package struct TracingMedium<Inner: ByteAddressableMedium>: ByteAddressableMedium {
+  package let inner: Inner
   package let trace: Trace
   package let faults: Fault
 
-  package init(base: UnsafeMutableRawPointer, trace: Trace, faults: Fault = []) {
-    memory = PersistentMemory(base: base)
+  package init(_ inner: Inner, trace: Trace, faults: Fault = []) {
+    self.inner = inner
     self.trace = trace
     self.faults = faults
   }
 
-  package var base: UnsafeMutableRawPointer { memory.base }
+  package var base: UnsafeMutableRawPointer { inner.base }
+  package static var prefersAddressOrder: Bool { Inner.prefersAddressOrder }
 
   package func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
     trace.append(.store(offset: offset, bytes: Array(UnsafeRawBufferPointer(start: source, count: count))))
-    memory.store(from: source, count: count, at: offset)
+    inner.store(from: source, count: count, at: offset)
   }
 
   package func storeWord(_ value: UInt64, at offset: Int) {
     trace.append(.store(offset: offset, bytes: withUnsafeBytes(of: value.littleEndian) { Array($0) }))
-    memory.storeWord(value, at: offset)
+    inner.storeWord(value, at: offset)
   }
 
   package func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
     trace.append(.stream(offset: offset, bytes: Array(UnsafeRawBufferPointer(start: source, count: lineCount * 64))))
-    memory.streamLines(from: source, lineCount: lineCount, at: offset)
+    inner.streamLines(from: source, lineCount: lineCount, at: offset)
   }
 
   package func flush(at offset: Int, count: Int) {
     trace.append(.flush(offset: offset, count: count))
-    memory.flush(at: offset, count: count)
+    inner.flush(at: offset, count: count)
   }
 
   package func fence() {
     trace.append(.fence)
-    memory.fence()
+    inner.fence()
   }
+}
 
-  /// Opens a region whose durable writes are recorded in `trace`.
+/// Opens persistent-memory regions whose durable writes are recorded in a trace.
+package enum TracingPersistentMemory {
+  /// Opens the region at `path` with its durable writes recorded in `trace`; with `emulatingCXL`, on
+  /// emulated CXL memory (a device model without latency: only the order of its writes matters here).
   package static func open(
-    at path: FilePath, trace: Trace, faults: Fault = [], tracking: Region.Tracking = .lines, threads: Region.Threads = .one
+    at path: FilePath, trace: Trace, faults: Fault = [], emulatingCXL: Bool = false, tracking: Region.Tracking = .lines,
+    threads: Region.Threads = .one
   ) throws(SnapshotError) -> Region {
-    try Region.open(at: path, tracking: tracking, threads: threads, memory: { TracingMedium(base: $0, trace: trace, faults: faults) })
+    if emulatingCXL {
+      let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
+      return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
+        TracingMedium(EmulatedCXL(memory: PersistentMemory(base: $0), device: device), trace: trace, faults: faults)
+      })
+    }
+    return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
+      TracingMedium(PersistentMemory(base: $0), trace: trace, faults: faults)
+    })
   }
 }

@@ -19,7 +19,7 @@ package struct Workload: Sendable {
   package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
     let recorder = try ScenarioRecorder(
       path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal,
-      tracking: tracking, threads: threads, faults: faults)
+      emulatingCXL: configuration.emulatesCXL, tracking: tracking, threads: threads, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
     var scenario = try recorder.finish(workload: name)
@@ -31,16 +31,23 @@ package struct Workload: Sendable {
   package struct Configuration: Sendable, Hashable, CustomStringConvertible {
     package var medium: Region.Medium
     package var journal: Region.Journal
+    /// Persistent memory behind a CXL device model: the same commit protocol, with checkpoints that
+    /// write home in address order.
+    package var emulatesCXL: Bool
 
-    package init(_ medium: Region.Medium, _ journal: Region.Journal) {
+    package init(_ medium: Region.Medium, _ journal: Region.Journal, emulatingCXL: Bool = false) {
       self.medium = medium
       self.journal = journal
+      self.emulatesCXL = emulatingCXL
     }
 
     /// Every combination a region can be created with.
     package static let all = [Configuration(.persistentMemory, .undo), Configuration(.persistentMemory, .redo), Configuration(.file, .redo)]
 
-    package var description: String { "\(medium) \(journal)" }
+    /// Every combination, and emulated CXL memory: what the crash simulator runs.
+    package static let simulated = all + [Configuration(.persistentMemory, .redo, emulatingCXL: true)]
+
+    package var description: String { "\(emulatesCXL ? "cxl" : "\(medium)") \(journal)" }
   }
 
   /// Whether the workload can run with `configuration`: a region shared by threads needs the redo

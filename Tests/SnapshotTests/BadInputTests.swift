@@ -160,7 +160,7 @@ import SnapshotVerification
     try Region.create(at: path, size: 8192, options: .init(journal: .undo)).close()
     let initial = Array(try Data(contentsOf: path))
     let trace = Trace()
-    let region = try TracingMedium.open(at: path, trace: trace)
+    let region = try TracingPersistentMemory.open(at: path, trace: trace)
     region.store(UInt64(7), at: 0)
     region.store(UInt64(8), at: 640)
     try region.msync()

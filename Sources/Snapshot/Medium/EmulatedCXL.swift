@@ -78,37 +78,42 @@ public final class DeviceLatencyModel {
 
 /// Persistent memory behind a ``DeviceLatencyModel``: every durable write first pays the model, then
 /// goes to the persistent memory (the file on a DAX or tmpfs mount) as usual.
-struct EmulatedCXL: ByteAddressableMedium {
+package struct EmulatedCXL: ByteAddressableMedium {
   let memory: PersistentMemory
   let device: DeviceLatencyModel
 
-  var base: UnsafeMutableRawPointer { memory.base }
+  package init(memory: PersistentMemory, device: DeviceLatencyModel) {
+    self.memory = memory
+    self.device = device
+  }
+
+  package var base: UnsafeMutableRawPointer { memory.base }
   /// Each page written out of address order may be fetched again: a flash access each time.
-  static var prefersAddressOrder: Bool { true }
+  package static var prefersAddressOrder: Bool { true }
 
   @inline(__always)
-  func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
+  package func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
     device.access(offset: offset, count: count)
     memory.store(from: source, count: count, at: offset)
   }
 
   @inline(__always)
-  func storeWord(_ value: UInt64, at offset: Int) {
+  package func storeWord(_ value: UInt64, at offset: Int) {
     device.access(offset: offset, count: 8)
     memory.storeWord(value, at: offset)
   }
 
   @inline(__always)
-  func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
+  package func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
     device.access(offset: offset, count: lineCount * 64)
     memory.streamLines(from: source, lineCount: lineCount, at: offset)
   }
 
   @inline(__always)
-  func flush(at offset: Int, count: Int) { memory.flush(at: offset, count: count) }
+  package func flush(at offset: Int, count: Int) { memory.flush(at: offset, count: count) }
 
   @inline(__always)
-  func fence() { memory.fence() }
+  package func fence() { memory.fence() }
 }
 
 extension Region {
