@@ -42,6 +42,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let tracking: Region.Tracking
   private let threads: Region.Threads
   private let faults: Fault
+  /// The system call of a file region that a workload makes fail next.
+  package let fileFailures = FileCallFailure()
   /// One msync at a time, with its notes.
   private let lock = NSLock()
   /// Separate, so that counting never waits for an msync on another thread.
@@ -49,6 +51,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let initialImage: CrashImage
   private var states: [CommittedState]
   private var acknowledged = 0
+  /// The state of an msync that has not returned (it failed).
+  private var inFlight: Int?
   private var failures: [String] = []
   private var operationCount = 0
   /// The operations counted so far (on any thread).
@@ -72,7 +76,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
       region = try TracingPersistentMemory.open(
         at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
     case .file:
-      region = try TracingFileMedium.create(at: path, size: size, trace: trace, faults: faults, tracking: tracking, threads: threads)
+      region = try TracingFileMedium.create(
+        at: path, size: size, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
       initialImage = try CrashImage.read(from: path, medium: medium)
       trace.append(.created)
     }
@@ -98,10 +103,12 @@ package final class ScenarioRecorder: @unchecked Sendable {
         expected = commits ? region.epoch + 1 : region.epoch
         states.append(CommittedState(epoch: expected, data: Array(working)))
         state = states.count - 1
+        inFlight = state
         trace.append(.msyncBegins(state: state))
       }
       trace.append(.msyncReturned(state: state))
       acknowledged = state
+      inFlight = nil
       msyncs += 1
       if epoch != expected {
         failures.append("msync returned epoch \(epoch), expected \(expected)")
@@ -122,15 +129,48 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package func crashAndReopen() throws {
     trace.append(.processCrash)
     region.abandon()
-    region = medium == .file
-      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, tracking: tracking, threads: threads)
-      : try TracingPersistentMemory.open(
-        at: path, trace: trace, faults: faults, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
+    region = try reopen()
     let expected = states[acknowledged]
     if region.epoch != expected.epoch || region.withUnsafeBytes({ Array($0) }) != expected.data {
       failures.append("reopening after a process crash recovered epoch \(region.epoch), not commit \(expected.epoch)")
     }
     trace.append(.recovered(state: acknowledged))
+  }
+
+  /// After a system call failed: abandons the handle, reopens the file and checks that recovery found
+  /// the last acknowledged commit or the one whose msync failed. With `failingFirst`, the first open
+  /// meets that call failing and must refuse; the second must recover.
+  package func reopenAfterFailure(failingFirst call: (FileCallFailure.Call, Errno)? = nil) throws {
+    trace.append(.processCrash)
+    region.abandon()
+    if let (call, errno) = call {
+      fileFailures.arm(call, with: errno)
+      if let opened = try? reopen() {
+        failures.append("opening with \(call) failing (\(errno)) did not refuse")
+        region = opened
+      }
+      if !fileFailures.disarm() { failures.append("opening the region made no \(call)") }
+      trace.append(.processCrash)
+      region.abandon()
+    }
+    region = try reopen()
+    let candidates = [acknowledged] + (inFlight.map { [$0] } ?? [])
+    let data = region.withUnsafeBytes { Array($0) }
+    guard let found = candidates.first(where: { states[$0].epoch == region.epoch && states[$0].data == data }) else {
+      failures.append(
+        "reopening after a failed system call recovered epoch \(region.epoch) with data of none of commits \(candidates.map { states[$0].epoch })")
+      return
+    }
+    acknowledged = found
+    inFlight = nil
+    trace.append(.recovered(state: found))
+  }
+
+  private func reopen() throws(SnapshotError) -> Region {
+    medium == .file
+      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
+      : try TracingPersistentMemory.open(
+        at: path, trace: trace, faults: faults, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
   }
 
   /// Closes the region and returns the run.

@@ -11,6 +11,8 @@ package struct Workload: Sendable {
   package var tracking: Region.Tracking = .lines
   /// Whether threads share the region while the workload runs.
   package var threads: Region.Threads = .one
+  /// Whether it needs a region on a file (it makes the file's system calls fail).
+  package var needsFileMedium = false
   /// A check every recovered region must pass besides holding a committed state; nil when it passes.
   package var invariant: (@Sendable (Region) -> String?)?
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
@@ -53,14 +55,14 @@ package struct Workload: Sendable {
   /// Whether the workload can run with `configuration`: a region shared by threads needs the redo
   /// journal.
   package func runs(on configuration: Configuration) -> Bool {
-    threads == .one || configuration.journal == .redo
+    (threads == .one || configuration.journal == .redo) && (!needsFileMedium || configuration.medium == .file)
   }
 
   /// Every workload, at a scale that `scale` multiplies.
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
+     logEnds(fills: 3 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside

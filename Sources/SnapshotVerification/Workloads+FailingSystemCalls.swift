@@ -1,0 +1,113 @@
+import Snapshot
+import SystemPackage
+
+extension Workload {
+  /// System calls of a file region that fail: each round makes every call of ``FailingCall`` fail
+  /// once, in turn, after a few commits. msync, checkpoint, discard or open must then throw; a handle
+  /// that cannot know what reached the disk (a write or sync failed) must refuse every later commit;
+  /// one that can (nothing was written: out of space, a failed read) must go on. A region reopened
+  /// after a failure must hold the last acknowledged commit or the one whose msync failed.
+  package static func failingSystemCalls(rounds: Int) -> Workload {
+    var workload = Workload(name: "failing writes, syncs and reads", regionSize: 8192) { recorder, generator in
+      func change() {
+        for _ in 0..<Int.random(in: 1...4, using: &generator) {
+          recorder.region.store(UInt64(recorder.operations) << 8 | 0x5A, at: 8 * Int.random(in: 0..<1024, using: &generator))
+          recorder.count()
+        }
+      }
+      for _ in 0..<rounds {
+        for failing in FailingCall.allCases {
+          for _ in 0..<Int.random(in: 1...3, using: &generator) {
+            change()
+            try recorder.msync()
+          }
+          change()
+          try failing.exercise(recorder)
+        }
+      }
+    }
+    workload.needsFileMedium = true
+    return workload
+  }
+}
+
+/// A system call made to fail, and what must follow.
+private enum FailingCall: CaseIterable {
+  /// The batch's write runs out of space: nothing was committed, and msync can be retried.
+  case batchWriteOutOfSpace
+  /// The batch's write or its fdatasync fails: the commit may or may not have reached the disk.
+  case batchWrite, batchSync
+  /// A checkpoint's write or sync of the data file, or its reset of the log, fails.
+  case homeWrite, homeSync, logResetWrite, logResetSync
+  /// A checkpoint cannot read the log back: nothing was written, and it can be retried.
+  case checkpointRead
+  /// discard cannot read the log: the working copy is not yet restored, and discard can be retried.
+  case discardRead
+  /// Opening cannot learn the log's size, read it, or write what it recovers home.
+  case openSize, openRead, openHomeWrite, openHomeSync
+
+  var call: FileCallFailure.Call {
+    switch self {
+    case .batchWriteOutOfSpace, .batchWrite, .logResetWrite: return .write(.log)
+    case .batchSync, .logResetSync: return .synchronize(.log)
+    case .homeWrite, .openHomeWrite: return .write(.data)
+    case .homeSync, .openHomeSync: return .synchronize(.data)
+    case .checkpointRead, .discardRead, .openRead: return .read(.log)
+    case .openSize: return .size(.log)
+    }
+  }
+
+  var errno: Errno { self == .batchWriteOutOfSpace ? .noSpace : .ioError }
+
+  /// Makes the call fail in what reaches it, checks the outcome, and leaves an open region that holds
+  /// a committed state (the changes in its working copy are committed or discarded).
+  func exercise(_ recorder: ScenarioRecorder) throws {
+    let failures = recorder.fileFailures
+    switch self {
+    case .batchWriteOutOfSpace:
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "msync") { try recorder.msync() }
+      try recorder.msync()
+    case .batchWrite, .batchSync:
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "msync") { try recorder.msync() }
+      expectPoisoned(recorder)
+      try recorder.reopenAfterFailure()
+    case .homeWrite, .homeSync, .logResetWrite, .logResetSync:
+      try recorder.msync()
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "checkpoint") { try recorder.region.checkpoint() }
+      expectPoisoned(recorder)
+      try recorder.reopenAfterFailure()
+    case .checkpointRead:
+      try recorder.msync()
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "checkpoint") { try recorder.region.checkpoint() }
+      try recorder.region.checkpoint()
+    case .discardRead:
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "discard") { try recorder.region.discard() }
+      try recorder.discard()
+    case .openSize, .openRead, .openHomeWrite, .openHomeSync:
+      try recorder.msync()
+      try recorder.reopenAfterFailure(failingFirst: (call, errno))
+    }
+  }
+
+  private func expectRefusal(_ recorder: ScenarioRecorder, _ operation: String, _ body: () throws -> Void) {
+    do {
+      try body()
+      recorder.fail("\(operation) with \(call) failing (\(errno)) did not throw")
+    } catch {
+      if !recorder.fileFailures.disarm() { recorder.fail("\(operation) made no \(call)") }
+    }
+  }
+
+  /// After a write or sync failed, a commit must throw before it writes anything.
+  private func expectPoisoned(_ recorder: ScenarioRecorder) {
+    recorder.region.store(UInt64(0xDEAD), at: 0)
+    if (try? recorder.region.msync()) != nil {
+      recorder.fail("msync after \(call) failed (\(errno)) succeeded on the same handle")
+    }
+  }
+}
