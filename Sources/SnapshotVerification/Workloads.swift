@@ -307,9 +307,9 @@ package struct Workload: Sendable {
           let amount = Int64.random(in: 1...50, using: &generator)
           try store.put(key(from), balance(balance(amount: try store.get(key(from))!) - amount))
           try store.put(key(to), balance(balance(amount: try store.get(key(to))!) + amount))
-          // Every sixth memo is larger than the largest size class: such blocks come from the heap's
-          // large free list, first fit, split when too large, or from its top.
-          let padding = transfers % 6 == 0 ? Int.random(in: 4_200...8_000, using: &generator) : Int.random(in: 0...300, using: &generator)
+          // Every sixth memo is larger than the largest size class, two to three 4 KiB units: such
+          // blocks come from the heap's large free list, first fit, split when too large, or from its top.
+          let padding = transfers % 6 == 0 ? Int.random(in: 4_200...12_000, using: &generator) : Int.random(in: 0...300, using: &generator)
           let memo = "\(amount) from \(from) to \(to)" + String(repeating: ".", count: padding)
           try store.put(ledgerKey(transfers), Array(memo.utf8))
           if transfers >= 6 { try store.delete(ledgerKey(transfers - 6)) }
@@ -317,6 +317,9 @@ package struct Workload: Sendable {
           recorder.count()
           try recorder.msync()
           try store.check()
+        }
+        if round % 3 == 1 {
+          try fillUntilFull(&store, recorder)
         }
         if round % 3 == 2 {
           try recorder.crashAndReopen()
@@ -338,6 +341,36 @@ package struct Workload: Sendable {
       }
     }
     return workload
+  }
+
+  /// Puts a value larger than the region, then large values until the heap is full: each must be
+  /// refused as `regionFull`, not trap; discard then restores the last commit.
+  private static func fillUntilFull(_ store: inout SnapshotKV, _ recorder: ScenarioRecorder) throws {
+    func refusedAsFull(_ put: () throws(SnapshotError) -> Void) throws -> Bool {
+      do throws(SnapshotError) {
+        try put()
+        return false
+      } catch {
+        guard case .regionFull = error else { throw error }
+        return true
+      }
+    }
+    let region = recorder.region.size
+    if try !refusedAsFull({ () throws(SnapshotError) in try store.put(Array("too large".utf8), [UInt8](repeating: 7, count: region)) }) {
+      recorder.fail("a value larger than the region was stored")
+    }
+    var filler = 0
+    while try !refusedAsFull({ () throws(SnapshotError) in try store.put(Array("filler-\(filler)".utf8), [UInt8](repeating: 9, count: 7_000)) }) {
+      recorder.count()
+      filler += 1
+      guard filler * 7_000 <= region else {
+        recorder.fail("the heap took \(filler) values of 7,000 bytes in a region of \(region) bytes")
+        break
+      }
+    }
+    try recorder.discard()
+    store = try SnapshotKV(region: recorder.region, autocommit: false)
+    try store.check()
   }
 
   private static func key(_ account: Int) -> [UInt8] { Array("account-\(account)".utf8) }
