@@ -15,12 +15,17 @@ package struct RecoveryFuzzer: Sendable {
 
   package struct Report: Sendable {
     package var cases = 0
+    /// Of `cases`, the structured corruptions, each built to reach one check of recovery.
+    package var structuredCases = 0
     package var typedErrors = 0
     /// Cases that opened and hold a state some commit produced.
     package var recovered = 0
     /// Cases whose corruption touched only the data area, which carries no checksum, and that opened:
     /// nothing can tell their state from a committed one, so only the absence of a trap is checked.
     package var dataAreaOpened = 0
+    /// Cases whose corruption hit a seed's unverifiable records (see `Seed.unverifiable`) and that
+    /// opened no older than the commits still proven: the state itself cannot be checked.
+    package var mixedHomeOpened = 0
     package var failures: [String] = []
   }
 
@@ -32,6 +37,12 @@ package struct RecoveryFuzzer: Sendable {
     var name: String
     /// Where the uncorrupted image records its commits.
     var records: CommitRecords?
+    /// Where damage can leave a mix of commits that no record tells from a committed state. Only in a
+    /// crash image whose home copy is already ahead of the commit recovery starts from (taken inside a
+    /// redo checkpoint, or after an undo commit's first fence): there, the records recovery needs to
+    /// finish or undo the change (the redo batches; the undo record and entries) are the only
+    /// evidence of which lines changed, and a checkpoint or commit writes nothing else first.
+    var unverifiable: [(file: RegionFileRole, bytes: Range<Int>)] = []
   }
 
   /// One corruption of a seed.
@@ -42,6 +53,8 @@ package struct RecoveryFuzzer: Sendable {
     /// data area alone, which has no checksum.
     var checked: Bool
     var touched: [(file: RegionFileRole, bytes: Range<Int>)]
+    /// What a structured corruption must lead to; nil for a random one.
+    var expectation: Expectation? = nil
   }
 
   /// A part of a region's files a mutation may hit.
@@ -62,41 +75,77 @@ package struct RecoveryFuzzer: Sendable {
     let path = FilePath("\(directory)/fuzz.region")
     let watchdog = Watchdog(limit: timeLimit, directory: directory)
     defer { watchdog.stop() }
-    for index in 0..<cases {
-      let seed = seeds[index % seeds.count]
-      let mutation = mutate(seed, generator: &generator)
+    func fuzz(_ mutation: Mutation, of seed: Seed, context: String) throws {
       try mutation.image.write(to: path)
-      let context = "case \(index) (\(seed.name), \(mutation.description))"
       watchdog.begin("recovery fuzz \(context)")
-      let proven = seed.records?.provenEpoch(despite: mutation.touched) ?? 0
-      let inspected = Result { () throws(SnapshotError) in try Region.inspect(at: path) }
-      do {
-        let region = try Region.open(at: path)
-        let epoch = region.epoch
-        let data = region.withUnsafeBytes { Array($0) }
-        region.abandon()
-        if epoch < proven {
-          report.failures.append("\(context): opened at epoch \(epoch), older than commit \(proven), whose record is intact")
-        } else if !mutation.checked {
-          report.dataAreaOpened += 1
-        } else if seed.states.contains(where: { $0.epoch == epoch && $0.data == data }) {
-          report.recovered += 1
-        } else {
-          report.failures.append("\(context): opened at epoch \(epoch) with a state no commit produced")
-        }
-      } catch {
-        report.typedErrors += 1
-        if case .success = inspected {
-          report.failures.append("\(context): inspect accepted the region but open failed: \(error)")
-        }
-      }
+      check(mutation, of: seed, at: path, context: context, report: &report)
       report.cases += 1
       if report.cases % 25_000 == 0 {
         progress("  fuzz: \(report.cases) cases, \(report.typedErrors) typed errors, \(report.failures.count) failures")
       }
     }
+    for seed in seeds {
+      for mutation in try structuredMutations(of: seed) {
+        try fuzz(mutation, of: seed, context: "structured case \(report.structuredCases) (\(seed.name), \(mutation.description))")
+        report.structuredCases += 1
+      }
+    }
+    for index in 0..<cases {
+      let seed = seeds[index % seeds.count]
+      let mutation = mutate(seed, generator: &generator)
+      try fuzz(mutation, of: seed, context: "case \(index) (\(seed.name), \(mutation.description))")
+    }
     try? CrashImage(data: [], filesPresent: false).write(to: path)
     return report
+  }
+
+  /// Opens the corrupted region at `path` and checks what it recovered against the seed's commits and
+  /// the mutation's expectation.
+  private func check(_ mutation: Mutation, of seed: Seed, at path: FilePath, context: String, report: inout Report) {
+    let proven = seed.records?.provenEpoch(despite: mutation.touched) ?? 0
+    let inspected = Result { () throws(SnapshotError) in try Region.inspect(at: path) }
+    do {
+      let region = try Region.open(at: path)
+      let epoch = region.epoch
+      let data = region.withUnsafeBytes { Array($0) }
+      region.abandon()
+      switch mutation.expectation {
+      case .refusal:
+        report.failures.append("\(context): opened at epoch \(epoch) where it must refuse")
+        return
+      case .recovery(let expected, let outcome):
+        if epoch != expected {
+          report.failures.append("\(context): opened at epoch \(epoch) where it must recover commit \(expected)")
+          return
+        }
+        if let outcome, case .success(let info) = inspected, info.pendingRecovery != outcome {
+          report.failures.append("\(context): inspect reports \(info.pendingRecovery) where it must report \(outcome)")
+          return
+        }
+      case nil:
+        break
+      }
+      if epoch < proven {
+        report.failures.append("\(context): opened at epoch \(epoch), older than commit \(proven), whose record is intact")
+      } else if !mutation.checked {
+        report.dataAreaOpened += 1
+      } else if mutation.touched.contains(where: { change in
+        seed.unverifiable.contains { $0.file == change.file && $0.bytes.overlaps(change.bytes) }
+      }) {
+        report.mixedHomeOpened += 1
+      } else if seed.states.contains(where: { $0.epoch == epoch && $0.data == data }) {
+        report.recovered += 1
+      } else {
+        report.failures.append("\(context): opened at epoch \(epoch) with a state no commit produced")
+      }
+    } catch {
+      report.typedErrors += 1
+      if case .success = inspected {
+        report.failures.append("\(context): inspect accepted the region but open failed: \(error)")
+      } else if case .recovery(let expected, _) = mutation.expectation {
+        report.failures.append("\(context): refused (\(error)) where it must recover commit \(expected)")
+      }
+    }
   }
 
   /// Regions as runs leave them, on every medium and journal: cleanly closed, and crashed with a log
@@ -117,7 +166,15 @@ package struct RecoveryFuzzer: Sendable {
       }
       for var seed in configurationSeeds {
         try seed.image.write(to: FilePath(path))
-        seed.records = try Region.commitRecords(at: FilePath(path))
+        let records = try Region.commitRecords(at: FilePath(path))
+        seed.records = records
+        let header = try RegionHeader.decode(Array(seed.image.data.prefix(64)), path: path)
+        let home = Array(seed.image.data[header.dataOffset..<header.dataOffset + header.dataSize])
+        if seed.states.first(where: { $0.epoch == records.base.epoch })?.data != home {
+          seed.unverifiable = header.journal == .redo
+            ? records.batches.map { ($0.file, $0.bytes) }
+            : [(.data, UndoJournalLayout.stateWord..<UndoJournalLayout.stateWord + 64), (.data, header.logOffset..<header.logOffset + header.logSize)]
+        }
         seeds.append(seed)
       }
       try? CrashImage(data: [], filesPresent: false).write(to: FilePath(path))
@@ -125,7 +182,7 @@ package struct RecoveryFuzzer: Sendable {
     return seeds
   }
 
-  /// Crash images at every third crash point of a run, and its final state.
+  /// Crash images at every crash point of a run, and its final state.
   private func images<Model: CrashModel>(of scenario: Scenario, model initial: Model, targets: [Target]) -> [Seed] {
     var seeds: [Seed] = []
     var model = initial
@@ -137,7 +194,7 @@ package struct RecoveryFuzzer: Sendable {
       if Model.isCrashPoint(event) {
         points += 1
         let image = model.image(Dictionary(uniqueKeysWithValues: model.uncertainUnits.map { ($0.unit, 1) }))
-        if points % 3 == 0, image.filesPresent {
+        if image.filesPresent {
           seeds.append(Seed(image: image, states: states, targets: targets, name: "\(name) crash image at point \(points)"))
         }
       }

@@ -12,14 +12,14 @@
 /// | 32 | 8 | checkpoint epoch: every commit up to it is in the data file |
 ///
 /// Batches follow from offset 4096, in the format of `RedoJournalLayout`, with the log's salt.
-struct LogFileHeader: Equatable {
+package struct LogFileHeader: Equatable {
   static let magic: UInt64 = 0x3147_4F4C_5041_4E53  // "SNAPLOG1"
   static let size = 512
   /// Where the first batch starts.
-  static let batchesOffset = 4096
+  package static let batchesOffset = 4096
 
   var regionSalt: UInt64
-  var logSalt: UInt64
+  package var logSalt: UInt64
   var checkpointEpoch: UInt64
 
   func encoded() -> [UInt8] {
@@ -37,7 +37,7 @@ struct LogFileHeader: Equatable {
   }
 
   /// Reads and checks a log header: magic, version, checksum, and that it belongs to the region.
-  static func decode(_ raw: [UInt8], regionSalt: UInt64, path: String) throws(SnapshotError) -> LogFileHeader {
+  package static func decode(_ raw: [UInt8], regionSalt: UInt64, path: String) throws(SnapshotError) -> LogFileHeader {
     guard raw.count >= 64 else { throw .logCorrupt(path: path, reason: "the log file has no header") }
     func word(_ offset: Int) -> UInt64 {
       raw.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }

@@ -18,10 +18,10 @@ import SystemPackage
 /// | 28 | 4 | number of runs |
 /// | 32 | 8 per run | run: first line (4 bytes), line count (4 bytes) |
 /// | next line boundary | 64 per line | the lines' new contents, run after run |
-enum RedoJournalLayout {
+package enum RedoJournalLayout {
   static let checkpointWord = RegionHeader.controlOffset
-  static let magic: UInt32 = 0x314F_4452  // "RDO1"
-  static let headerSize = 32
+  package static let magic: UInt32 = 0x314F_4452  // "RDO1"
+  package static let headerSize = 32
 
   /// The worst case: every line of the region in one batch, each a run of its own. A batch therefore
   /// always fits after a checkpoint, and a commit can never overflow the log.
@@ -29,7 +29,7 @@ enum RedoJournalLayout {
     roundUp(batchSize(lineCount: lineCount, runCount: lineCount), to: RegionHeader.pageSize)
   }
 
-  static func headSize(runCount: Int) -> Int {
+  package static func headSize(runCount: Int) -> Int {
     roundUp(headerSize + 8 * runCount, to: 64)
   }
 
@@ -57,21 +57,21 @@ enum RedoJournalLayout {
   /// The checksum of a batch: a CRC of the header's epoch, salt and counts and of each run word, and
   /// the CRC of each line of data folded by a `ChecksumChain`. Each line's CRC is an independent chain,
   /// so the processor can overlap many lines.
-  struct Checksum {
+  package struct Checksum {
     private let implementation: CRC32C.Implementation
     private var crc: UInt32
     private var lineChain = ChecksumChain()
 
-    init(_ implementation: CRC32C.Implementation, epoch: UInt64, salt: UInt64, countsWord: UInt64) {
+    package init(_ implementation: CRC32C.Implementation, epoch: UInt64, salt: UInt64, countsWord: UInt64) {
       self.implementation = implementation
       crc = implementation.update(implementation.update(implementation.update(~0, word: epoch), word: salt), word: countsWord)
     }
 
-    mutating func add(word: UInt64) {
+    package mutating func add(word: UInt64) {
       crc = implementation.update(crc, word: word)
     }
 
-    mutating func add(lines: UnsafeRawPointer, count: Int) {
+    package mutating func add(lines: UnsafeRawPointer, count: Int) {
       var line = lines
       for _ in 0..<count {
         lineChain.add(implementation.lineCRC(line))
@@ -79,7 +79,7 @@ enum RedoJournalLayout {
       }
     }
 
-    var value: UInt32 { ~implementation.update(crc, word: lineChain.value) }
+    package var value: UInt32 { ~implementation.update(crc, word: lineChain.value) }
   }
 }
 

@@ -4,10 +4,10 @@
 /// Control line words: state (the epoch and an active bit, sealed by `ControlWord`), entry count,
 /// checksum of the active record.
 /// Metadata record: `line | (epoch & 0xFFFF_FFFF) << 32`, then the entry's CRC32C.
-enum UndoJournalLayout {
-  static let stateWord = RegionHeader.controlOffset
-  static let countWord = RegionHeader.controlOffset + 8
-  static let checksumWord = RegionHeader.controlOffset + 16
+package enum UndoJournalLayout {
+  package static let stateWord = RegionHeader.controlOffset
+  package static let countWord = RegionHeader.controlOffset + 8
+  package static let checksumWord = RegionHeader.controlOffset + 16
 
   /// The worst case: every line of the region logged in one epoch. Each line is logged at most once
   /// per epoch, so the log can never overflow.
@@ -15,7 +15,7 @@ enum UndoJournalLayout {
     roundUp(metadataSize(lineCount: lineCount) + lineCount * 64, to: RegionHeader.pageSize)
   }
 
-  static func metadataSize(lineCount: Int) -> Int {
+  package static func metadataSize(lineCount: Int) -> Int {
     roundUp(lineCount * 16, to: 64)
   }
 
@@ -26,7 +26,7 @@ enum UndoJournalLayout {
   }
 
   /// The epoch and active bit of a state word, or nil when its check bits do not match.
-  static func decodeState(_ word: UInt64, salt: UInt64) -> (epoch: UInt64, active: Bool)? {
+  package static func decodeState(_ word: UInt64, salt: UInt64) -> (epoch: UInt64, active: Bool)? {
     ControlWord.open(word, salt: salt).map { ($0 & (activeBit - 1), $0 & activeBit != 0) }
   }
 

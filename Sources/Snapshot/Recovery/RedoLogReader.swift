@@ -61,7 +61,7 @@ struct RedoLogReader {
         expected += 1
         continue
       }
-      if let later = findBatch(after: expected - 1, from: position + 64) {
+      if let later = findBatch(after: expected - 1, from: position) {
         throw .damagedBeforeLaterCommit(
           path: path, epoch: expected, offset: position, laterEpoch: later.epoch, laterOffset: later.offset)
       }

@@ -30,16 +30,16 @@ package struct RegionHeader: Equatable, Sendable {
   /// Line indices are 32-bit in log records.
   static let maximumDataSize = Int(UInt32.max) * 64
 
-  var medium: Region.Medium
-  var journal: Region.Journal
+  package var medium: Region.Medium
+  package var journal: Region.Journal
   package var dataSize: Int
   package var logSize: Int
-  var salt: UInt64
+  package var salt: UInt64
 
   package var dataOffset: Int { Self.pageSize }
   package var logOffset: Int { Self.pageSize + dataSize }
   var fileSize: Int { logOffset + logSize }
-  var lineCount: Int { dataSize / 64 }
+  package var lineCount: Int { dataSize / 64 }
 
   /// The 64 bytes of the header line.
   func encoded() -> [UInt8] {
@@ -128,7 +128,7 @@ package struct RegionHeader: Equatable, Sendable {
 
   /// How much of a new log file is written ahead: room for the commits between two checkpoints, or
   /// for the largest possible commit if that is less.
-  var initialLogCapacity: Int {
+  package var initialLogCapacity: Int {
     min(RedoJournalLayout.logSize(lineCount: lineCount), FileRedoJournal<FileStorage>.defaultCheckpointThreshold)
   }
 }
