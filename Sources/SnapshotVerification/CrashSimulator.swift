@@ -31,6 +31,8 @@ package struct CrashSimulator {
     package var imagesDistinct = 0
     package var recoveryCrashImages = 0
     package var recoveredStates = Set<Int>()
+    /// How often recovery did each kind of work (`RecoveryKind`), with the report of its first time.
+    package var recoveries: [RecoveryKind: (count: Int, example: String)] = [:]
     package var failures: [String] = []
 
     package var images: Int { imagesGenerated + recoveryCrashImages }
@@ -189,6 +191,7 @@ package struct CrashSimulator {
       let trace = Trace()
       let region = try Model.open(at: imagePath, trace: trace, faults: scenario.faults, emulatingCXL: scenario.emulatesCXL)
       let recoveryTrace = trace.events
+      report.recoveries[RecoveryKind(region.recovery.outcome), default: (0, region.recovery.description)].count += 1
       let epoch = region.epoch
       let data = region.withUnsafeBytes { Array($0) }
       let broken = scenario.invariant?(region)
@@ -232,6 +235,20 @@ package struct CrashSimulator {
         }
       }
       model.apply(event)
+    }
+  }
+}
+
+/// The kinds of work recovery does, for counting: `RecoveryReport.Outcome` without its numbers.
+package enum RecoveryKind: String, CaseIterable, Sendable {
+  case clean, rolledBack = "rolled back", abandoned = "abandoned", replayed
+
+  init(_ outcome: RecoveryReport.Outcome) {
+    switch outcome {
+    case .clean: self = .clean
+    case .rolledBack: self = .rolledBack
+    case .abandonedIncompleteCommit: self = .abandoned
+    case .replayed: self = .replayed
     }
   }
 }

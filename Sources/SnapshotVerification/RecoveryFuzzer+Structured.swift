@@ -20,13 +20,17 @@ extension RecoveryFuzzer {
     var mutations: [Mutation] = []
     if region.header.journal == .undo {
       mutations += [damagedUndoEntry(region, record: false), damagedUndoEntry(region, record: true)].compactMap { $0 }
+      mutations += [undoRecordOfEpochZero(region), undoRecordOverfull(region)]
       return mutations
     }
     // Inside a checkpoint, a damaged batch cannot be held to an outcome (see `Seed.unverifiable`).
     guard seed.unverifiable.isEmpty else { return [] }
     mutations += [plantedLaterBatch(region, atLogEnd: true), plantedLaterBatch(region, atLogEnd: false)].compactMap { $0 }
     mutations += [runTotalChanged(region), firstBatchMagicDamaged(region), dataLinesSwapped(region)].compactMap { $0 }
-    if region.header.medium == .file { mutations.append(logFileTruncated(region)) }
+    mutations.append(batchCutByLogEnd(region))
+    if region.header.medium == .file {
+      mutations += [logFileTruncated(region), logHeaderChanged(region, version: false), logHeaderChanged(region, version: true)]
+    }
     return mutations
   }
 
@@ -99,6 +103,40 @@ extension RecoveryFuzzer {
       expecting: .recovery(epoch: region.epoch(before: batch.epoch), outcome: nil))
   }
 
+  /// A batch head of the next commit where the replay stops, claiming every line of the region, so that
+  /// (after an earlier batch) it would end past the log's end. On persistent memory, or when it fits,
+  /// that is a torn batch and the last commit stands; a log file holds a batch after another only up
+  /// to where it was written, so there the log was cut, and opening must refuse.
+  private func batchCutByLogEnd(_ region: SeedLayout) -> Mutation {
+    var image = region
+    let position = region.replayEnd
+    let lines = UInt64(region.header.lineCount)
+    image.write(word: UInt64(RedoJournalLayout.magic), at: position)
+    image.write(word: region.lastEpoch + 1, at: position + 8)
+    image.write(word: region.batchSalt ?? 0, at: position + 16)
+    image.write(word: lines | lines << 32, at: position + 24)
+    let size = RedoJournalLayout.headSize(runCount: Int(lines)) + 64 * Int(lines)
+    let cut = position + size > region.log.upperBound
+    let expectation: Expectation = cut && region.header.medium == .file && !region.records.batches.isEmpty
+      ? .refusal : .recovery(epoch: region.lastEpoch, outcome: nil)
+    return image.mutation("a batch head of commit \(region.lastEpoch + 1) claiming every line where the replay stops", expecting: expectation)
+  }
+
+  /// The log file's header rewritten, with a checksum that holds, to name another region or another
+  /// format version: opening must refuse.
+  private func logHeaderChanged(_ region: SeedLayout, version: Bool) -> Mutation {
+    var image = region
+    if version {
+      image.write(word: region.word(at: 8) & ~0xFFFF_FFFF | UInt64(RegionHeader.formatVersion + 1), at: 8)
+    } else {
+      image.write(word: region.header.salt ^ 0x5A5A, at: 16)
+    }
+    image.sealLogHeader()
+    return image.mutation(
+      version ? "the log header's format version changed, checksum resealed" : "the log header naming another region, checksum resealed",
+      expecting: .refusal)
+  }
+
   /// The log file cut below the capacity its creation wrote, which no crash can do: a batch may have
   /// been cut away with it, so opening must refuse.
   private func logFileTruncated(_ region: SeedLayout) -> Mutation {
@@ -131,6 +169,23 @@ extension RecoveryFuzzer {
     return image.mutation(
       "\(what) damaged in active undo record \(state.epoch), whose entry \(changed) shows the home copy changed",
       expecting: .refusal)
+  }
+
+  /// An active undo state of epoch 0, sealed as the journal seals it: no commit has epoch 0, so
+  /// opening must refuse.
+  private func undoRecordOfEpochZero(_ region: SeedLayout) -> Mutation {
+    var image = region
+    image.write(word: UndoJournalLayout.encodeState(epoch: 0, active: true, salt: region.header.salt), at: UndoJournalLayout.stateWord)
+    return image.mutation("an active undo state of epoch 0", expecting: .refusal)
+  }
+
+  /// An active undo record counting more entries than the region has lines: opening must refuse.
+  private func undoRecordOverfull(_ region: SeedLayout) -> Mutation {
+    var image = region
+    let epoch = max(region.records.base.epoch, 1)
+    image.write(word: UndoJournalLayout.encodeState(epoch: epoch, active: true, salt: region.header.salt), at: UndoJournalLayout.stateWord)
+    image.write(word: UInt64(region.header.lineCount + 1), at: UndoJournalLayout.countWord)
+    return image.mutation("an active undo record of \(region.header.lineCount + 1) entries", expecting: .refusal)
   }
 }
 
@@ -212,6 +267,14 @@ private struct SeedLayout {
     let data = position + RedoJournalLayout.headSize(runCount: runs)
     bytes[data..<data + 64 * lines].withUnsafeBytes { checksum.add(lines: $0.baseAddress!, count: lines) }
     write(word: UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: position)
+  }
+
+  /// Writes the log file header's checksum over its first 64 bytes, as the journal would have.
+  mutating func sealLogHeader() {
+    var header = Array(image.log![0..<64])
+    header.replaceSubrange(12..<16, with: [0, 0, 0, 0])
+    let checksum = header.withUnsafeBytes { CRC32C.checksum($0) }
+    write(word: word(at: 8) & 0xFFFF_FFFF | UInt64(checksum) << 32, at: 8)
   }
 
   func mutation(_ description: String, expecting expectation: RecoveryFuzzer.Expectation) -> RecoveryFuzzer.Mutation {

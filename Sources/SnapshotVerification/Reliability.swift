@@ -210,6 +210,15 @@ package struct ReliabilityReport: Sendable {
     lines.append("")
     lines.append("Crash images recovered in all: \(images); every crash point visited: \(allCrashPointsVisited ? "yes" : "no").")
     lines.append("")
+    var recoveries: [RecoveryKind: (count: Int, example: String)] = [:]
+    for run in simulations {
+      recoveries.merge(run.report.recoveries) { ($0.count + $1.count, $0.example) }
+    }
+    lines.append("What recovery did: " + RecoveryKind.allCases.map { kind in
+      guard let seen = recoveries[kind] else { return "\(kind.rawValue) never" }
+      return "\(kind.rawValue) \(seen.count) times (first: \"\(seen.example)\")"
+    }.joined(separator: "; ") + ".")
+    lines.append("")
     let catchable = mutants.filter { $0.mutant.equivalentBecause == nil }
     lines.append("### Mutants: \(catchable.filter { $0.caughtBy != nil }.count) of \(catchable.count) caught")
     lines.append("")

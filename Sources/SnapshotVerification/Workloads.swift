@@ -46,8 +46,10 @@ package struct Workload: Sendable {
     /// Every combination a region can be created with.
     package static let all = [Configuration(.persistentMemory, .undo), Configuration(.persistentMemory, .redo), Configuration(.file, .redo)]
 
-    /// Every combination, and emulated CXL memory: what the crash simulator runs.
-    package static let simulated = all + [Configuration(.persistentMemory, .redo, emulatingCXL: true)]
+    /// Every combination, and both journals on emulated CXL memory: what the crash simulator runs.
+    package static let simulated = all + [
+      Configuration(.persistentMemory, .undo, emulatingCXL: true), Configuration(.persistentMemory, .redo, emulatingCXL: true),
+    ]
 
     package var description: String { "\(emulatesCXL ? "cxl" : "\(medium)") \(journal)" }
   }

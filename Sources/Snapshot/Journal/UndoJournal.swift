@@ -21,7 +21,7 @@ package enum UndoJournalLayout {
 
   static let activeBit: UInt64 = 1 << 47
 
-  static func encodeState(epoch: UInt64, active: Bool, salt: UInt64) -> UInt64 {
+  package static func encodeState(epoch: UInt64, active: Bool, salt: UInt64) -> UInt64 {
     ControlWord.seal(epoch | (active ? activeBit : 0), salt: salt)
   }
 

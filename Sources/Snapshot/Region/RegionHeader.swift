@@ -22,7 +22,7 @@
 /// as a file from another version.
 package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
-  static let formatVersion: UInt32 = 1
+  package static let formatVersion: UInt32 = 1
   /// The header page: this line, the journal's control line, and padding to a page boundary.
   static let pageSize = 4096
   /// Where the journal's control line starts.
