@@ -140,11 +140,11 @@ package final class ScenarioRecorder: @unchecked Sendable {
   /// After a system call failed: abandons the handle, reopens the file and checks that recovery found
   /// the last acknowledged commit or the one whose msync failed. With `failingFirst`, the first open
   /// meets that call failing and must refuse; the second must recover.
-  package func reopenAfterFailure(failingFirst call: (FileCallFailure.Call, Errno)? = nil) throws {
+  package func reopenAfterFailure(failingFirst call: (FileCallFailure.Call, Errno, skipped: Int)? = nil) throws {
     trace.append(.processCrash)
     region.abandon()
-    if let (call, errno) = call {
-      fileFailures.arm(call, with: errno)
+    if let (call, errno, skipped) = call {
+      fileFailures.arm(call, with: errno, after: skipped)
       if let opened = try? reopen() {
         failures.append("opening with \(call) failing (\(errno)) did not refuse")
         region = opened

@@ -81,15 +81,15 @@ package final class FileCallFailure: @unchecked Sendable {
   }
 
   private let lock = NSLock()
-  private var armed: (call: Call, errno: Errno)?
+  private var armed: (call: Call, errno: Errno, skipped: Int)?
   private var fired = false
 
   package init() {}
 
-  /// Makes the next `call` fail with `errno`.
-  package func arm(_ call: Call, with errno: Errno) {
+  /// Makes `call` fail with `errno` once `skipped` calls of it have succeeded.
+  package func arm(_ call: Call, with errno: Errno, after skipped: Int = 0) {
     lock.withLock {
-      armed = (call, errno)
+      armed = (call, errno, skipped)
       fired = false
     }
   }
@@ -105,6 +105,10 @@ package final class FileCallFailure: @unchecked Sendable {
   func check(_ call: Call) throws(Errno) {
     let errno: Errno? = lock.withLock {
       guard let armed, armed.call == call else { return nil }
+      guard armed.skipped == 0 else {
+        self.armed!.skipped -= 1
+        return nil
+      }
       self.armed = nil
       fired = true
       return armed.errno

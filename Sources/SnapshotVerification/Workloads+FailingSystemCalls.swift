@@ -41,10 +41,12 @@ private enum FailingCall: CaseIterable {
   case homeWrite, homeSync, logResetWrite, logResetSync
   /// A checkpoint cannot read the log back: nothing was written, and it can be retried.
   case checkpointRead
-  /// discard cannot read the log: the working copy is not yet restored, and discard can be retried.
-  case discardRead
-  /// Opening cannot learn the log's size, read it, or write what it recovers home.
-  case openSize, openRead, openHomeWrite, openHomeSync
+  /// discard cannot read the log, or the data file for a line the log does not hold: the working
+  /// copy is not yet restored, and discard can be retried.
+  case discardRead, discardDataRead
+  /// Opening cannot learn the log's size, read its header or its batches, or write what it recovers
+  /// home.
+  case openSize, openRead, openBatchesRead, openHomeWrite, openHomeSync
 
   var call: FileCallFailure.Call {
     switch self {
@@ -52,12 +54,16 @@ private enum FailingCall: CaseIterable {
     case .batchSync, .logResetSync: return .synchronize(.log)
     case .homeWrite, .openHomeWrite: return .write(.data)
     case .homeSync, .openHomeSync: return .synchronize(.data)
-    case .checkpointRead, .discardRead, .openRead: return .read(.log)
+    case .checkpointRead, .discardRead, .openRead, .openBatchesRead: return .read(.log)
+    case .discardDataRead: return .read(.data)
     case .openSize: return .size(.log)
     }
   }
 
   var errno: Errno { self == .batchWriteOutOfSpace ? .noSpace : .ioError }
+
+  /// Calls of the same kind that succeed first: opening reads the log's header before its batches.
+  var skipped: Int { self == .openBatchesRead ? 1 : 0 }
 
   /// Makes the call fail in what reaches it, checks the outcome, and leaves an open region that holds
   /// a committed state (the changes in its working copy are committed or discarded).
@@ -88,9 +94,17 @@ private enum FailingCall: CaseIterable {
       failures.arm(call, with: errno)
       expectRefusal(recorder, "discard") { try recorder.region.discard() }
       try recorder.discard()
-    case .openSize, .openRead, .openHomeWrite, .openHomeSync:
+    case .discardDataRead:
+      // After a checkpoint the log holds no line, so discard reads the changed line from the data file.
       try recorder.msync()
-      try recorder.reopenAfterFailure(failingFirst: (call, errno))
+      try recorder.region.checkpoint()
+      recorder.region.store(UInt64(0xD15C_A4D), at: 8 * 17)
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "discard") { try recorder.region.discard() }
+      try recorder.discard()
+    case .openSize, .openRead, .openBatchesRead, .openHomeWrite, .openHomeSync:
+      try recorder.msync()
+      try recorder.reopenAfterFailure(failingFirst: (call, errno, skipped))
     }
   }
 

@@ -35,7 +35,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   @inlinable var usedField: Int { offset + 16 }
   @inlinable var liveField: Int { offset + 24 }
   @inlinable var freeField: Int { offset + 32 }
-  @inlinable var rootField: Int { offset + 40 }
+  // offset + 40: unused, zero (the owner's root lives in the root record below).
   @inlinable var largeFreeField: Int { offset + 48 }
   @inlinable func classHead(_ index: Int) -> Int { offset + 64 + index * 8 }
   /// 128 bytes of the header page are left for the owner's root record.
@@ -67,12 +67,6 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     memory.fill(0, at: offset, count: Self.headerSize)
     memory.store(UInt64(roundUp(offset + Self.headerSize, 16)), at: topField)
     memory.store(Self.magic, at: magicField)
-  }
-
-  /// The object the owner registered as its root, or 0.
-  @inlinable public var root: Int {
-    get { Int(truncatingIfNeeded: memory.load(UInt64.self, at: rootField)) }
-    nonmutating set { memory.store(UInt64(newValue), at: rootField) }
   }
 
   /// Allocates a block with at least `size` bytes of payload and returns the payload's offset.
