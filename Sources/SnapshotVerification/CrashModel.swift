@@ -47,6 +47,8 @@ package protocol CrashModel {
   /// Whether a crash just before `event` must be explored.
   static func isCrashPoint(_ event: TraceEvent) -> Bool
   /// Opens (recovers) the region at `path` with a tracing medium of this model's kind (on persistent
-  /// memory: emulated CXL memory if `emulatingCXL`).
-  static func open(at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool) throws -> Region
+  /// memory: emulated CXL memory if `emulatingCXL`, writing lines back with `flushInstruction`).
+  static func open(
+    at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool, flushInstruction: CacheLineFlushInstruction
+  ) throws -> Region
 }

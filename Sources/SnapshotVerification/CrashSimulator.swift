@@ -189,7 +189,12 @@ package struct CrashSimulator {
         return .some(nil)
       }
       let trace = Trace()
-      let region = try Model.open(at: imagePath, trace: trace, faults: scenario.faults, emulatingCXL: scenario.emulatesCXL)
+      // Recoveries take the processor's write-back instructions in turn, so that the code for machines
+      // with only the older ones runs here too (the trace is the same whichever writes lines back).
+      let instructions = CPUFeatures.current.flushInstructions
+      let region = try Model.open(
+        at: imagePath, trace: trace, faults: scenario.faults, emulatingCXL: scenario.emulatesCXL,
+        flushInstruction: instructions.isEmpty ? .none : instructions[report.imagesDistinct % instructions.count])
       let recoveryTrace = trace.events
       report.recoveries[RecoveryKind(region.recovery.outcome), default: (0, region.recovery.description)].count += 1
       let epoch = region.epoch

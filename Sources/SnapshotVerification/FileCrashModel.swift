@@ -31,7 +31,9 @@ package struct FileCrashModel: CrashModel {
     return event == .processCrash || event == .directorySync
   }
 
-  package static func open(at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool) throws -> Region {
+  package static func open(
+    at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool, flushInstruction: CacheLineFlushInstruction
+  ) throws -> Region {
     try TracingFileMedium.open(at: path, trace: trace, faults: faults)
   }
 

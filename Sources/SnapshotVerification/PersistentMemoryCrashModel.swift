@@ -32,8 +32,10 @@ package struct PersistentMemoryCrashModel: CrashModel {
     event == .fence || event == .processCrash
   }
 
-  package static func open(at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool) throws -> Region {
-    try TracingPersistentMemory.open(at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL)
+  package static func open(
+    at path: FilePath, trace: Trace, faults: Fault, emulatingCXL: Bool, flushInstruction: CacheLineFlushInstruction
+  ) throws -> Region {
+    try TracingPersistentMemory.open(at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, flushInstruction: flushInstruction)
   }
 
   package mutating func apply(_ event: TraceEvent) {

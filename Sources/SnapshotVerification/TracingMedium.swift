@@ -86,18 +86,20 @@ package struct TracingMedium<Inner: ByteAddressableMedium>: ByteAddressableMediu
 package enum TracingPersistentMemory {
   /// Opens the region at `path` with its durable writes recorded in `trace`; with `emulatingCXL`, on
   /// emulated CXL memory (a device model without latency: only the order of its writes matters here).
+  /// The trace does not depend on `flushInstruction`; choosing it runs that instruction's code.
   package static func open(
     at path: FilePath, trace: Trace, faults: Fault = [], emulatingCXL: Bool = false, tracking: Region.Tracking = .lines,
-    threads: Region.Threads = .one
+    threads: Region.Threads = .one, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction
   ) throws(SnapshotError) -> Region {
     if emulatingCXL {
       let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
       return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
-        TracingMedium(EmulatedCXL(memory: PersistentMemory(base: $0), device: device), trace: trace, faults: faults)
+        TracingMedium(
+          EmulatedCXL(memory: PersistentMemory(base: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults)
       })
     }
     return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
-      TracingMedium(PersistentMemory(base: $0), trace: trace, faults: faults)
+      TracingMedium(PersistentMemory(base: $0, flushInstruction: flushInstruction), trace: trace, faults: faults)
     })
   }
 }

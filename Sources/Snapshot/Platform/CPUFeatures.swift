@@ -15,7 +15,9 @@ public enum CacheLineFlushInstruction: String, Sendable, CaseIterable {
 /// What the processor supports, read once with `cpuid`.
 public struct CPUFeatures: Sendable {
   /// The best cache-line write-back instruction available.
-  public var flushInstruction: CacheLineFlushInstruction
+  public var flushInstruction: CacheLineFlushInstruction { flushInstructions.first ?? .none }
+  /// Every cache-line write-back instruction available, best first; empty when there is none.
+  public var flushInstructions: [CacheLineFlushInstruction]
   /// Whether the SSE4.2 `crc32` instruction is available.
   public var hasCRC32C: Bool
 
@@ -24,7 +26,7 @@ public struct CPUFeatures: Sendable {
 
   static func detect() -> CPUFeatures {
     #if !arch(x86_64)
-    return CPUFeatures(flushInstruction: .none, hasCRC32C: false)
+    return CPUFeatures(flushInstructions: [], hasCRC32C: false)
     #else
     let leaf1 = cpuid(leaf: 1)
     let maxLeaf = cpuid(leaf: 0).0
@@ -33,9 +35,9 @@ public struct CPUFeatures: Sendable {
     let hasSSE42 = leaf1.2 & (1 << 20) != 0
     let hasCLFLUSHOPT = leaf7.1 & (1 << 23) != 0
     let hasCLWB = leaf7.1 & (1 << 24) != 0
-    let flush: CacheLineFlushInstruction =
-      hasCLWB ? .clwb : hasCLFLUSHOPT ? .clflushopt : hasCLFLUSH ? .clflush : .none
-    return CPUFeatures(flushInstruction: flush, hasCRC32C: hasSSE42)
+    let available: [(Bool, CacheLineFlushInstruction)] = [(hasCLWB, .clwb), (hasCLFLUSHOPT, .clflushopt), (hasCLFLUSH, .clflush)]
+    let flush = available.filter(\.0).map(\.1)
+    return CPUFeatures(flushInstructions: flush, hasCRC32C: hasSSE42)
     #endif
   }
 
