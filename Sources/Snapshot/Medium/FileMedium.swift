@@ -47,15 +47,10 @@ package struct FileStorage: FileMedium {
   }
 
   package func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, to file: RegionFileRole) throws(Errno) {
-    var done = 0
-    while done < bytes.count {
-      let written: Int
-      do {
-        written = try descriptor(file).write(toAbsoluteOffset: Int64(offset + done), UnsafeRawBufferPointer(rebasing: bytes[done...]))
-      } catch {
-        throw Errno(error)
-      }
-      done += written
+    do {
+      _ = try descriptor(file).writeAll(toAbsoluteOffset: Int64(offset), bytes)
+    } catch {
+      throw Errno(error)
     }
   }
 

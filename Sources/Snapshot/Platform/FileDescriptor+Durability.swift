@@ -90,11 +90,11 @@ extension Errno {
 }
 
 extension FileDescriptor {
-  /// Writes all of `bytes` at `offset`.
+  /// Writes all of `bytes` at `offset`, continuing after a short write (which a file system may make
+  /// near a full disk or on a signal) until every byte is written or a write fails.
   func writeAll(_ bytes: [UInt8], at offset: Int64) throws(Errno) {
     do {
-      let written = try bytes.withUnsafeBytes { try write(toAbsoluteOffset: offset, $0) }
-      if written != bytes.count { throw Errno.ioError }
+      _ = try writeAll(toAbsoluteOffset: offset, bytes)
     } catch {
       throw Errno(error)
     }
