@@ -13,7 +13,7 @@ extension FileRedoJournal {
     guard plan.work.changesAnything else { return (plan, current) }
     if case .replay(let batches) = plan.work {
       let log = try readBatches(medium: medium, logPath: logPath)
-      let written = try Self.allocating(logPath) { () throws(Errno) in try LineBitmap(lineCount: header.lineCount) }
+      let written = try SnapshotError.allocating(logPath) { () throws(Errno) in try LineBitmap(lineCount: header.lineCount) }
       try log.withBytes { bytes throws(SnapshotError) in
         let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: current.logSalt, lineCount: header.lineCount)
         try writeHome(batches: batches.map(\.offset), log: reader, medium: medium, header: header, written: written, path: logPath)
@@ -112,10 +112,6 @@ extension FileRedoJournal {
     } catch {
       throw .system(path: logPath, operation: "read", errno: error)
     }
-  }
-
-  private static func allocating<T>(_ path: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
-    do { return try body() } catch { throw .system(path: path, operation: "allocate memory", errno: error) }
   }
 }
 

@@ -41,7 +41,7 @@ extension Region {
     do throws(SnapshotError) {
       let start = ContinuousClock.now
       let plan = try Self.planRecovery(memory: medium, header: header, path: path.string)
-      try Self.allocating(path) { () throws(Errno) in
+      try SnapshotError.allocating(path.string) { () throws(Errno) in
         switch header.journal {
         case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
         case .redo: try RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)

@@ -165,15 +165,15 @@ public final class Region {
     journal makeJournal: (UnsafeMutableRawPointer) throws(Errno) -> any CommitJournal
   ) throws(SnapshotError) -> Parts {
     try threads.check(journal: header.journal, tracking: tracking)
-    let working = try allocating(path) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
+    let working = try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
     let commitWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     commitWord.initialize(to: 0)
     do throws(SnapshotError) {
       try fill(working.base)
-      let tracker = try allocating(path) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
-      let journal = try allocating(path) { () throws(Errno) in try makeJournal(working.base) }
+      let tracker = try SnapshotError.allocating(path.string) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
+      let journal = try SnapshotError.allocating(path.string) { () throws(Errno) in try makeJournal(working.base) }
       let shared = threads == .many
-        ? try allocating(path) { () throws(Errno) in
+        ? try SnapshotError.allocating(path.string) { () throws(Errno) in
             try ConcurrentLineTracker(
               bitmap: tracker.bitmap, lineCount: header.lineCount, commitWord: commitWord,
               waitsForChanges: !journal.faults.contains(.commitDuringChanges))
@@ -181,7 +181,7 @@ public final class Region {
         : nil
       if shared != nil { journal.workingCopyIsShared() }
       let pageTracker = tracking == .pages
-        ? try step(path, "start page tracking") { () throws(Errno) in try PageTracker(base: working.base, length: header.dataSize) }
+        ? try SnapshotError.step(path.string, "start page tracking") { () throws(Errno) in try PageTracker(base: working.base, length: header.dataSize) }
         : nil
       return Parts(
         working: working, tracker: tracker, shared: shared, commitWord: commitWord, pageTracker: pageTracker, journal: journal,
@@ -242,7 +242,7 @@ public final class Region {
 
   private func rearmPages() throws(SnapshotError) {
     guard let pageTracker else { return }
-    try Self.step(path, "re-arm page tracking") { () throws(Errno) in try pageTracker.rearm() }
+    try SnapshotError.step(path.string, "re-arm page tracking") { () throws(Errno) in try pageTracker.rearm() }
   }
 
   /// How changes to the working copy are found.
@@ -339,18 +339,6 @@ public final class Region {
     for line in first...last where _bitmap[line &>> 6] & (1 &<< UInt64(line & 63)) == 0 {
       journal.lineWillChange(line)
       tracker.insert(line)
-    }
-  }
-
-  static func allocating<T>(_ path: FilePath, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
-    try step(path, "allocate memory", body)
-  }
-
-  static func step<T>(_ path: FilePath, _ operation: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
-    do {
-      return try body()
-    } catch {
-      throw .system(path: path.string, operation: operation, errno: error)
     }
   }
 }

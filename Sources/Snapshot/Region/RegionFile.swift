@@ -64,17 +64,17 @@ final class RegionFile {
       let descriptor = try createFile(at: path, in: directory, named: { temporary in
         link(temporary, path) == 0 ? nil : Errno(rawValue: errno)
       }) { descriptor throws(SnapshotError) in
-        try step(path, "lock") { () throws(Errno) in _ = try descriptor.tryLock(.exclusive) }
+        try SnapshotError.step(path, "lock") { () throws(Errno) in _ = try descriptor.tryLock(.exclusive) }
         try allocate(descriptor, bytes: header.fileSize, path: path)
-        try step(path, "write header") { () throws(Errno) in try descriptor.writeAll(header.encoded() + control, at: 0) }
+        try SnapshotError.step(path, "write header") { () throws(Errno) in try descriptor.writeAll(header.encoded() + control, at: 0) }
       }
       do throws(SnapshotError) {
         if !faults.contains(.skipDirectorySync) {
-          try step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
+          try SnapshotError.step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
           directorySynced()
         }
         let mapping = header.medium == .persistentMemory
-          ? try step(path, "mmap") { () throws(Errno) in try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true) }
+          ? try SnapshotError.step(path, "mmap") { () throws(Errno) in try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true) }
           : nil
         return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: log)
       } catch {
@@ -112,7 +112,7 @@ final class RegionFile {
     defer { unlink(temporary) }
     do throws(SnapshotError) {
       try prepare(descriptor)
-      try step(path, "fsync") { () throws(Errno) in try descriptor.synchronize() }
+      try SnapshotError.step(path, "fsync") { () throws(Errno) in try descriptor.synchronize() }
       if let error = name(temporary) {
         throw error == .fileExists ? .fileExists(path: path) : .system(path: path, operation: "name", errno: error)
       }
@@ -130,7 +130,7 @@ final class RegionFile {
     let capacity = LogFileHeader.batchesOffset + header.initialLogCapacity
     try allocate(descriptor, bytes: capacity, path: path)
     let logHeader = LogFileHeader(regionSalt: header.salt, logSalt: .random(in: 1...UInt64.max), checkpointEpoch: 0)
-    try step(path, "write") { () throws(Errno) in
+    try SnapshotError.step(path, "write") { () throws(Errno) in
       try descriptor.writeAll(logHeader.encoded(), at: 0)
       let zeros = [UInt8](repeating: 0, count: 1 << 20)
       var offset = LogFileHeader.batchesOffset
@@ -159,15 +159,15 @@ final class RegionFile {
     let path = filePath.string
     let descriptor = try openDescriptor(path, access: access, missing: .fileNotFound(path: path))
     do throws(SnapshotError) {
-      if access == .readWrite, try step(path, "stat", descriptor.hasNoWritePermission) {
+      if access == .readWrite, try SnapshotError.step(path, "stat", descriptor.hasNoWritePermission) {
         throw SnapshotError.readOnly(path: path)
       }
-      let locked = try step(path, "lock") { () throws(Errno) in
+      let locked = try SnapshotError.step(path, "lock") { () throws(Errno) in
         try descriptor.lock(access == .readWrite ? .exclusive : .shared, patience: .milliseconds(50))
       }
       guard locked else { throw SnapshotError.locked(path: path) }
-      let size = try step(path, "stat", descriptor.size)
-      let prefix = try step(path, "read header") { () throws(Errno) in
+      let size = try SnapshotError.step(path, "stat", descriptor.size)
+      let prefix = try SnapshotError.step(path, "read header") { () throws(Errno) in
         try descriptor.readPrefix(count: Int(min(size, 64)))
       }
       if prefix.count >= 8, prefix.withUnsafeBytes({ $0.loadUnaligned(as: UInt64.self) }) != RegionHeader.magic.littleEndian {
@@ -185,7 +185,7 @@ final class RegionFile {
         if access == .readWrite {
           try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)
         }
-        let mapping = try step(path, "mmap") { () throws(Errno) in
+        let mapping = try SnapshotError.step(path, "mmap") { () throws(Errno) in
           try MemoryMapping.shared(descriptor, length: header.fileSize, writable: access == .readWrite)
         }
         return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: nil)
@@ -233,14 +233,5 @@ final class RegionFile {
     }
     defer { try? descriptor.close() }
     try descriptor.synchronize()
-  }
-
-  /// Runs a system-call step, turning its `Errno` into a `SnapshotError` that names the file and step.
-  private static func step<T>(_ path: String, _ operation: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
-    do {
-      return try body()
-    } catch {
-      throw .system(path: path, operation: operation, errno: error)
-    }
   }
 }
