@@ -25,7 +25,7 @@ package struct RecoveryFuzzer: Sendable {
     package var dataAreaOpened = 0
     /// Cases whose corruption hit a seed's unverifiable records (see `Seed.unverifiable`) and that
     /// opened no older than the commits still proven: the state itself cannot be checked.
-    package var mixedHomeOpened = 0
+    package var unverifiableOpened = 0
     package var failures: [String] = []
   }
 
@@ -132,7 +132,7 @@ package struct RecoveryFuzzer: Sendable {
       } else if mutation.touched.contains(where: { change in
         seed.unverifiable.contains { $0.file == change.file && $0.bytes.overlaps(change.bytes) }
       }) {
-        report.mixedHomeOpened += 1
+        report.unverifiableOpened += 1
       } else if seed.states.contains(where: { $0.epoch == epoch && $0.data == data }) {
         report.recovered += 1
       } else {

@@ -242,7 +242,7 @@ package struct ReliabilityReport: Sendable {
     lines.append("\(fuzz.cases) corrupted files (\(fuzz.structuredCases) of them structured: each built to reach one check "
       + "of recovery and held to the outcome it must have): \(fuzz.typedErrors) refused with a typed error, \(fuzz.recovered) opened "
       + "holding a committed state, \(fuzz.dataAreaOpened) opened after a change to the data area alone (which "
-      + "carries no checksum, so only the absence of a trap is checked), \(fuzz.mixedHomeOpened) opened no older than "
+      + "carries no checksum, so only the absence of a trap is checked), \(fuzz.unverifiableOpened) opened no older than "
       + "the commits still proven after damage to the records of a change already half home (a crash image inside a "
       + "redo checkpoint or after an undo commit's first fence: those records are the only evidence of which lines "
       + "changed, so the state is not checked), \(fuzz.failures.count) failures, no trap.")
