@@ -42,7 +42,7 @@ package final class Trace {
 /// A medium that records every operation in a trace, then performs it on the medium it wraps
 /// (persistent memory, or emulated CXL memory, whose checkpoints write home in address order), and
 /// that switches on the faults a mutant asks for.
-package struct TracingMedium<Inner: ByteAddressableMedium>: ByteAddressableMedium {
+package struct TracingMedium<Inner: MemoryMedium>: MemoryMedium {
   package let inner: Inner
   package let trace: Trace
   package let faults: Fault

@@ -42,7 +42,7 @@ package struct Fault: OptionSet, Sendable, Hashable {
   package static let commitDuringChanges = Fault(rawValue: 1 << 13)
 }
 
-extension ByteAddressableMedium {
+extension MemoryMedium {
   /// No faults: the production behaviour.
   package var faults: Fault { [] }
 

@@ -68,15 +68,15 @@ extension Region {
     let plan: RecoveryPlan
     let checkpoint: UInt64?
     let logSize: Int
-    switch header.medium {
-    case .persistentMemory:
-      let medium = PersistentMemory(base: file.mapping!.base)
+    switch file.storage {
+    case .mapped(let mapping):
+      let medium = PersistentMemory(base: mapping.base)
       plan = try planRecovery(memory: medium, header: header, path: path.string)
-      checkpoint = header.journal == .redo
-        ? RedoJournalLayout.decodeCheckpoint(medium.loadWord(at: RedoJournalLayout.checkpointWord), salt: header.salt) : nil
+      checkpoint = header.journal.memoryLayout.checkpointEpoch(
+        controlWord: medium.loadWord(at: RegionHeader.controlOffset), salt: header.salt)
       logSize = header.logSize
-    case .file:
-      let medium = FileStorage(data: file.descriptor, log: file.log!)
+    case .logFile(let log):
+      let medium = FileStorage(data: file.descriptor, log: log)
       let (filePlan, logHeader) = try FileRedoJournal.planRecovery(medium: medium, header: header, logPath: file.logPath)
       plan = filePlan
       checkpoint = logHeader.checkpointEpoch

@@ -119,13 +119,11 @@ public final class Region {
   /// line tracking.
   public static func open(at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one) throws(SnapshotError) -> Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
-    switch file.header.medium {
-    case .persistentMemory:
-      return try Region(
-        path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(base: file.mapping!.base))
-    case .file:
-      return try Region(
-        path: path, file: file, tracking: tracking, threads: threads, files: FileStorage(data: file.descriptor, log: file.log!))
+    switch file.storage {
+    case .mapped(let mapping):
+      return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(base: mapping.base))
+    case .logFile(let log):
+      return try Region(path: path, file: file, tracking: tracking, threads: threads, files: FileStorage(data: file.descriptor, log: log))
     }
   }
 

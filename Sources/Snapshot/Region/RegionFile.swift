@@ -12,10 +12,15 @@ final class RegionFile {
   let path: String
   let descriptor: FileDescriptor
   let header: RegionHeader
-  /// Persistent memory: the whole file, mapped shared.
-  let mapping: MemoryMapping?
-  /// Files: the log, `PATH-log`.
-  let log: FileDescriptor?
+  let storage: Storage
+
+  /// How the durable copy is reached, by medium.
+  enum Storage {
+    /// Persistent memory: the whole file, mapped shared.
+    case mapped(MemoryMapping)
+    /// Files: the log, `PATH-log`, beside the data file.
+    case logFile(FileDescriptor)
+  }
 
   /// How a region is opened: for use (exclusive lock; recovery may write) or for inspection (shared
   /// lock, read-only; nothing is written).
@@ -29,12 +34,11 @@ final class RegionFile {
 
   var logPath: String { Self.logPath(for: path) }
 
-  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, mapping: MemoryMapping?, log: FileDescriptor?) {
+  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, storage: Storage) {
     self.path = path
     self.descriptor = descriptor
     self.header = header
-    self.mapping = mapping
-    self.log = log
+    self.storage = storage
   }
 
   /// Creates the region's files. Each is made under a temporary name, allocated in full, written and
@@ -73,10 +77,14 @@ final class RegionFile {
           try SnapshotError.step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
           directorySynced()
         }
-        let mapping = header.medium == .persistentMemory
-          ? try SnapshotError.step(path, "mmap") { () throws(Errno) in try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true) }
-          : nil
-        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: log)
+        let storage: Storage = if let log {
+          .logFile(log)
+        } else {
+          .mapped(try SnapshotError.step(path, "mmap") { () throws(Errno) in
+            try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true)
+          })
+        }
+        return RegionFile(path: path, descriptor: descriptor, header: header, storage: storage)
       } catch {
         unlink(path)
         try? descriptor.close()
@@ -188,10 +196,10 @@ final class RegionFile {
         let mapping = try SnapshotError.step(path, "mmap") { () throws(Errno) in
           try MemoryMapping.shared(descriptor, length: header.fileSize, writable: access == .readWrite)
         }
-        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: mapping, log: nil)
+        return RegionFile(path: path, descriptor: descriptor, header: header, storage: .mapped(mapping))
       case .file:
         let log = try openDescriptor(logPath(for: path), access: access, missing: .logMissing(path: logPath(for: path)))
-        return RegionFile(path: path, descriptor: descriptor, header: header, mapping: nil, log: log)
+        return RegionFile(path: path, descriptor: descriptor, header: header, storage: .logFile(log))
       }
     } catch {
       try? descriptor.close()
@@ -214,8 +222,10 @@ final class RegionFile {
 
   /// Unmaps and closes the files, which releases the lock.
   func close() {
-    mapping?.unmap()
-    try? log?.close()
+    switch storage {
+    case .mapped(let mapping): mapping.unmap()
+    case .logFile(let log): try? log.close()
+    }
     try? descriptor.close()
   }
 

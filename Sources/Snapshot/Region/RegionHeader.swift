@@ -119,11 +119,7 @@ package struct RegionHeader: Equatable, Sendable {
   /// The log size in the data file: on persistent memory enough for the largest possible commit; on a
   /// file none, since the log is a file of its own that grows when a commit needs it.
   var requiredLogSize: Int {
-    switch (medium, journal) {
-    case (.file, _): return 0
-    case (.persistentMemory, .undo): return UndoJournalLayout.logSize(lineCount: lineCount)
-    case (.persistentMemory, .redo): return RedoJournalLayout.logSize(lineCount: lineCount)
-    }
+    medium == .file ? 0 : journal.memoryLayout.logSize(lineCount: lineCount)
   }
 
   /// How much of a new log file is written ahead: room for the commits between two checkpoints, or
@@ -131,8 +127,4 @@ package struct RegionHeader: Equatable, Sendable {
   package var initialLogCapacity: Int {
     min(RedoJournalLayout.logSize(lineCount: lineCount), FileRedoJournal<FileStorage>.defaultCheckpointThreshold)
   }
-}
-
-func hex<T: BinaryInteger>(_ value: T) -> String {
-  "0x" + String(value, radix: 16)
 }

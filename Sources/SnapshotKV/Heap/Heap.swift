@@ -65,7 +65,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   /// Lays out an empty heap.
   @inlinable public func format() {
     memory.fill(0, at: offset, count: Self.headerSize)
-    memory.store(UInt64(roundUp(offset + Self.headerSize, 16)), at: topField)
+    memory.store(UInt64(roundUp(offset + Self.headerSize, to: 16)), at: topField)
     memory.store(Self.magic, at: magicField)
   }
 
@@ -89,7 +89,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     guard needed <= memory.size else {
       throw .regionFull(requested: size, available: largestAvailable - Self.blockHeader)
     }
-    let blockSize = roundUp(needed, Self.largeUnit)
+    let blockSize = roundUp(needed, to: Self.largeUnit)
     if let block = try takeLarge(blockSize, top: top) {
       return markAllocated(block: block, size: blockSize, fromFreeList: true)
     }
@@ -193,7 +193,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   }
 
   /// Where the first block starts.
-  @inlinable var firstBlock: Int { roundUp(offset + Self.headerSize, 16) }
+  @inlinable var firstBlock: Int { roundUp(offset + Self.headerSize, to: 16) }
 
   /// The top of the heap, checked: between the first block and the end of the memory, aligned.
   @inlinable func top() throws(SnapshotError) -> Int {
@@ -318,11 +318,4 @@ public struct HeapStatistics: Sendable, Equatable, CustomStringConvertible {
     "\(usedBytes) bytes used in \(liveAllocations) allocations, \(freeBytes) free for reuse, "
       + "\(untouchedBytes) untouched, fragmentation \(Int((fragmentation * 100).rounded()))%"
   }
-}
-
-@inlinable func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-@inline(__always)
-@inlinable func roundUp(_ value: Int, _ multiple: Int) -> Int {
-  (value + multiple - 1) / multiple * multiple
 }

@@ -7,7 +7,7 @@
 /// written by `store` or `storeWord` may reach the medium at any moment (the cache may evict it) or
 /// never, until a `flush` of its line followed by a `fence`. Units written by `streamLines` bypass the
 /// cache and are durable after the next `fence`. Reads go straight through `base`.
-package protocol ByteAddressableMedium {
+package protocol MemoryMedium {
   /// The address at which the durable copy is mapped.
   var base: UnsafeMutableRawPointer { get }
 
@@ -34,11 +34,11 @@ package protocol ByteAddressableMedium {
   static var prefersAddressOrder: Bool { get }
 }
 
-extension ByteAddressableMedium {
+extension MemoryMedium {
   package static var prefersAddressOrder: Bool { false }
 }
 
-extension ByteAddressableMedium {
+extension MemoryMedium {
   /// Reads the aligned 8-byte word at `offset` of the durable copy.
   @inline(__always)
   func loadWord(at offset: Int) -> UInt64 {

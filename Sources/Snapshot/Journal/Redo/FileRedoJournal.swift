@@ -92,36 +92,13 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     epoch = next
   }
 
-  /// Lays out the batch of `lines` in `batch`: header, run words, then the lines' contents, with the
-  /// log's current salt. The checksum covers the run words first, then the lines, as the reader
-  /// checks them.
+  /// Lays out the batch of `lines` in `batch`, with the log's current salt.
   private func assembleBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch next: UInt64) {
-    let head = RedoJournalLayout.headSize(runCount: runCount)
-    let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
-    var checksum = RedoJournalLayout.Checksum(crc, epoch: next, salt: logHeader.logSalt, countsWord: counts)
     batch.removeAll(keepingCapacity: true)
-    batch.append(contentsOf: repeatElement(0, count: head + 64 * lines.count))
+    batch.append(contentsOf: repeatElement(0, count: RedoJournalLayout.batchSize(lineCount: lines.count, runCount: runCount)))
     batch.withUnsafeMutableBytes { raw in
-      raw.storeBytes(of: next.littleEndian, toByteOffset: 8, as: UInt64.self)
-      raw.storeBytes(of: logHeader.logSalt.littleEndian, toByteOffset: 16, as: UInt64.self)
-      raw.storeBytes(of: counts.littleEndian, toByteOffset: 24, as: UInt64.self)
-      var runWord = RedoJournalLayout.headerSize
-      for run in lines.lineRuns {
-        let word = RedoJournalLayout.runWord(first: run.first, count: run.count)
-        checksum.add(word: word)
-        raw.storeBytes(of: word.littleEndian, toByteOffset: runWord, as: UInt64.self)
-        runWord += 8
-      }
-      var data = head
-      for run in lines.lineRuns {
-        // Copied first and checksummed as copied: a line another thread changes meanwhile stays
-        // consistent with its checksum.
-        (raw.baseAddress! + data).copyMemory(from: working + run.first * 64, byteCount: run.count * 64)
-        checksum.add(lines: raw.baseAddress! + data, count: run.count)
-        data += run.count * 64
-      }
-      let first = UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32
-      raw.storeBytes(of: first.littleEndian, toByteOffset: 0, as: UInt64.self)
+      RedoBatchEncoder(crc: crc, working: working).encode(
+        lines, runCount: runCount, epoch: next, salt: logHeader.logSalt, into: BatchBuffer(base: raw.baseAddress!))
     }
   }
 
@@ -205,5 +182,22 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   private func poison(_ error: SnapshotError) -> SnapshotError {
     failure = failure ?? error
     return failure!
+  }
+}
+
+/// A batch assembled in memory for one write to the log file. Lines are copied in first and
+/// checksummed as copied.
+private struct BatchBuffer: RedoBatchSink {
+  let base: UnsafeMutableRawPointer
+
+  var linesPerPiece: Int { Int.max }
+
+  func storeWord(_ word: UInt64, at offset: Int) {
+    base.storeBytes(of: word.littleEndian, toByteOffset: offset, as: UInt64.self)
+  }
+
+  func writeLines(from source: UnsafeRawPointer, count: Int, at offset: Int) -> UnsafeRawPointer {
+    (base + offset).copyMemory(from: source, byteCount: count * 64)
+    return UnsafeRawPointer(base + offset)
   }
 }

@@ -1,17 +1,17 @@
-extension RedoJournalLayout {
+extension MemoryRedoJournal {
   /// Stores the checkpoint word (one atomic 8-byte store) and makes it durable. Only after this may the
   /// log be reused from its start.
-  static func writeCheckpoint<Medium: ByteAddressableMedium>(epoch: UInt64, medium: Medium, header: RegionHeader) {
-    let word = encodeCheckpoint(epoch: epoch, salt: header.salt)
+  static func writeCheckpoint(epoch: UInt64, medium: Medium, header: RegionHeader) {
+    let word = RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt)
     if medium.faults.contains(.splitCommitWord) {
       withUnsafeBytes(of: word.littleEndian) { bytes in
-        medium.store(from: bytes.baseAddress!, count: 4, at: checkpointWord)
-        medium.store(from: bytes.baseAddress! + 4, count: 4, at: checkpointWord + 4)
+        medium.store(from: bytes.baseAddress!, count: 4, at: RedoJournalLayout.checkpointWord)
+        medium.store(from: bytes.baseAddress! + 4, count: 4, at: RedoJournalLayout.checkpointWord + 4)
       }
     } else {
-      medium.storeWord(word, at: checkpointWord)
+      medium.storeWord(word, at: RedoJournalLayout.checkpointWord)
     }
-    medium.flush(at: checkpointWord, count: 8)
+    medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
     medium.fence(unless: .dropRetireFence)
   }
 
@@ -19,11 +19,11 @@ extension RedoJournalLayout {
   /// the home copy, then fences: a line committed in many batches is written once. `written` is all
   /// clear on entry and on return. Returns the number of lines written.
   @discardableResult
-  static func writeHome<Medium: ByteAddressableMedium>(
+  static func writeHome(
     batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap
   ) -> Int {
     var lines = 0
-    let reader = RedoJournal<Medium>.reader(medium: medium, header: header)
+    let reader = reader(medium: medium, header: header)
     reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder) { line, count, data in
       medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
       lines += count

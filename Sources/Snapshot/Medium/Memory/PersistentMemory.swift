@@ -2,7 +2,7 @@ import CSnapshotPlatform
 
 /// Persistent memory (or a tmpfs file standing in for it): stores into a shared mapping, made durable
 /// with the processor's cache-line write-back instruction and `sfence`.
-package struct PersistentMemory: ByteAddressableMedium {
+package struct PersistentMemory: MemoryMedium {
   package let base: UnsafeMutableRawPointer
   package let flushInstruction: CacheLineFlushInstruction
 

@@ -1,6 +1,6 @@
 import SystemPackage
 
-extension RedoJournal {
+extension MemoryRedoJournal {
   /// The log in the mapping, for reading.
   static func reader(medium: Medium, header: RegionHeader) -> RedoLogReader {
     RedoLogReader(
@@ -25,9 +25,9 @@ extension RedoJournal {
   static func applyRecovery(_ plan: RecoveryPlan, medium: Medium, header: RegionHeader) throws(Errno) {
     guard case .replay(let batches) = plan.work else { return }
     let written = try LineBitmap(lineCount: header.lineCount)
-    RedoJournalLayout.writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
+    writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
     if !medium.faults.contains(.skipRetire) {
-      RedoJournalLayout.writeCheckpoint(epoch: plan.epoch, medium: medium, header: header)
+      writeCheckpoint(epoch: plan.epoch, medium: medium, header: header)
     }
   }
 }

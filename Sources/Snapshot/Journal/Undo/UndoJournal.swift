@@ -4,7 +4,7 @@
 /// Control line words: state (the epoch and an active bit, sealed by `ControlWord`), entry count,
 /// checksum of the active record.
 /// Metadata record: `line | (epoch & 0xFFFF_FFFF) << 32`, then the entry's CRC32C.
-package enum UndoJournalLayout {
+package enum UndoJournalLayout: MemoryJournalLayout {
   package static let stateWord = RegionHeader.controlOffset
   package static let countWord = RegionHeader.controlOffset + 8
   package static let checksumWord = RegionHeader.controlOffset + 16
@@ -21,6 +21,13 @@ package enum UndoJournalLayout {
 
   static let activeBit: UInt64 = 1 << 47
 
+  static func initialControlWord(salt: UInt64) -> UInt64 {
+    encodeState(epoch: 0, active: false, salt: salt)
+  }
+
+  /// Nil: the home copy is current after every msync.
+  static func checkpointEpoch(controlWord: UInt64, salt: UInt64) -> UInt64? { nil }
+
   package static func encodeState(epoch: UInt64, active: Bool, salt: UInt64) -> UInt64 {
     ControlWord.seal(epoch | (active ? activeBit : 0), salt: salt)
   }
@@ -32,7 +39,7 @@ package enum UndoJournalLayout {
 
   /// Marks the log empty with `epoch` in one aligned 8-byte store and makes that durable: the commit of
   /// `epoch` is complete, and the log is retired.
-  static func markEmpty<Medium: ByteAddressableMedium>(epoch: UInt64, medium: Medium, salt: UInt64) {
+  static func markEmpty<Medium: MemoryMedium>(epoch: UInt64, medium: Medium, salt: UInt64) {
     medium.storeWord(encodeState(epoch: epoch, active: false, salt: salt), at: stateWord)
     medium.flush(at: stateWord, count: 8)
     medium.fence(unless: .dropRetireFence)
@@ -65,7 +72,7 @@ package enum UndoJournalLayout {
 ///   the changed lines home, fence; mark the log empty with the new epoch in one 8-byte store, flush,
 ///   fence. Three fences, whatever the size of the change.
 /// - Recovery (`UndoJournal+Recovery`) undoes an active log in reverse order and retires it.
-final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
+final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
   let medium: Medium
   var faults: Fault { medium.faults }
   let header: RegionHeader
@@ -81,6 +88,13 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
 
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
+
+  /// With page tracking, lines are logged at msync, after they changed: their old images come from the
+  /// home copy, which holds the last commit until then.
+  convenience init(medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
+    let oldImages = tracking == .pages ? UnsafeRawPointer(medium.base + header.dataOffset) : UnsafeRawPointer(working)
+    self.init(medium: medium, header: header, oldImages: oldImages, working: working, epoch: epoch)
+  }
 
   init(medium: Medium, header: RegionHeader, oldImages: UnsafeRawPointer, working: UnsafeRawPointer, epoch: UInt64) {
     self.medium = medium
@@ -151,8 +165,4 @@ final class UndoJournal<Medium: ByteAddressableMedium>: CommitJournal {
   func checkpoint() {
     // Every msync leaves the home copy durable and the log empty: there is nothing to do.
   }
-}
-
-func roundUp(_ value: Int, to multiple: Int) -> Int {
-  (value + multiple - 1) / multiple * multiple
 }

@@ -3,7 +3,7 @@ import SystemPackage
 extension Region {
   /// Creates a region on persistent memory whose durable writes go through
   /// `makeMedium(base of the file mapping)`.
-  package static func create<M: ByteAddressableMedium>(
+  package static func create<M: MemoryMedium>(
     at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     try create(
@@ -11,29 +11,33 @@ extension Region {
       tracking: options.tracking, threads: options.threads, memory: makeMedium)
   }
 
-  static func create<M: ByteAddressableMedium>(
+  static func create<M: MemoryMedium>(
     at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     try threads.check(journal: header.journal, tracking: tracking)
-    let file = try RegionFile.create(at: path, header: header, control: initialControlLine(for: header))
-    return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: makeMedium(file.mapping!.base))
+    return try open(RegionFile.create(at: path, header: header, control: initialControlLine(for: header)), tracking: tracking, threads: threads, memory: makeMedium)
   }
 
   /// Opens a region on persistent memory whose durable writes go through
   /// `makeMedium(base of the file mapping)`.
-  package static func open<M: ByteAddressableMedium>(
+  package static func open<M: MemoryMedium>(
     at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
-    let file = try RegionFile.open(at: path, access: .readWrite)
-    guard let mapping = file.mapping else {
+    try open(RegionFile.open(at: path, access: .readWrite), tracking: tracking, threads: threads, memory: makeMedium)
+  }
+
+  private static func open<M: MemoryMedium>(
+    _ file: RegionFile, tracking: Tracking, threads: Threads, memory makeMedium: (UnsafeMutableRawPointer) -> M
+  ) throws(SnapshotError) -> Region {
+    guard case .mapped(let mapping) = file.storage else {
       file.close()
-      throw .invalidOptions(reason: "\(path): not a persistent-memory region")
+      throw .invalidOptions(reason: "\(file.path): not a persistent-memory region")
     }
-    return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: makeMedium(mapping.base))
+    return try Region(path: FilePath(file.path), file: file, tracking: tracking, threads: threads, memory: makeMedium(mapping.base))
   }
 
   /// Recovers the region in the mapping, then fills the working copy from it.
-  convenience init<M: ByteAddressableMedium>(
+  convenience init<M: MemoryMedium>(
     path: FilePath, file: RegionFile, tracking: Tracking, threads: Threads, memory medium: M
   ) throws(SnapshotError) {
     let header = file.header
@@ -41,25 +45,14 @@ extension Region {
     do throws(SnapshotError) {
       let start = ContinuousClock.now
       let plan = try Self.planRecovery(memory: medium, header: header, path: path.string)
-      try SnapshotError.allocating(path.string) { () throws(Errno) in
-        switch header.journal {
-        case .undo: UndoJournal<M>.applyRecovery(plan, medium: medium, header: header)
-        case .redo: try RedoJournal<M>.applyRecovery(plan, medium: medium, header: header)
-        }
-      }
+      let journal = header.journal.onMemory(M.self)
+      try SnapshotError.allocating(path.string) { () throws(Errno) in try journal.applyRecovery(plan, medium: medium, header: header) }
       var report = plan.report
       report.duration = ContinuousClock.now - start
       parts = try Self.parts(path: path, header: header, tracking: tracking, threads: threads, recovery: report) { working in
         working.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
       } journal: { working throws(Errno) -> any CommitJournal in
-        switch header.journal {
-        case .undo:
-          // With page tracking, lines are logged at msync, after they changed: their old images come
-          // from the home copy, which holds the last commit until then.
-          let oldImages = tracking == .pages ? UnsafeRawPointer(medium.base + header.dataOffset) : UnsafeRawPointer(working)
-          return UndoJournal(medium: medium, header: header, oldImages: oldImages, working: working, epoch: plan.epoch)
-        case .redo: return try RedoJournal(medium: medium, header: header, working: working, epoch: plan.epoch)
-        }
+        try journal.init(medium: medium, header: header, working: working, tracking: tracking, epoch: plan.epoch)
       }
     } catch {
       file.close()
@@ -68,22 +61,16 @@ extension Region {
     self.init(path: path, file: file, parts: parts)
   }
 
-  static func planRecovery<M: ByteAddressableMedium>(
+  static func planRecovery<M: MemoryMedium>(
     memory medium: M, header: RegionHeader, path: String
   ) throws(SnapshotError) -> RecoveryPlan {
-    switch header.journal {
-    case .undo: return try UndoJournal<M>.planRecovery(medium: medium, header: header, path: path)
-    case .redo: return try RedoJournal<M>.planRecovery(medium: medium, header: header, path: path)
-    }
+    try header.journal.onMemory(M.self).planRecovery(medium: medium, header: header, path: path)
   }
 
   static func initialControlLine(for header: RegionHeader) -> [UInt8] {
     var line = [UInt8](repeating: 0, count: 64)
     guard header.medium == .persistentMemory else { return line }
-    let word = switch header.journal {
-    case .undo: UndoJournalLayout.encodeState(epoch: 0, active: false, salt: header.salt)
-    case .redo: RedoJournalLayout.encodeCheckpoint(epoch: 0, salt: header.salt)
-    }
+    let word = header.journal.memoryLayout.initialControlWord(salt: header.salt)
     line.withUnsafeMutableBytes { $0.storeBytes(of: word.littleEndian, as: UInt64.self) }
     return line
   }

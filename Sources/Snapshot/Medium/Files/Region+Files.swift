@@ -20,9 +20,9 @@ extension Region {
     files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
     try threads.check(journal: header.journal, tracking: tracking)
-    let file = try RegionFile.create(
-      at: path, header: header, control: initialControlLine(for: header), faults: faults, directorySynced: directorySynced)
-    return try Region(path: path, file: file, tracking: tracking, threads: threads, files: makeMedium(file.descriptor, file.log!))
+    return try open(
+      RegionFile.create(at: path, header: header, control: initialControlLine(for: header), faults: faults, directorySynced: directorySynced),
+      tracking: tracking, threads: threads, files: makeMedium)
   }
 
   /// Opens a region on an ordinary file whose writes and syncs go through
@@ -30,12 +30,17 @@ extension Region {
   package static func open<M: FileMedium>(
     at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
-    let file = try RegionFile.open(at: path, access: .readWrite)
-    guard let log = file.log else {
+    try open(RegionFile.open(at: path, access: .readWrite), tracking: tracking, threads: threads, files: makeMedium)
+  }
+
+  private static func open<M: FileMedium>(
+    _ file: RegionFile, tracking: Tracking, threads: Threads, files makeMedium: (FileDescriptor, FileDescriptor) -> M
+  ) throws(SnapshotError) -> Region {
+    guard case .logFile(let log) = file.storage else {
       file.close()
-      throw .invalidOptions(reason: "\(path): not a region on a file")
+      throw .invalidOptions(reason: "\(file.path): not a region on a file")
     }
-    return try Region(path: path, file: file, tracking: tracking, threads: threads, files: makeMedium(file.descriptor, log))
+    return try Region(path: FilePath(file.path), file: file, tracking: tracking, threads: threads, files: makeMedium(file.descriptor, log))
   }
 
   /// Recovers the region from its log into its data file, then reads the working copy from it.

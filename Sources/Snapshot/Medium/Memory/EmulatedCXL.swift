@@ -78,7 +78,7 @@ public final class DeviceLatencyModel {
 
 /// Persistent memory behind a ``DeviceLatencyModel``: every durable write first pays the model, then
 /// goes to the persistent memory (the file on a DAX or tmpfs mount) as usual.
-package struct EmulatedCXL: ByteAddressableMedium {
+package struct EmulatedCXL: MemoryMedium {
   let memory: PersistentMemory
   let device: DeviceLatencyModel
 

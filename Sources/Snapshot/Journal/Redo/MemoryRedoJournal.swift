@@ -1,0 +1,150 @@
+import SystemPackage
+
+/// A commit protocol with one fence per msync.
+///
+/// - Store path: nothing reaches the medium; the region only marks lines dirty.
+/// - msync: the changed lines' new contents, coalesced into runs, are appended to the log as one batch
+///   whose header carries the epoch, the salt and a checksum over everything; one fence makes it
+///   durable, and that is the commit point: a torn batch fails its checksum. Nothing else is written:
+///   the committed state is the home copy plus the batches since the last checkpoint.
+/// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
+///   close, after recovery): the newest logged version of every line goes home (a line committed many
+///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
+///   is the log reused from its start.
+/// - Recovery (`MemoryRedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
+final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, CheckpointingJournal {
+  let medium: Medium
+  var faults: Fault { medium.faults }
+  let header: RegionHeader
+  let working: UnsafeRawPointer
+  let crc = CRC32C.Implementation.detected
+  private(set) var epoch: UInt64
+  private(set) var bytesWritten = 0
+  /// Log bytes after which the next msync checkpoints first: this bounds both the time a checkpoint
+  /// takes and the log recovery replays after a crash.
+  var checkpointThreshold: Int
+  /// Where the next batch goes, relative to the start of the log.
+  private var tail = 0
+  /// Where each batch since the last checkpoint starts, oldest first.
+  private var batches: [Int] = []
+  /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
+  /// `restore`, the lines wanted.
+  private let scratch: LineBitmap
+  /// When threads share the working copy: lines are copied here, checksummed and written from here,
+  /// so that a line changing meanwhile cannot disagree with its checksum.
+  private var staging: UnsafeMutableRawPointer?
+  fileprivate static var stagingLines: Int { 64 }
+
+  static var defaultCheckpointThreshold: Int { 64 << 20 }
+
+  var logSpace: (used: Int, capacity: Int) { (tail, header.logSize) }
+
+  convenience init(
+    medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64
+  ) throws(Errno) {
+    try self.init(medium: medium, header: header, working: UnsafeRawPointer(working), epoch: epoch)
+  }
+
+  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) throws(Errno) {
+    self.medium = medium
+    self.header = header
+    self.working = working
+    self.epoch = epoch
+    self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
+    self.scratch = try LineBitmap(lineCount: header.lineCount)
+    batches.reserveCapacity(1024)
+  }
+
+  func lineWillChange(_ line: Int) {}
+
+  func workingCopyIsShared() {
+    guard staging == nil else { return }
+    staging = UnsafeMutableRawPointer.allocate(byteCount: Self.stagingLines * 64, alignment: 64)
+  }
+
+  deinit {
+    staging?.deallocate()
+  }
+
+  @_specialize(exported: false, where Medium == PersistentMemory)
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) {
+    let next = epoch + 1
+    var runCount = 0
+    for _ in lines.lineRuns { runCount += 1 }
+    let head = RedoJournalLayout.headSize(runCount: runCount)
+    let size = head + 64 * lines.count
+    if tail + size > header.logSize || tail >= checkpointThreshold {
+      checkpoint()
+    }
+    let batch = header.logOffset + tail
+    RedoBatchEncoder(crc: crc, working: working).encode(
+      lines, runCount: runCount, epoch: next, salt: header.salt, into: MappedLog(medium: medium, batch: batch, staging: staging))
+    medium.flushLog(at: batch, count: head)
+    medium.fence(unless: .dropCommitFence)
+
+    batches.append(tail)
+    tail += size
+    bytesWritten += size
+    epoch = next
+  }
+
+  /// The last committed contents of `lines` are the newest logged version since the checkpoint, or
+  /// the home copy's.
+  func restore(_ lines: UnsafeBufferPointer<UInt32>, into working: UnsafeMutableRawPointer) {
+    // The scratch bitmap marks the wanted lines, so that walking the log costs a bit test per line.
+    for line in lines { scratch.insert(Int(line)) }
+    var newest: [Int: Int] = [:]
+    let log = Self.reader(medium: medium, header: header)
+    for batch in batches {
+      log.forEachRun(ofBatchAt: batch) { first, count, data in
+        for line in first..<first + count where scratch.contains(line) {
+          newest[line] = header.logOffset + data + (line - first) * 64
+        }
+      }
+    }
+    for line in lines.map(Int.init) {
+      scratch.clearWord(containing: line)
+      let source = newest[line] ?? header.dataOffset + line * 64
+      (working + line * 64).copyMemory(from: medium.base + source, byteCount: 64)
+    }
+  }
+
+  @_specialize(exported: false, where Medium == PersistentMemory)
+  func checkpoint() {
+    guard !batches.isEmpty else { return }
+    if medium.faults.contains(.commitBeforePayload) {
+      Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
+    }
+    let lines = Self.writeHome(batches: batches, medium: medium, header: header, written: scratch)
+    Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
+    bytesWritten += lines * 64 + 8
+    batches.removeAll(keepingCapacity: true)
+    tail = 0
+  }
+}
+
+/// A batch written in place into the log of a memory medium: words stored, lines streamed. With a
+/// staging buffer (threads share the working copy) lines go through it a piece at a time.
+private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
+  let medium: Medium
+  let batch: Int
+  let staging: UnsafeMutableRawPointer?
+
+  var linesPerPiece: Int { staging == nil ? Int.max : MemoryRedoJournal<Medium>.stagingLines }
+
+  @inline(__always)
+  func storeWord(_ word: UInt64, at offset: Int) {
+    medium.storeWord(word, at: batch + offset)
+  }
+
+  @inline(__always)
+  func writeLines(from source: UnsafeRawPointer, count: Int, at offset: Int) -> UnsafeRawPointer {
+    var source = source
+    if let staging {
+      staging.copyMemory(from: source, byteCount: count * 64)
+      source = UnsafeRawPointer(staging)
+    }
+    medium.streamLines(from: source, lineCount: count, at: batch + offset)
+    return source
+  }
+}
