@@ -67,10 +67,19 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // Helpers the test targets share: temporary directories, running the `snapshot` command.
+    .target(
+      name: "SnapshotTestSupport",
+      dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+      path: "Tests/SnapshotTestSupport"
+    ),
     .testTarget(
       name: "SnapshotTests",
-      dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "snapshot"]
+      dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]
     ),
+    .testTarget(name: "SnapshotKVTests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "SnapshotTestSupport"]),
+    .testTarget(name: "SnapshotVerificationTests", dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]),
+    .testTarget(name: "SnapshotCLITests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
     .testTarget(
       name: "SnapshotMacrosTests",

@@ -3,6 +3,7 @@ import SystemPackage
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 /// Every kind of bad input from the design's contract: a typed error, an actionable message, and the
 /// file left exactly as it was.

@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import Snapshot
+import SnapshotTestSupport
 
 @Suite struct EmulatedCXLTests {
   /// One set of 8 pages: the least recently used page leaves first.

@@ -3,6 +3,7 @@ import SystemPackage
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 /// Regions on an ordinary file: the data file, the log beside it, one fdatasync per msync.
 @Suite struct FileRegionTests {

@@ -3,6 +3,7 @@ import SystemPackage
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 /// Page-granular tracking: any code, C libraries included, may write the working copy.
 @Suite struct PageTrackingTests {

@@ -3,6 +3,7 @@ import SystemPackage
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 @Suite struct RegionTests {
   @Test(arguments: Region.Journal.allCases)

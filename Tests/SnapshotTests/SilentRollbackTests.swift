@@ -2,6 +2,7 @@ import Foundation
 import SystemPackage
 import Testing
 @testable import Snapshot
+import SnapshotTestSupport
 
 /// Recovery never rolls back past damage: when a commit acknowledged after a damaged or missing redo
 /// batch is still intact in the log, opening and inspecting refuse, and the files stay as they were.

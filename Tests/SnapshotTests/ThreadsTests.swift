@@ -4,6 +4,7 @@ import SystemPackage
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 /// Regions shared by threads: every thread's changes in one commit, changes never split by a
 /// concurrent msync, and the options that cannot be shared rejected.

@@ -1,5 +1,6 @@
 import Testing
 @testable import Snapshot
+import SnapshotTestSupport
 
 @Suite struct TrackingTests {
   struct Account: Equatable {

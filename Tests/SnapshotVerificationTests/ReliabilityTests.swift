@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Snapshot
 import SnapshotVerification
+import SnapshotTestSupport
 
 /// The checking machinery itself, at a size a debug build runs quickly. The full bounded run, with
 /// its targets (10^5 crash images, every mutant, 200 kills per journal, 10^5 fuzz cases), is

@@ -4,6 +4,7 @@ import Testing
 @testable import Snapshot
 import SnapshotKV
 import SnapshotVerification
+import SnapshotTestSupport
 
 @Suite struct HeapTests {
   func heap(size: Int = 32 << 20) throws -> (Heap<PlainMemory>, UnsafeMutableRawPointer) {

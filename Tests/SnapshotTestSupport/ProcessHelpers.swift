@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs a program and returns its exit status.
 @discardableResult
-func runCommand(_ executable: String, _ arguments: [String]) -> Int32 {
+package func runCommand(_ executable: String, _ arguments: [String]) -> Int32 {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments
@@ -18,7 +18,7 @@ func runCommand(_ executable: String, _ arguments: [String]) -> Int32 {
 }
 
 /// The `snapshot` command built next to the test bundle.
-let snapshotExecutable: String = {
+package let snapshotExecutable: String = {
   let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
   var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
   while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("snapshot").path), directory.path != "/" {
@@ -28,7 +28,7 @@ let snapshotExecutable: String = {
 }()
 
 /// Runs the `snapshot` command, with `input` on its standard input, and collects what it printed.
-func runSnapshot(_ arguments: [String], input: String? = nil) throws -> (status: Int32, standardOutput: String, standardError: String) {
+package func runSnapshot(_ arguments: [String], input: String? = nil) throws -> (status: Int32, standardOutput: String, standardError: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: snapshotExecutable)
   process.arguments = arguments

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SnapshotKV
 @testable import Snapshot
+import SnapshotTestSupport
 
 /// The `snapshot` command, run as a user would.
 @Suite struct CommandLineTests {
