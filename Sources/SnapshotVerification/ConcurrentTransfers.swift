@@ -25,15 +25,6 @@ package func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) 
   finished.wait()
 }
 
-/// A value threads share, behind a pthread lock (which the thread sanitizer understands, unlike
-/// `Synchronization.Mutex`'s futex).
-package final class Locked<Value: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value: Value
-  package init(_ value: Value) { self.value = value }
-  package func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
-}
-
 /// Money moved between accounts by several writer threads sharing a region, for the tests and the
 /// crash simulator. Writer `w` owns every account `i` with `i % writers == w`, so the writers' accounts
 /// are interleaved in the same lines; the writers' change counters share one line; each writer has a

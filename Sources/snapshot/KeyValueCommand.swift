@@ -4,49 +4,39 @@ import Snapshot
 import SnapshotKV
 import SystemPackage
 
+/// `snapshot kv ACTION PATH ...`, one subcommand per action.
 struct KeyValueCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kv",
     abstract: "Use a key-value store in a region.",
-    discussion: "Actions: put KEY VALUE, get KEY, del KEY, scan FROM COUNT, stats, check, batch. put and del commit at once; "
-      + "check walks the whole store (heap, index, leak check) and exits 1 with the first problem it finds. "
-      + "batch reads commands from standard input, one per line (put K V, get K, del K, scan K N, commit, stats) and "
-      + "answers each at once: ok, the value, (nil), scan results (KEY VALUE) then end, committed EPOCH (printed "
-      + "only after msync returned). Changes not followed by commit are discarded at the end of the input. An error "
-      + "prints error: REASON and the session goes on.")
+    discussion: "put and del commit at once; check walks the whole store (heap, index, leak check) and exits 1 with "
+      + "the first problem it finds; batch reads commands from standard input. The older order, snapshot kv PATH "
+      + "ACTION ARGUMENTS..., works too.",
+    subcommands: [Put.self, Get.self, Delete.self, Scan.self, Stats.self, Check.self, Batch.self])
 
-  @Argument(help: "The store's region file.")
-  var path: String
+  /// The arguments of `snapshot`, with the older `kv PATH ACTION ...` turned into `kv ACTION PATH ...`.
+  static func inSubcommandOrder(_ arguments: [String]) -> [String] {
+    let actions = configuration.subcommands.map { $0._commandName }
+    guard arguments.count >= 3, arguments[0] == configuration.commandName, !actions.contains(arguments[1]),
+      actions.contains(arguments[2])
+    else { return arguments }
+    var reordered = arguments
+    reordered.swapAt(1, 2)
+    return reordered
+  }
 
-  @Argument(help: "put, get, del, scan, stats, check or batch.")
-  var action: String
-
-  @Argument(help: "The action's arguments.")
-  var arguments: [String] = []
-
-  @Flag(help: "Create the store when the file does not exist.")
-  var create = false
-
-  @Option(help: "The region size, when creating (default 256M).", transform: ByteCount.parse)
-  var size: ByteCount?
-
-  @Option(help: "The medium, when creating: auto, pm or file.")
-  var medium: MediumArgument?
-
-  @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
-  var index: IndexArgument?
-
-  func run() throws {
-    let store = try reportingErrors { () throws(SnapshotError) in try openStore() }
+  /// Opens the store and performs `words` (an action and its arguments), or the batch session for nil.
+  static func run(_ words: [String]?, on options: StoreOptions) throws {
+    let store = try reportingErrors { () throws(SnapshotError) in try options.openStore() }
     defer { try? store.close() }
-    if action == "batch" {
+    guard let words else {
       store.autocommit = false
       runBatch(store)
       return
     }
     var output = AnswerWriter()
     do {
-      try perform([action] + arguments, on: store, output: &output)
+      try perform(words, on: store, output: &output)
     } catch let error as SnapshotError {
       printError("error: \(error)")
       throw ExitCode.failure
@@ -56,32 +46,8 @@ struct KeyValueCommand: ParsableCommand {
     }
   }
 
-  private func openStore() throws(SnapshotError) -> SnapshotKV {
-    if create, !FileManager.default.fileExists(atPath: path) {
-      return try SnapshotKV.create(
-        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, medium: (medium ?? .auto).value,
-        index: (index ?? .ordered).value)
-    }
-    let store = try SnapshotKV.open(at: FilePath(path))
-    // Options that only creation can honour must not be dropped without a word.
-    var conflicts: [String] = []
-    if let medium = medium?.value, medium != store.region.medium { conflicts.append("--medium \(self.medium!) (it is \(store.region.medium))") }
-    if let index = index?.value, index != store.index { conflicts.append("--index \(self.index!) (it is \(store.index))") }
-    // The region's size is the one asked for rounded up to whole pages.
-    if let size, size.bytes > store.region.size || store.region.size - size.bytes >= 4096 {
-      conflicts.append("--size \(size) (it is \(ByteCount(bytes: store.region.size)))")
-    }
-    guard conflicts.isEmpty else {
-      try? store.close()
-      throw .invalidOptions(reason: "\(path): the store exists, and \(conflicts.joined(separator: ", ")) "
-        + "\(conflicts.count == 1 ? "applies" : "apply") only when creating one; "
-        + "leave the option out, or choose a new path")
-    }
-    return store
-  }
-
   /// The batch session: one answer line per command line, errors reported and survived.
-  private func runBatch(_ store: SnapshotKV) {
+  private static func runBatch(_ store: SnapshotKV) {
     var output = AnswerWriter()
     while let line = readLine(strippingNewline: true) {
       let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
@@ -106,7 +72,7 @@ struct KeyValueCommand: ParsableCommand {
     var message: String
   }
 
-  private func perform(_ words: [String], on store: SnapshotKV, output: inout AnswerWriter) throws {
+  private static func perform(_ words: [String], on store: SnapshotKV, output: inout AnswerWriter) throws {
     func argument(_ index: Int, _ name: String) throws -> String {
       guard index < words.count else { throw UsageError(message: "\(words[0]) needs \(name)") }
       return words[index]
@@ -145,6 +111,48 @@ struct KeyValueCommand: ParsableCommand {
   }
 }
 
+/// The store an action works on, and how to create it when it does not exist.
+struct StoreOptions: ParsableArguments {
+  @Argument(help: "The store's region file.")
+  var path: String
+
+  @Flag(help: "Create the store when the file does not exist.")
+  var create = false
+
+  @Option(help: "The region size, when creating (default 256M).", transform: ByteCount.parse)
+  var size: ByteCount?
+
+  @Option(help: "The medium, when creating: auto, pm or file.")
+  var medium: MediumArgument?
+
+  @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
+  var index: IndexArgument?
+
+  func openStore() throws(SnapshotError) -> SnapshotKV {
+    if create, !FileManager.default.fileExists(atPath: path) {
+      return try SnapshotKV.create(
+        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, medium: (medium ?? .auto).value,
+        index: (index ?? .ordered).value)
+    }
+    let store = try SnapshotKV.open(at: FilePath(path))
+    // Options that only creation can honour must not be dropped without a word.
+    var conflicts: [String] = []
+    if let medium = medium?.value, medium != store.region.medium { conflicts.append("--medium \(self.medium!) (it is \(store.region.medium))") }
+    if let index = index?.value, index != store.index { conflicts.append("--index \(self.index!) (it is \(store.index))") }
+    // The region's size is the one asked for rounded up to whole pages.
+    if let size, size.bytes > store.region.size || store.region.size - size.bytes >= 4096 {
+      conflicts.append("--size \(size) (it is \(ByteCount(bytes: store.region.size)))")
+    }
+    guard conflicts.isEmpty else {
+      try? store.close()
+      throw .invalidOptions(reason: "\(path): the store exists, and \(conflicts.joined(separator: ", ")) "
+        + "\(conflicts.count == 1 ? "applies" : "apply") only when creating one; "
+        + "leave the option out, or choose a new path")
+    }
+    return store
+  }
+}
+
 /// Writes answers to standard output, each flushed at once.
 struct AnswerWriter {
   mutating func answer(_ line: String) {
@@ -157,4 +165,60 @@ enum IndexArgument: String, ExpressibleByArgument, CaseIterable {
   case hashed
 
   var value: SnapshotKV.Index { self == .ordered ? .ordered : .hashed }
+}
+
+extension KeyValueCommand {
+  struct Put: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Store a value under a key, and commit.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The key.") var key: String
+    @Argument(help: "The value.") var value: String
+    func run() throws { try KeyValueCommand.run(["put", key, value], on: store) }
+  }
+
+  struct Get: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the value stored under a key, or (nil).")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The key.") var key: String
+    func run() throws { try KeyValueCommand.run(["get", key], on: store) }
+  }
+
+  struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "del", abstract: "Delete a key, and commit; (nil) if it was absent.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The key.") var key: String
+    func run() throws { try KeyValueCommand.run(["del", key], on: store) }
+  }
+
+  struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print up to COUNT entries from the first key at or after FROM, in key order, then end.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The first key.") var from: String
+    @Argument(help: "The most entries to print.") var count: String
+    func run() throws { try KeyValueCommand.run(["scan", from, count], on: store) }
+  }
+
+  struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the number of keys, the index, the medium, the epoch and the heap's figures.")
+    @OptionGroup var store: StoreOptions
+    func run() throws { try KeyValueCommand.run(["stats"], on: store) }
+  }
+
+  struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Walk the whole store (heap, index, leak check); exit 1 with the first problem found.")
+    @OptionGroup var store: StoreOptions
+    func run() throws { try KeyValueCommand.run(["check"], on: store) }
+  }
+
+  struct Batch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run commands from standard input, one per line.",
+      discussion: "Commands: put K V, get K, del K, scan K N, commit, stats. Each is answered at once: ok, the value, "
+        + "(nil), scan results (KEY VALUE) then end, committed EPOCH (printed only after msync returned). Changes not "
+        + "followed by commit are discarded at the end of the input. An error prints error: REASON and the session "
+        + "goes on.")
+    @OptionGroup var store: StoreOptions
+    func run() throws { try KeyValueCommand.run(nil, on: store) }
+  }
 }

@@ -10,6 +10,10 @@ struct SnapshotCommand: ParsableCommand {
     abstract: "Create, inspect, verify and recover failure-atomic msync regions.",
     subcommands: [Create.self, Info.self, Verify.self, Recover.self, KeyValueCommand.self, Demo.self, CrashTest.self, CrashTestWorker.self]
   )
+
+  static func main() {
+    main(KeyValueCommand.inSubcommandOrder(Array(CommandLine.arguments.dropFirst())))
+  }
 }
 
 /// Runs a region operation, turning a `SnapshotError` into one line on standard error and exit code 1.

@@ -134,6 +134,24 @@ import SnapshotTestSupport
     #expect(try runSnapshot(["kv", directory.file("missing").string, "get", "x"]).status == 1)
   }
 
+  /// The subcommand form, `kv ACTION PATH ...`, on the same store as the older `kv PATH ACTION ...`.
+  @Test func subcommands() throws {
+    let directory = TestDirectory()
+    let path = directory.file("store").string
+    #expect(try runSnapshot(["kv", "put", path, "alpha", "1", "--create", "--size", "4M"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", "put", path, "beta", "2"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", path, "get", "beta"]).standardOutput == "2\n")
+    #expect(try runSnapshot(["kv", "get", path, "alpha"]).standardOutput == "1\n")
+    #expect(try runSnapshot(["kv", "scan", path, "a", "5"]).standardOutput == "alpha 1\nbeta 2\nend\n")
+    #expect(try runSnapshot(["kv", "del", path, "alpha"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", "get", path, "alpha"]).standardOutput == "(nil)\n")
+    #expect(try runSnapshot(["kv", "check", path]).standardOutput.hasPrefix("ok: 1 keys"))
+    #expect(try runSnapshot(["kv", "stats", path]).standardOutput.contains("keys: 1"))
+    #expect(try runSnapshot(["kv", "batch", path], input: "put gamma 3\ncommit\nget gamma\n").standardOutput.hasSuffix("3\n"))
+    let missing = try runSnapshot(["kv", "get", path])
+    #expect(missing.status != 0 && missing.standardError.contains("key"), "a missing argument is named")
+  }
+
   /// `check` walks the store; a corrupted structural word is reported by it and by a lookup, as an
   /// error naming its offset, not as a trap.
   @Test func checkFindsACorruptedStore() throws {

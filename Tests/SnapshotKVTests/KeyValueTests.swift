@@ -31,8 +31,8 @@ import SnapshotTestSupport
         heap.free(block)
         live[block] = nil
       }
+      heap._checkInvariants()
     }
-    heap._checkInvariants()
     #expect(heap.statistics.liveAllocations == live.count)
     for block in live.keys { heap.free(block) }
     heap._checkInvariants()
@@ -94,9 +94,8 @@ import SnapshotTestSupport
         store = try SnapshotKV.open(at: path, autocommit: false)
       }
       #expect(store.count == working.count)
-      if step % 500 == 0 { store._checkInvariants() }
+      store._checkInvariants()
     }
-    store._checkInvariants()
   }
 
   @Test(arguments: [SnapshotKV.Index.ordered, .hashed])

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SystemPackage
 import Testing
 @testable import Snapshot
@@ -156,7 +157,7 @@ import SnapshotTestSupport
     let region = try Region.create(at: path, size: 8192, files: { FailingFileMedium(storage: FileStorage(data: $0, log: $1), state: failing) })
     region.store(UInt64(1), at: 0)
     try region.msync()
-    failing.failSync = true
+    failing.failSync.store(true, ordering: .relaxed)
     region.store(UInt64(2), at: 0)
     let error = #expect(throws: SnapshotError.self) { try region.msync() }
     guard case .commitFailed(_, let operation, _)? = error else {
@@ -164,7 +165,7 @@ import SnapshotTestSupport
       return
     }
     #expect(operation == "fdatasync")
-    failing.failSync = false
+    failing.failSync.store(false, ordering: .relaxed)
     #expect(throws: error!) { try region.msync() }
     #expect(throws: error!) { try region.checkpoint() }
     #expect(region.load(UInt64.self, at: 0) == 2, "the working copy is untouched")
@@ -177,8 +178,8 @@ import SnapshotTestSupport
 
 /// A file medium whose syncs can be made to fail, as a disk error would.
 struct FailingFileMedium: FileMedium {
-  final class State: @unchecked Sendable {
-    var failSync = false
+  final class State: Sendable {
+    let failSync = Atomic(false)
   }
 
   let storage: FileStorage
@@ -193,7 +194,7 @@ struct FailingFileMedium: FileMedium {
   }
 
   func synchronize(_ file: RegionFileRole) throws(Errno) {
-    if state.failSync { throw .ioError }
+    if state.failSync.load(ordering: .relaxed) { throw .ioError }
     try storage.synchronize(file)
   }
 

@@ -58,9 +58,10 @@ struct KeyValueBenchmarks {
     var ours: [Double] = [], baseline: [Double] = []
     for _ in 0..<repetitions {
       ours.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try store.withValue(for: key) { $0[0] } })
-      if let tree = plain.tree {
+      switch plain.index {
+      case .ordered(let tree):
         baseline.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try tree.withValue(for: key) { $0[0] } })
-      } else if let map = plain.map {
+      case .hashed(let map):
         baseline.append(try Self.timeReads(order, keySet) { key throws(SnapshotError) in try map.withValue(for: key) { $0[0] } })
       }
     }
@@ -114,16 +115,17 @@ struct KeyValueBenchmarks {
     // PMDK's side calls its container directly, through a closure literal like the store's.
     func timePMDK(_ keys: [Int], _ value: UnsafeRawBufferPointer) throws(SnapshotError) -> Double {
       let backend = pmdk.backend
-      if let tree = pmdk.tree {
+      switch pmdk.index {
+      case .ordered(let tree):
         return try Self.timePuts(keys, keySet) { key throws(SnapshotError) in
           try tree.put(key, value)
           try backend.commit()
         }
-      }
-      let map = pmdk.map!
-      return try Self.timePuts(keys, keySet) { key throws(SnapshotError) in
-        try map.put(key, value)
-        try backend.commit()
+      case .hashed(let map):
+        return try Self.timePuts(keys, keySet) { key throws(SnapshotError) in
+          try map.put(key, value)
+          try backend.commit()
+        }
       }
     }
 
@@ -197,19 +199,17 @@ final class KeySet {
 struct PlainContainer {
   typealias Backend = HeapBackend<PlainMemory>
   let mapping: AnonymousMapping
-  let tree: PersistentBTree<Backend>?
-  let map: PersistentHashMap<Backend>?
+  let index: StoreIndex<Backend>
 
   init(index: SnapshotKV.Index, size: Int) throws {
     mapping = AnonymousMapping(size: size)
     let backend = Backend(memory: PlainMemory(base: mapping.base, size: size), heapOffset: 64) { () throws(SnapshotError) in 0 }
     backend.heap.format()
-    tree = index == .ordered ? try PersistentBTree.create(in: backend) : nil
-    map = index == .hashed ? try PersistentHashMap.create(in: backend) : nil
+    self.index = try .create(index, in: backend)
   }
 
   func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-    if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
+    try index.put(key, value)
   }
 
   func deallocate() {
@@ -220,20 +220,18 @@ struct PlainContainer {
 /// The store's containers in a PMDK pool.
 struct PMDKContainer {
   let backend: PMDKBackend<PMDKPoolMemory>
-  let tree: PersistentBTree<PMDKBackend<PMDKPoolMemory>>?
-  let map: PersistentHashMap<PMDKBackend<PMDKPoolMemory>>?
+  let index: StoreIndex<PMDKBackend<PMDKPoolMemory>>
 
   init(index: SnapshotKV.Index, path: String, size: Int) throws {
     backend = try PMDKBackend(path: path, size: size)
-    tree = index == .ordered ? try PersistentBTree.create(in: backend) : nil
-    map = index == .hashed ? try PersistentHashMap.create(in: backend) : nil
+    self.index = try .create(index, in: backend)
     try backend.commit()
   }
 
-  var count: Int { tree?.count ?? map!.count }
+  var count: Int { index.count }
 
   func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(SnapshotError) {
-    if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
+    try index.put(key, value)
   }
 
   func commit() throws(SnapshotError) {

@@ -19,22 +19,17 @@ struct Micro: ParsableCommand {
   @Option(help: "Where to put the region files (a tmpfs or DAX mount).")
   var directory = "/dev/shm"
 
-  @Option(help: "Repetitions of each measurement; the median is reported.")
-  var repetitions = 7
+  @OptionGroup var output: ReportOptions
+  private var repetitions: Int { output.repetitions ?? 7 }
 
   @Option(help: "Rounds of the paper's msync microbenchmark.")
   var paperRounds = 200_000
-
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
 
   @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, pages).")
   var only: String?
 
   func run() throws {
-    #if DEBUG
-    printProgress("warning: a debug build; numbers from it say nothing about release performance")
-    #endif
+    ReportOptions.warnIfDebugBuild()
     let workspace = try Workspace(parent: directory)
     var report = BenchmarkReport(title: "Snapshot microbenchmarks (persistent memory on \(directory))")
     let groups = Set((only ?? "stores,msync,paper,recovery,pages").split(separator: ",").map(String.init))
@@ -58,8 +53,7 @@ struct Micro: ParsableCommand {
       try PageBenchmarks(workspace: workspace, repetitions: repetitions).run(into: &report)
       workspace.clear()
     }
-    print(report.markdown())
-    if let json { try report.write(json: json) }
+    try output.publish(report)
   }
 }
 
@@ -73,11 +67,8 @@ struct Files: ParsableCommand {
   @Option(help: "A directory on the file system to measure (an SSD or disk; not tmpfs).")
   var directory = FileManager.default.temporaryDirectory.path
 
-  @Option(help: "Repetitions of each measurement; the median is reported.")
-  var repetitions = 5
-
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
+  @OptionGroup var output: ReportOptions
+  private var repetitions: Int { output.repetitions ?? 5 }
 
   func run() throws {
     let folder = "\(directory)/snapshot-bench-\(getpid())"
@@ -85,8 +76,7 @@ struct Files: ParsableCommand {
     defer { try? FileManager.default.removeItem(atPath: folder) }
     var report = BenchmarkReport(title: "Snapshot on an ordinary file (\(directory))")
     try FileBenchmarks(directory: folder, repetitions: repetitions).run(into: &report)
-    print(report.markdown())
-    if let json { try report.write(json: json) }
+    try output.publish(report)
   }
 }
 
@@ -112,16 +102,11 @@ struct KeyValue: ParsableCommand {
   @Option(help: "Put + commit operations per repetition and kind.")
   var commits = 5_000
 
-  @Option(help: "Repetitions of each measurement; the median is reported.")
-  var repetitions = 5
-
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
+  @OptionGroup var output: ReportOptions
+  private var repetitions: Int { output.repetitions ?? 5 }
 
   func run() throws {
-    #if DEBUG
-    printProgress("warning: a debug build; numbers from it say nothing about release performance")
-    #endif
+    ReportOptions.warnIfDebugBuild()
     // Read once, when PMDK first checks a mapping; nothing has called it yet.
     setenv("PMEM_IS_PMEM_FORCE", "1", 1)
     let workspace = try Workspace(parent: directory)
@@ -129,8 +114,7 @@ struct KeyValue: ParsableCommand {
     try KeyValueBenchmarks(
       workspace: workspace, keys: keys, preloadedKeys: preloadedKeys, reads: reads, commits: commits, repetitions: repetitions
     ).run(into: &report)
-    print(report.markdown())
-    if let json { try report.write(json: json) }
+    try output.publish(report)
   }
 }
 
@@ -153,19 +137,14 @@ struct ThreadScaling: ParsableCommand {
   @Option(help: "Rounds of the msync scaling benchmark on the file system.")
   var fileRounds = 1_000
 
-  @Option(help: "Repetitions of each measurement; the median is reported.")
-  var repetitions = 3
+  @OptionGroup var output: ReportOptions
+  private var repetitions: Int { output.repetitions ?? 3 }
 
   @Option(help: "Run only these groups (comma-separated: stores, pm, file).")
   var only: String?
 
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
-
   func run() throws {
-    #if DEBUG
-    printProgress("warning: a debug build; numbers from it say nothing about release performance")
-    #endif
+    ReportOptions.warnIfDebugBuild()
     let groups = Set((only ?? "stores,pm,file").split(separator: ",").map(String.init))
     var report = BenchmarkReport(title: "Regions shared by threads (persistent memory on \(directory), files in \(fileDirectory))")
     let memory = try Workspace(parent: directory)
@@ -181,7 +160,27 @@ struct ThreadScaling: ParsableCommand {
       let disk = try Workspace(parent: fileDirectory)
       try MsyncScaling(workspace: disk, medium: .file, rounds: fileRounds, repetitions: repetitions).run(into: &report)
     }
+    try output.publish(report)
+  }
+}
+
+/// The options every benchmark command takes: repetitions, and where else the report goes.
+struct ReportOptions: ParsableArguments {
+  @Option(help: "Repetitions of each measurement; the median is reported (each command has its own default).")
+  var repetitions: Int?
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  /// Prints the report as Markdown, and writes it as JSON when asked.
+  func publish(_ report: BenchmarkReport) throws {
     print(report.markdown())
     if let json { try report.write(json: json) }
+  }
+
+  static func warnIfDebugBuild() {
+    #if DEBUG
+    printProgress("warning: a debug build; numbers from it say nothing about release performance")
+    #endif
   }
 }

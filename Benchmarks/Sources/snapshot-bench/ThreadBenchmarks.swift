@@ -1,6 +1,7 @@
 import CSnapshotPlatform
 import Foundation
 import Snapshot
+import Synchronization
 import SystemPackage
 import YCSB
 
@@ -147,11 +148,10 @@ struct SharedAnonymousMapping: @unchecked Sendable {
 }
 
 /// The first error a benchmark thread ran into.
-final class FailureBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var first: Error?
-  var error: Error? { lock.withLock { first } }
-  func record(_ error: Error) { lock.withLock { first = first ?? error } }
+final class FailureBox: Sendable {
+  private let first = Mutex<(any Error & Sendable)?>(nil)
+  var error: (any Error & Sendable)? { first.withLock { $0 } }
+  func record(_ error: any Error & Sendable) { first.withLock { $0 = $0 ?? error } }
 }
 
 /// A file mapped shared for POSIX msync from many threads; each thread keeps its own dirty pages.

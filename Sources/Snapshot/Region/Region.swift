@@ -43,7 +43,7 @@ public final class Region {
   /// `shared`'s serial number, or 0.
   private let sharedSerial: UInt64
   /// Orders msync, discard, checkpoint and close of a shared region.
-  let commitLock = Lock()
+  let commitLock = Locked()
   let journal: any CommitJournal
   private let file: RegionFile
   private let workingMapping: MemoryMapping

@@ -31,8 +31,7 @@ final class ConcurrentLineTracker {
   let serial: UInt64
   /// False only for the crash simulator's mutant that commits during changes.
   private let waitsForChanges: Bool
-  private let registryLock = Lock()
-  private var logs: [ThreadLineLog] = []
+  private let logs = Locked<[ThreadLineLog]>([])
   /// Every thread's lines, gathered for one commit.
   private let gathered: UnsafeMutablePointer<UInt32>
   private let gatheredMapping: MemoryMapping
@@ -58,7 +57,7 @@ final class ConcurrentLineTracker {
     if let log = registeredLog() { return log }
     // Only this thread registers itself, so no other can have done it since the lookup.
     let log = try ThreadLineLog(thread: pthread_self(), lineCount: lineCount)
-    registryLock.withLock { logs.append(log) }
+    logs.withLock { $0.append(log) }
     // The registry keeps the log alive as long as the region.
     snapshot_set_thread_slot(serial, Unmanaged.passUnretained(log).toOpaque())
     return log
@@ -70,13 +69,13 @@ final class ConcurrentLineTracker {
       return Unmanaged<ThreadLineLog>.fromOpaque(cached).takeUnretainedValue()
     }
     let thread = pthread_self()
-    guard let log = registryLock.withLock({ logs.first { pthread_equal($0.thread, thread) != 0 } }) else { return nil }
+    guard let log = logs.withLock({ $0.first { pthread_equal($0.thread, thread) != 0 } }) else { return nil }
     snapshot_set_thread_slot(serial, Unmanaged.passUnretained(log).toOpaque())
     return log
   }
 
   /// The number of changed lines (a moment's view while threads store).
-  var count: Int { registryLock.withLock { logs.reduce(0) { $0 + $1.count } } }
+  var count: Int { logs.withLock { $0.reduce(0) { $0 + $1.count } } }
 
   // MARK: Changes
 
@@ -108,7 +107,7 @@ final class ConcurrentLineTracker {
     if waitsForChanges { snapshot_store_sequential(commitWord, Self.waitingForChanges) }
     // Listed after the word is raised: a thread registered later sees the word when it enters a
     // change, and its lines go to the next commit.
-    let all = registryLock.withLock { logs }
+    let all = logs.withLock { $0 }
     if waitsForChanges {
       for log in all where log.isInsideChange {
         Self.wait { !log.isInsideChange }
@@ -184,6 +183,6 @@ final class ConcurrentLineTracker {
   /// Checks that every set bit is listed exactly once in some thread's current list. Only while no
   /// thread stores.
   func _checkInvariants() {
-    bitmap._checkInvariants(listed: registryLock.withLock { logs.flatMap(\.lines) }, lineCount: lineCount)
+    bitmap._checkInvariants(listed: logs.withLock { $0.flatMap(\.lines) }, lineCount: lineCount)
   }
 }

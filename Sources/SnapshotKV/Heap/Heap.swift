@@ -292,10 +292,12 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     }
   }
 
-  /// `check()`, as a precondition, for tests.
-  public func _checkInvariants() {
+  #if DEBUG
+  /// `check()`, as a precondition, for tests; compiled into debug builds only.
+  package func _checkInvariants() {
     do { try check() } catch { preconditionFailure("\(error)") }
   }
+  #endif
 }
 
 /// What a heap holds.

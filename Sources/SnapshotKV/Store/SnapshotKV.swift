@@ -19,12 +19,11 @@ public final class SnapshotKV {
   /// The region the store lives in.
   public let region: Region
   /// The index chosen at creation.
-  public let index: Index
+  public var index: Index { storeIndex.kind }
   /// Whether every `put` and `delete` commits at once.
   public var autocommit: Bool
   let backend: RegionBackend
-  @usableFromInline let tree: PersistentBTree<RegionBackend>?
-  @usableFromInline let map: PersistentHashMap<RegionBackend>?
+  @usableFromInline let storeIndex: StoreIndex<RegionBackend>
 
   static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
 
@@ -64,10 +63,7 @@ public final class SnapshotKV {
     let backend = RegionBackend(region: region)
     backend.heap.format()
     let rootRecord = backend.rootOffset
-    let root = switch index {
-    case .ordered: try PersistentBTree.create(in: backend).root
-    case .hashed: try PersistentHashMap.create(in: backend).root
-    }
+    let root = try StoreIndex<RegionBackend>.create(index, in: backend).root
     region.store(UInt64(root), at: rootRecord + 16)
     region.store(UInt64(index.rawValue), at: rootRecord + 8)
     region.store(magic, at: rootRecord)
@@ -88,14 +84,12 @@ public final class SnapshotKV {
     else {
       throw .invalidOptions(reason: "\(region.path): the region holds no key-value store (create one with snapshot kv --create)")
     }
-    self.index = index
     let root = try backend.memory.loadAllocation(at: rootRecord + 16, length: 32, "the index's root record")
-    tree = index == .ordered ? PersistentBTree(backend: backend, root: root) : nil
-    map = index == .hashed ? PersistentHashMap(backend: backend, root: root) : nil
+    storeIndex = StoreIndex(index, backend: backend, root: root)
   }
 
   /// The number of keys.
-  public var count: Int { tree?.count ?? map!.count }
+  public var count: Int { storeIndex.count }
 
   /// The value stored under `key`, or nil.
   public func get(_ key: some Collection<UInt8>) throws(SnapshotError) -> [UInt8]? {
@@ -106,8 +100,7 @@ public final class SnapshotKV {
   /// none. The bytes are valid only inside `body`.
   @inlinable
   public func withValue<R>(for key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) throws(SnapshotError) -> R? {
-    if let tree { return try tree.withValue(for: key, body) }
-    return try map!.withValue(for: key, body)
+    try storeIndex.withValue(for: key, body)
   }
 
   /// Stores `value` under `key`. Throws `SnapshotError.regionFull` (storing nothing) when it does not fit.
@@ -124,7 +117,7 @@ public final class SnapshotKV {
     guard key.count <= Int(UInt32.max), value.count <= Int(UInt32.max) else {
       throw .invalidSize(requested: max(key.count, value.count), reason: "keys and values are limited to 4 GiB - 1 bytes each")
     }
-    if let tree { try tree.put(key, value) } else { try map!.put(key, value) }
+    try storeIndex.put(key, value)
     if autocommit { try commit() }
   }
 
@@ -132,7 +125,7 @@ public final class SnapshotKV {
   /// on, which must lie inside the value. Only the lines those bytes touch are committed. Returns false
   /// when there is no such key.
   public func overwrite(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
-    guard let value = if let tree { try tree.valueRange(for: key) } else { try map!.valueRange(for: key) } else { return false }
+    guard let value = try storeIndex.valueRange(for: key) else { return false }
     guard offset >= 0, offset <= value.count - bytes.count else {
       throw .invalidSize(requested: offset + bytes.count, reason: "the value is \(value.count) bytes; \(bytes.count) bytes at \(offset) do not fit inside it")
     }
@@ -145,7 +138,7 @@ public final class SnapshotKV {
   @discardableResult
   public func delete(_ key: some Collection<UInt8>) throws(SnapshotError) -> Bool {
     let removed = try Array(key).withBytes { key throws(SnapshotError) in
-      if let tree { try tree.remove(key) } else { try map!.remove(key) }
+      try storeIndex.remove(key)
     }
     if autocommit, removed { try commit() }
     return removed
@@ -154,7 +147,7 @@ public final class SnapshotKV {
   /// Up to `count` entries in key order, from the first key not less than `start`. Needs the ordered
   /// index.
   public func scan(from start: some Collection<UInt8>, count: Int) throws(SnapshotError) -> [(key: [UInt8], value: [UInt8])] {
-    guard let tree else {
+    guard let tree = storeIndex.ordered else {
       throw .invalidOptions(reason: "\(region.path): a hashed store keeps no order; scans need an ordered one")
     }
     var entries: [(key: [UInt8], value: [UInt8])] = []
@@ -170,7 +163,7 @@ public final class SnapshotKV {
   /// Makes every change since the last commit durable, atomically; returns the region's epoch.
   @discardableResult
   public func commit() throws(SnapshotError) -> UInt64 {
-    try region.msync()
+    try backend.commit()
   }
 
   /// Forgets every change since the last commit.
@@ -191,17 +184,19 @@ public final class SnapshotKV {
   /// Throws `SnapshotError.storeCorrupt` at the first problem; changes nothing.
   public func check() throws(SnapshotError) {
     try backend.heap.check()
-    let owned = if let tree { try tree.check() } else { try map!.check() }
+    let owned = try storeIndex.check()
     let live = backend.heap.statistics.liveAllocations
     guard owned == live else {
       throw .storeCorrupt(offset: backend.heap.offset, reason: "the heap holds \(live) allocations, the index owns \(owned): \(live - owned) leaked")
     }
   }
 
-  /// `check()`, as a precondition, for tests.
-  public func _checkInvariants() {
+  #if DEBUG
+  /// `check()`, as a precondition, for tests; compiled into debug builds only.
+  package func _checkInvariants() {
     do { try check() } catch { preconditionFailure("\(error)") }
   }
+  #endif
 }
 
 extension SnapshotKV {

@@ -37,13 +37,8 @@ enum IndexKind: String, CaseIterable, Codable, Sendable {
 /// A container on a persistence backend: the same code for Snapshot (both trackings), POSIX msync,
 /// PMDK and ordinary memory; only the backend differs.
 final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
-  enum Container {
-    case tree(PersistentBTree<Backend>)
-    case map(PersistentHashMap<Backend>)
-  }
-
   let backend: Backend
-  let container: Container
+  let container: StoreIndex<Backend>
   private let onClose: () -> Void
   private let onSettle: () throws -> Void
   private let writtenBytes: () -> Int?
@@ -54,10 +49,7 @@ final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
     onClose: @escaping () -> Void
   ) throws {
     self.backend = backend
-    container = switch index {
-    case .ordered: .tree(try PersistentBTree.create(in: backend))
-    case .hashed: .map(try PersistentHashMap.create(in: backend))
-    }
+    container = try .create(index == .ordered ? .ordered : .hashed, in: backend)
     self.onClose = onClose
     onSettle = settle
     writtenBytes = bytesWritten
@@ -65,32 +57,22 @@ final class ContainerEngine<Backend: PersistenceBackend>: KeyValueEngine {
   }
 
   func read(_ key: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
-    switch container {
-    case .tree(let tree): try tree.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
-    case .map(let map): try map.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
-    }
+    try container.withValue(for: key) { buffer.copyMemory(from: $0) } != nil
   }
 
   func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-    switch container {
-    case .tree(let tree): try tree.put(key, value)
-    case .map(let map): try map.put(key, value)
-    }
+    try container.put(key, value)
   }
 
   func update(_ key: UnsafeRawBufferPointer, at offset: Int, with bytes: UnsafeRawBufferPointer) throws -> Bool {
-    let range = switch container {
-    case .tree(let tree): try tree.valueRange(for: key)
-    case .map(let map): try map.valueRange(for: key)
-    }
-    guard let value = range else { return false }
+    guard let value = try container.valueRange(for: key) else { return false }
     precondition(offset + bytes.count <= value.count, "an update past the end of the value")
     backend.memory.update(from: bytes, at: value.lowerBound + offset)
     return true
   }
 
   func scan(from key: UnsafeRawBufferPointer, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-    guard case .tree(let tree) = container else { throw BaselineError(description: "a hashed index keeps no order: scans need --index ordered") }
+    guard let tree = container.ordered else { throw BaselineError(description: "a hashed index keeps no order: scans need --index ordered") }
     var copied = 0, offset = 0
     try tree.scan(from: key, limit: count) { _, value in
       UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + value.count]).copyMemory(from: value)

@@ -58,9 +58,7 @@ struct YCSBComparison: ParsableCommand {
   var seed: UInt64 = 1
 
   func run() throws {
-    #if DEBUG
-    printProgress("warning: a debug build; numbers from it say nothing about release performance")
-    #endif
+    ReportOptions.warnIfDebugBuild()
     let specs = try workloads.split(separator: ",").map { name in
       guard let spec = WorkloadSpec.all.first(where: { $0.name == name.uppercased() }) else {
         throw ValidationError("no workload \(name): A to F")

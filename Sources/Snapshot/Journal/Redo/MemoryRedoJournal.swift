@@ -77,8 +77,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
       checkpoint()
     }
     let batch = header.logOffset + tail
-    RedoBatchEncoder(crc: crc, working: working).encode(
-      lines, runCount: runCount, epoch: next, salt: header.salt, into: MappedLog(medium: medium, batch: batch, staging: staging))
+    writeBatch(lines, runCount: runCount, epoch: next, at: batch)
     medium.flushLog(at: batch, count: head)
     medium.fence(unless: .dropCommitFence)
 
@@ -86,6 +85,16 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     tail += size
     bytesWritten += size
     epoch = next
+  }
+
+  /// Encodes the batch into the log at `batch`. Not inlined into `commit`: commit's unspecialized
+  /// entry point, which only forwards to its specialization, would otherwise look up the sink's
+  /// generic metadata on every call (a few hundred instructions per msync).
+  @_specialize(exported: false, where Medium == PersistentMemory)
+  @inline(never)
+  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int) {
+    RedoBatchEncoder(crc: crc, working: working).encode(
+      lines, runCount: runCount, epoch: epoch, salt: header.salt, into: MappedLog(medium: medium, batch: batch, staging: staging))
   }
 
   /// The last committed contents of `lines` are the newest logged version since the checkpoint, or
