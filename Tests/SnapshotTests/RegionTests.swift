@@ -150,7 +150,7 @@ import SnapshotTestSupport
         Issue.record("step \(step): byte \(offset) is \(actual[offset]), the model says \(working[offset])")
         return
       }
-      region.tracker._checkInvariants(lineCount: 128)
+      region._changes.lines._checkInvariants(lineCount: 128)
     }
   }
 }

@@ -26,11 +26,11 @@ import SnapshotTestSupport
         region.store(UInt8(thread + 1), at: index % 64 * 8 + thread)  // eight shared lines
       }
     }
-    region.shared!._checkInvariants()
+    region._changes.shared!._checkInvariants()
     #expect(region.dirtyLineCount == 8 + threads * perThread * 8 / 64)
     #expect(try region.msync() == 1)
     #expect(!region.hasChanges)
-    region.shared!._checkInvariants()
+    region._changes.shared!._checkInvariants()
     try region.close()
 
     let reopened = try Region.open(at: path)
@@ -149,7 +149,7 @@ import SnapshotTestSupport
     #expect(region.load(UInt64.self, at: 0) == 7)
     #expect(region.load(UInt64.self, at: 8) == 0)
     #expect(region.load(UInt64.self, at: 8192) == 0)
-    region.shared!._checkInvariants()
+    region._changes.shared!._checkInvariants()
     try region.close()
   }
 

@@ -22,12 +22,12 @@ import SnapshotTestSupport
     #expect(region.dirtyLineCount == 20)
     region.store(UInt64.max, at: 8184)  // the last line
     #expect(region.dirtyLineCount == 21)
-    region.tracker._checkInvariants(lineCount: 128)
-    #expect(Set(region.tracker.lines) == Set([0, 1, 64, 65, 127] + Array(3...18)))
+    region._changes.lines._checkInvariants(lineCount: 128)
+    #expect(Set(region._changes.lines.lines) == Set([0, 1, 64, 65, 127] + Array(3...18)))
     #expect(region.load(UInt32.self, at: 62) == 0xDEAD_01EF)
     try region.msync()
     #expect(region.dirtyLineCount == 0)
-    region.tracker._checkInvariants(lineCount: 128)
+    region._changes.lines._checkInvariants(lineCount: 128)
   }
 
   @Test func unalignedValuesRoundTrip() throws {

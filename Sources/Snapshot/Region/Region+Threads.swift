@@ -34,12 +34,12 @@ extension Region {
   }
 
   /// Whether this handle is used by one thread at a time or by many.
-  public var threads: Threads { shared == nil ? .one : .many }
+  public var threads: Threads { _changes.shared == nil ? .one : .many }
 
   /// Whether an msync or discard of a shared region is waiting for changes in progress to end. For
   /// the crash simulator's workloads that schedule a commit against a change.
   package var isWaitingForChanges: Bool {
-    snapshot_load_relaxed(_commitWord) == ConcurrentLineTracker.waitingForChanges
+    snapshot_load_relaxed(_changes.commitWord) == ConcurrentLineTracker.waitingForChanges
   }
 
   /// Runs `body`, whose stores form one change: an msync, from any thread, commits all of it or none
@@ -61,7 +61,7 @@ extension Region {
   ///
   /// Changes nest. msync or discard inside a change traps: the commit would wait for itself.
   public func change<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    guard let shared else { return try body() }
+    guard let shared = _changes.shared else { return try body() }
     let log = shared.enterChange()
     defer { log.leave() }
     return try body()
@@ -69,7 +69,7 @@ extension Region {
 
   /// Runs `body` under the commit lock when threads share the region.
   func serialized<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    shared == nil ? try body() : try commitLock.withLock { (_: inout Void) throws(E) -> R in try body() }
+    _changes.shared == nil ? try body() : try commitLock.withLock { (_: inout Void) throws(E) -> R in try body() }
   }
 
   /// msync of a shared region; the caller holds the commit lock.

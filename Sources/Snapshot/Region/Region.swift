@@ -33,22 +33,13 @@ public final class Region {
   public let recovery: RecoveryReport
 
   @usableFromInline let _working: UnsafeMutableRawPointer
-  @usableFromInline let _bitmap: UnsafeMutablePointer<UInt64>
-  /// Nonzero while msync or discard runs; 2 (`ConcurrentLineTracker.takingLines`) while it takes and
-  /// writes the changed lines: a store then is a race.
-  @usableFromInline let _commitWord: UnsafeMutablePointer<UInt64>
-  let tracker: DirtyLineTracker
-  /// The tracking of a region shared by threads; nil for one thread at a time.
-  let shared: ConcurrentLineTracker?
-  /// `shared`'s serial number, or 0.
-  private let sharedSerial: UInt64
+  /// Which lines changed since the last msync.
+  @usableFromInline let _changes: ChangeTracker
   /// Orders msync, discard, checkpoint and close of a shared region.
   let commitLock = Locked()
   let journal: any CommitJournal
   private let file: RegionFile
   private let workingMapping: MemoryMapping
-  /// Page tracking, when the region was opened with it.
-  private let pageTracker: PageTracker?
   private(set) var isClosed = false
 
   /// The medium the region lives on.
@@ -60,7 +51,7 @@ public final class Region {
   public var epoch: UInt64 { journal.epoch }
   /// The number of 64-byte lines changed since the last msync by tracked stores. With page tracking,
   /// the pages written directly become lines only at msync: see ``hasChanges``.
-  public var dirtyLineCount: Int { shared?.count ?? tracker.count }
+  public var dirtyLineCount: Int { _changes.count }
 
   /// The bytes this handle has written to the medium: log records, and lines copied home (at msync
   /// with the undo journal, at checkpoints with the redo journal). Divided by the bytes your program
@@ -68,7 +59,7 @@ public final class Region {
   public var bytesWritten: Int { journal.bytesWritten }
 
   /// Whether anything was written since the last msync, so that msync will commit.
-  public var hasChanges: Bool { dirtyLineCount > 0 || pageTracker?.dirtyPages.isEmpty == false }
+  public var hasChanges: Bool { _changes.hasChanges }
 
   /// With the redo journal, the log size in bytes after which msync checkpoints first (the home copy
   /// catches up and the log starts over). A larger value makes checkpoints rarer, longer, and lets a
@@ -134,23 +125,15 @@ public final class Region {
     self.size = file.header.dataSize
     self.recovery = parts.recovery
     self.journal = parts.journal
-    self.tracker = parts.tracker
-    self.shared = parts.shared
-    self.sharedSerial = parts.shared?.serial ?? 0
-    self._commitWord = parts.commitWord
+    self._changes = parts.changes
     self.workingMapping = parts.working
-    self.pageTracker = parts.pageTracker
     self._working = parts.working.base
-    self._bitmap = parts.tracker.bitmap.words
   }
 
   /// What a medium's factory hands to the region.
   struct Parts {
     var working: MemoryMapping
-    var tracker: DirtyLineTracker
-    var shared: ConcurrentLineTracker?
-    var commitWord: UnsafeMutablePointer<UInt64>
-    var pageTracker: PageTracker?
+    var changes: ChangeTracker
     var journal: any CommitJournal
     var recovery: RecoveryReport
   }
@@ -164,29 +147,14 @@ public final class Region {
   ) throws(SnapshotError) -> Parts {
     try threads.check(journal: header.journal, tracking: tracking)
     let working = try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
-    let commitWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-    commitWord.initialize(to: 0)
     do throws(SnapshotError) {
       try fill(working.base)
-      let tracker = try SnapshotError.allocating(path.string) { () throws(Errno) in try DirtyLineTracker(lineCount: header.lineCount) }
       let journal = try SnapshotError.allocating(path.string) { () throws(Errno) in try makeJournal(working.base) }
-      let shared = threads == .many
-        ? try SnapshotError.allocating(path.string) { () throws(Errno) in
-            try ConcurrentLineTracker(
-              bitmap: tracker.bitmap, lineCount: header.lineCount, commitWord: commitWord,
-              waitsForChanges: !journal.faults.contains(.commitDuringChanges))
-          }
-        : nil
-      if shared != nil { journal.workingCopyIsShared() }
-      let pageTracker = tracking == .pages
-        ? try SnapshotError.step(path.string, "start page tracking") { () throws(Errno) in try PageTracker(base: working.base, length: header.dataSize) }
-        : nil
-      return Parts(
-        working: working, tracker: tracker, shared: shared, commitWord: commitWord, pageTracker: pageTracker, journal: journal,
-        recovery: recovery)
+      let changes = try ChangeTracker(
+        path: path.string, lineCount: header.lineCount, working: working, tracking: tracking, threads: threads, journal: journal)
+      return Parts(working: working, changes: changes, journal: journal, recovery: recovery)
     } catch {
       working.unmap()
-      commitWord.deallocate()
       throw error
     }
   }
@@ -197,7 +165,7 @@ public final class Region {
       file.close()
     }
     workingMapping.unmap()
-    _commitWord.deallocate()
+    _changes.deallocate()
   }
 
   /// Makes every change since the last msync durable, as one atomic commit.
@@ -215,10 +183,11 @@ public final class Region {
   package func msync(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
     try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }
-      if let shared { return try commitShared(shared, observing: observe) }
-      markDirtyPages()
-      _commitWord.pointee = ConcurrentLineTracker.takingLines
-      defer { _commitWord.pointee = 0 }
+      if let shared = _changes.shared { return try commitShared(shared, observing: observe) }
+      _changes.markDirtyPages()
+      let tracker = _changes.lines
+      _changes.commitWord.pointee = ConcurrentLineTracker.takingLines
+      defer { _changes.commitWord.pointee = 0 }
       observe?(UnsafeRawBufferPointer(start: _working, count: size), tracker.count > 0)
       if tracker.count > 0 {
         try journal.commit(tracker.lines)
@@ -229,29 +198,21 @@ public final class Region {
     }
   }
 
-  /// Page tracking: every line of every page written since the last msync is changed.
-  private func markDirtyPages() {
-    guard let pageTracker else { return }
-    let linesPerPage = PageTracker.pageSize / 64
-    for page in pageTracker.dirtyPages {
-      _markLines(first: Int(page) * linesPerPage, last: Int(page + 1) * linesPerPage - 1)
-    }
-  }
-
   private func rearmPages() throws(SnapshotError) {
-    guard let pageTracker else { return }
-    try SnapshotError.step(path.string, "re-arm page tracking") { () throws(Errno) in try pageTracker.rearm() }
+    // Before the path is formatted for a message: msync without page tracking pays nothing here.
+    guard _changes.pages != nil else { return }
+    try SnapshotError.step(path.string, "re-arm page tracking") { () throws(Errno) in try _changes.rearmPages() }
   }
 
   /// How changes to the working copy are found.
-  public var tracking: Tracking { pageTracker == nil ? .lines : .pages }
+  public var tracking: Tracking { _changes.tracking }
 
   /// Calls `body` with the working copy for writing, for code that cannot use tracked stores (a C
   /// library, a raw pointer loop). Requires page tracking: every page it writes is recorded.
   ///
   /// Do not keep the buffer after `body` returns.
   public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
-    precondition(pageTracker != nil, "writing the working copy directly needs page tracking (tracking: .pages)")
+    precondition(_changes.pages != nil, "writing the working copy directly needs page tracking (tracking: .pages)")
     return try body(UnsafeMutableRawBufferPointer(start: _working, count: size))
   }
 
@@ -263,10 +224,11 @@ public final class Region {
   public func discard() throws(SnapshotError) {
     try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }
-      if let shared { return try discardShared(shared) }
-      markDirtyPages()
-      _commitWord.pointee = ConcurrentLineTracker.takingLines
-      defer { _commitWord.pointee = 0 }
+      if let shared = _changes.shared { return try discardShared(shared) }
+      _changes.markDirtyPages()
+      let tracker = _changes.lines
+      _changes.commitWord.pointee = ConcurrentLineTracker.takingLines
+      defer { _changes.commitWord.pointee = 0 }
       try journal.restore(tracker.lines, into: _working)
       tracker.removeAll()
       try rearmPages()
@@ -304,6 +266,7 @@ public final class Region {
       defer {
         file.close()
         isClosed = true
+        _changes.close()
       }
       try journal.checkpoint()
     }
@@ -316,27 +279,7 @@ public final class Region {
       guard !isClosed else { return }
       file.close()
       isClosed = true
-    }
-  }
-
-  /// Called by the store path when some line of `first...last` may not be dirty yet: hands each line
-  /// that is not to the journal before it changes, then marks it.
-  @usableFromInline @inline(never)
-  func _markLines(first: Int, last: Int) {
-    precondition(!isClosed, "store to a closed region")
-    if sharedSerial != 0 {
-      // Through the thread's slot without retaining anything: the reference count of an object the
-      // threads share would be written by all of them on every first store.
-      if let slot = snapshot_thread_slot(sharedSerial) {
-        Unmanaged<ThreadLineLog>.fromOpaque(slot)._withUnsafeGuaranteedRef { $0.mark(first: first, last: last, in: _bitmap) }
-      } else {
-        shared!.currentLogOrTrap().mark(first: first, last: last, in: _bitmap)
-      }
-      return
-    }
-    for line in first...last where _bitmap[line &>> 6] & (1 &<< UInt64(line & 63)) == 0 {
-      journal.lineWillChange(line)
-      tracker.insert(line)
+      _changes.close()
     }
   }
 }

@@ -63,7 +63,7 @@ extension Region {
   ///
   /// The path is shaped for the common case: a value inside one line whose bit is already set costs a
   /// bounds check, a bit test and a branch. Everything else (a first store, a value spanning lines, a
-  /// bulk range) goes to `_markLines`.
+  /// bulk range) goes to `ChangeTracker.markLines`.
   ///
   /// The bit is read with a relaxed atomic load (a plain load to the processor), since in a region
   /// shared by threads another thread may set bits of the same word.
@@ -71,14 +71,14 @@ extension Region {
   func _willWrite(offset: Int, count: Int) {
     _checkBounds(offset: offset, count: count)
     assert(
-      snapshot_load_relaxed(_commitWord) != 2,  // ConcurrentLineTracker.takingLines
+      snapshot_load_relaxed(_changes.commitWord) != 2,  // ConcurrentLineTracker.takingLines
       "a store raced with msync or discard on another thread: put stores in Region.change { } (threads: .many), or hand the region over between threads (threads: .one)")
     if count <= 64 && offset & 63 <= 64 &- count {
       let line = offset &>> 6
-      if snapshot_load_relaxed(_bitmap + line &>> 6) & (1 &<< UInt64(truncatingIfNeeded: line & 63)) != 0 { return }
+      if snapshot_load_relaxed(_changes.bitmap + line &>> 6) & (1 &<< UInt64(truncatingIfNeeded: line & 63)) != 0 { return }
     }
     guard count > 0 else { return }
-    _markLines(first: offset &>> 6, last: (offset &+ count &- 1) &>> 6)
+    _changes.markLines(first: offset &>> 6, last: (offset &+ count &- 1) &>> 6)
   }
 
   @inlinable @inline(__always)
