@@ -119,16 +119,17 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
 
 extension SnapshotError {
   /// Runs a system-call step, turning its `Errno` into `.system`, naming the file and the step.
-  static func step<T>(_ path: String, _ operation: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
+  static func step<T>(_ path: @autoclosure () -> String, _ operation: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
     do {
       return try body()
     } catch {
-      throw .system(path: path, operation: operation, errno: error)
+      // The path is formatted only for the message: a step on the msync path costs nothing more.
+      throw .system(path: path(), operation: operation, errno: error)
     }
   }
 
   /// A step that allocates memory for a region's bookkeeping (bitmaps, the working copy).
-  static func allocating<T>(_ path: String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
-    try step(path, "allocate memory", body)
+  static func allocating<T>(_ path: @autoclosure () -> String, _ body: () throws(Errno) -> T) throws(SnapshotError) -> T {
+    try step(path(), "allocate memory", body)
   }
 }

@@ -199,8 +199,6 @@ public final class Region {
   }
 
   private func rearmPages() throws(SnapshotError) {
-    // Before the path is formatted for a message: msync without page tracking pays nothing here.
-    guard _changes.pages != nil else { return }
     try SnapshotError.step(path.string, "re-arm page tracking") { () throws(Errno) in try _changes.rearmPages() }
   }
 

@@ -11,8 +11,8 @@ extension MemoryRedoJournal {
   /// Reads the checkpoint word and the log and decides what recovery must do: replay every valid batch
   /// after the checkpoint, in epoch order, up to the first one that is missing or fails its checks.
   static func planRecovery(medium: Medium, header: RegionHeader, path: String) throws(SnapshotError) -> RecoveryPlan {
-    guard let checkpoint = RedoJournalLayout.decodeCheckpoint(
-      medium.loadWord(at: RedoJournalLayout.checkpointWord), salt: header.salt)
+    guard let checkpoint = RedoJournalLayout.checkpointEpoch(
+      controlWord: medium.loadWord(at: RedoJournalLayout.checkpointWord), salt: header.salt)
     else {
       throw .logCorrupt(path: path, reason: "the checkpoint word fails its check")
     }

@@ -39,16 +39,13 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   var logSpace: (used: Int, capacity: Int) { (tail, header.logSize) }
 
-  convenience init(
-    medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64
+  /// Any tracking: the redo journal reads the changed lines at msync, from the working copy.
+  init(
+    medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking _: Region.Tracking, epoch: UInt64
   ) throws(Errno) {
-    try self.init(medium: medium, header: header, working: UnsafeRawPointer(working), epoch: epoch)
-  }
-
-  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, epoch: UInt64) throws(Errno) {
     self.medium = medium
     self.header = header
-    self.working = working
+    self.working = UnsafeRawPointer(working)
     self.epoch = epoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
     self.scratch = try LineBitmap(lineCount: header.lineCount)

@@ -39,17 +39,13 @@ package enum RedoJournalLayout: MemoryJournalLayout {
     encodeCheckpoint(epoch: 0, salt: salt)
   }
 
+  /// The epoch of a checkpoint word, or nil when its check bits do not match.
   static func checkpointEpoch(controlWord: UInt64, salt: UInt64) -> UInt64? {
-    decodeCheckpoint(controlWord, salt: salt)
+    ControlWord.open(controlWord, salt: salt)
   }
 
   static func encodeCheckpoint(epoch: UInt64, salt: UInt64) -> UInt64 {
     ControlWord.seal(epoch, salt: salt)
-  }
-
-  /// The epoch of a checkpoint word, or nil when its check bits do not match.
-  static func decodeCheckpoint(_ word: UInt64, salt: UInt64) -> UInt64? {
-    ControlWord.open(word, salt: salt)
   }
 
   static func countsWord(lineCount: Int, runCount: Int) -> UInt64 {

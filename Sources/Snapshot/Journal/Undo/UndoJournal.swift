@@ -89,18 +89,13 @@ final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
 
-  /// With page tracking, lines are logged at msync, after they changed: their old images come from the
-  /// home copy, which holds the last commit until then.
-  convenience init(medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
-    let oldImages = tracking == .pages ? UnsafeRawPointer(medium.base + header.dataOffset) : UnsafeRawPointer(working)
-    self.init(medium: medium, header: header, oldImages: oldImages, working: working, epoch: epoch)
-  }
-
-  init(medium: Medium, header: RegionHeader, oldImages: UnsafeRawPointer, working: UnsafeRawPointer, epoch: UInt64) {
+  init(medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
     self.medium = medium
     self.header = header
-    self.oldImages = oldImages
-    self.working = working
+    // With page tracking, lines are logged at msync, after they changed: their old images come from
+    // the home copy, which holds the last commit until then.
+    self.oldImages = tracking == .pages ? UnsafeRawPointer(medium.base + header.dataOffset) : UnsafeRawPointer(working)
+    self.working = UnsafeRawPointer(working)
     self.epoch = epoch
   }
 
@@ -138,7 +133,6 @@ final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
 
     if medium.faults.contains(.commitBeforePayload) {
       UndoJournalLayout.markEmpty(epoch: next, medium: medium, salt: header.salt)
-    bytesWritten += 24 + lines.count * 64 + 8
     }
     for run in lines.lineRuns {
       medium.streamLines(
