@@ -79,7 +79,10 @@ let package = Package(
       name: "SnapshotTests",
       dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]
     ),
-    .testTarget(name: "SnapshotKVTests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "SnapshotTestSupport"]),
+    // Counts the test process's heap allocations (it replaces malloc), to show what allocates nothing.
+    .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+    .testTarget(
+      name: "SnapshotKVTests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotVerification", "SnapshotTestSupport", "CAllocationCounter"]),
     .testTarget(name: "SnapshotVerificationTests", dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "SnapshotCLITests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),

@@ -24,7 +24,6 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   @inlinable static var formatOneMagic: UInt64 { 0x3150_4145_4850_4E53 }  // "SNPHEAP1"
   @inlinable static var headerSize: Int { 512 }
   @inlinable static var blockHeader: Int { 16 }
-  @inlinable static var classes: [Int] { [32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096] }
   @inlinable static var largeUnit: Int { 4096 }
   @inlinable static var allocatedTag: UInt64 { 0xA11C_A7ED }
   @inlinable static var freeTag: UInt64 { 0xF4EE_B10C }
@@ -75,8 +74,8 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     precondition(size >= 0, "negative allocation size")
     let needed = size + Self.blockHeader
     let top = try self.top()
-    if let index = Self.classes.firstIndex(where: { $0 >= needed }) {
-      let blockSize = Self.classes[index]
+    if let index = HeapSizeClass.index(fitting: needed) {
+      let blockSize = HeapSizeClass.size(index)
       let head = try freeBlock(at: classHead(index), top: top, size: blockSize)
       if head != 0 {
         // The next link becomes the head: checked now, so that the next allocation can trust it.
@@ -120,7 +119,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
   @inlinable func pushFree(_ block: Int, size: Int) {
     memory.store(UInt64(size), at: block)
     memory.store(Self.freeTag, at: block + 8)
-    let head = Self.classes.firstIndex(of: size).map(classHead) ?? largeFreeField
+    let head = if let index = HeapSizeClass.index(of: size) { classHead(index) } else { largeFreeField }
     memory.store(memory.load(UInt64.self, at: head), at: block + Self.blockHeader)
     memory.store(UInt64(block), at: head)
     adjust(freeField, by: size)
@@ -217,7 +216,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     }
     let block = Int(link)
     let blockSize = try checkBlock(block, top: top, tag: Self.freeTag, field: field)
-    guard size.map({ blockSize == $0 }) ?? (blockSize > Self.classes.last! && blockSize % Self.largeUnit == 0) else {
+    guard size.map({ blockSize == $0 }) ?? (blockSize > HeapSizeClass.largest && blockSize % Self.largeUnit == 0) else {
       throw .storeCorrupt(offset: block, reason: "a free block of \(blockSize) bytes on the list of another size")
     }
     return block
@@ -232,7 +231,7 @@ public struct Heap<Memory: PersistentMemoryAccess> {
     }
     let size = memory.load(UInt64.self, at: block)
     guard size <= UInt64(top - block), size >= 32, size & 15 == 0,
-      Self.classes.contains(Int(size)) || size % UInt64(Self.largeUnit) == 0
+      HeapSizeClass.index(of: Int(size)) != nil || size % UInt64(Self.largeUnit) == 0
     else {
       throw .storeCorrupt(offset: block, reason: "a heap block of size \(size)")
     }
@@ -274,10 +273,10 @@ public struct Heap<Memory: PersistentMemoryAccess> {
       block += size
     }
     var listed = Set<Int>()
-    for (index, head) in ((0..<Self.classes.count).map(classHead) + [largeFreeField]).enumerated() {
+    for (index, head) in ((0..<HeapSizeClass.count).map(classHead) + [largeFreeField]).enumerated() {
       var link = head
       while true {
-        let entry = try freeBlock(at: link, top: top, size: index < Self.classes.count ? Self.classes[index] : nil)
+        let entry = try freeBlock(at: link, top: top, size: index < HeapSizeClass.count ? HeapSizeClass.size(index) : nil)
         if entry == 0 { break }
         guard listed.insert(entry).inserted else { throw .storeCorrupt(offset: link, reason: "block \(entry) is on a free list twice") }
         link = entry + Self.blockHeader

@@ -137,9 +137,13 @@ public final class SnapshotKV {
   /// Removes `key`; returns whether it was there.
   @discardableResult
   public func delete(_ key: some Collection<UInt8>) throws(SnapshotError) -> Bool {
-    let removed = try Array(key).withBytes { key throws(SnapshotError) in
-      try storeIndex.remove(key)
-    }
+    try Array(key).withBytes { key throws(SnapshotError) in try delete(key) }
+  }
+
+  /// Removes the bytes of `key`, without copying them first; returns whether they were there.
+  @discardableResult
+  public func delete(_ key: UnsafeRawBufferPointer) throws(SnapshotError) -> Bool {
+    let removed = try storeIndex.remove(key)
     if autocommit, removed { try commit() }
     return removed
   }
