@@ -26,9 +26,9 @@ package struct CrashImage: Hashable, Sendable {
   }
 
   /// Reads the files of the region at `path`.
-  static func read(from path: FilePath, medium: Region.Medium) throws -> CrashImage {
+  static func read(from path: FilePath, backing: Region.Backing) throws -> CrashImage {
     let data = Array(try Data(contentsOf: URL(fileURLWithPath: path.string)))
-    let log = medium == .file ? Array(try Data(contentsOf: URL(fileURLWithPath: path.string + "-log"))) : nil
+    let log = backing == .file ? Array(try Data(contentsOf: URL(fileURLWithPath: path.string + "-log"))) : nil
     return CrashImage(data: data, log: log)
   }
 }

@@ -50,7 +50,7 @@ package struct CrashSimulator {
   }
 
   package func run() -> Report {
-    switch scenario.medium {
+    switch scenario.backing {
     case .persistentMemory: return run(model: PersistentMemoryCrashModel(initial: scenario.initialImage))
     case .file: return run(model: FileCrashModel(created: scenario.initialImage))
     }
@@ -63,7 +63,7 @@ package struct CrashSimulator {
     var model = initial
     var acknowledged = 0
     var inFlight: Int?
-    var created = scenario.medium == .persistentMemory
+    var created = scenario.backing == .persistentMemory
     var seen = Set<ImageKey>()
     for (index, event) in scenario.trace.enumerated() {
       if Model.isCrashPoint(event) {
@@ -157,7 +157,7 @@ package struct CrashSimulator {
       report.imagesGenerated += 1
       guard seen.insert(ImageKey(image: image, allowed: point.allowed)).inserted else { continue }
       report.imagesDistinct += 1
-      let context = "\(scenario.workload) (\(scenario.medium) \(scenario.journal)): crash at \(point.name), "
+      let context = "\(scenario.workload) (\(scenario.backing) \(scenario.journal)): crash at \(point.name), "
         + "\(choice.values.filter { $0 > 0 }.count) of \(units.count) uncertain units written"
       guard let outcome = recover(image, model: Model.self, at: point, context: context, report: &report) else {
         if options.stopAtFirstFailure { return }

@@ -65,14 +65,14 @@ package struct KillLoop: Sendable {
   /// Runs the loop with `worker` as the child (an executable and arguments, to which `PATH --seed SEED`
   /// is appended), calling `observe` after every kill.
   package func run(worker: [String], directory: String, observe: (Kill) -> Void = { _ in }) throws -> Report {
-    let path = FilePath("\(directory)/kill-loop-\(configuration.medium)-\(configuration.journal).region")
+    let path = FilePath("\(directory)/kill-loop-\(configuration.backing)-\(configuration.journal).region")
     let remove = {
       try? FileManager.default.removeItem(atPath: path.string)
       try? FileManager.default.removeItem(atPath: path.string + "-log")
     }
     remove()
     try Region.create(
-      at: path, size: regionSize, options: .init(medium: configuration.medium, journal: configuration.journal)
+      at: path, size: regionSize, options: .init(backing: configuration.backing, journal: configuration.journal)
     ).close()
     defer { remove() }
     var report = Report()

@@ -28,7 +28,7 @@ extension RecoveryFuzzer {
     mutations += [plantedLaterBatch(region, atLogEnd: true), plantedLaterBatch(region, atLogEnd: false)].compactMap { $0 }
     mutations += [runTotalChanged(region), firstBatchMagicDamaged(region), dataLinesSwapped(region)].compactMap { $0 }
     mutations.append(batchCutByLogEnd(region))
-    if region.header.medium == .file {
+    if region.header.backing == .file {
       mutations += [logFileTruncated(region), logHeaderChanged(region, version: false), logHeaderChanged(region, version: true)]
     }
     return mutations
@@ -117,7 +117,7 @@ extension RecoveryFuzzer {
     image.write(word: lines | lines << 32, at: position + 24)
     let size = RedoJournalLayout.headSize(runCount: Int(lines)) + 64 * Int(lines)
     let cut = position + size > region.log.upperBound
-    let expectation: Expectation = cut && region.header.medium == .file && !region.records.batches.isEmpty
+    let expectation: Expectation = cut && region.header.backing == .file && !region.records.batches.isEmpty
       ? .refusal : .recovery(epoch: region.lastEpoch, outcome: nil)
     return image.mutation("a batch head of commit \(region.lastEpoch + 1) claiming every line where the replay stops", expecting: expectation)
   }

@@ -158,7 +158,7 @@ package struct RecoveryFuzzer: Sendable {
       try? CrashImage(data: [], filesPresent: false).write(to: FilePath(path))
       let targets = try Self.targets(of: scenario.initialImage)
       let configurationSeeds: [Seed]
-      switch configuration.medium {
+      switch configuration.backing {
       case .persistentMemory:
         configurationSeeds = images(of: scenario, model: PersistentMemoryCrashModel(initial: scenario.initialImage), targets: targets)
       case .file:
@@ -188,7 +188,7 @@ package struct RecoveryFuzzer: Sendable {
     var model = initial
     var states = [scenario.states[0]]
     var points = 0
-    let name = "\(scenario.medium) \(scenario.journal)"
+    let name = "\(scenario.backing) \(scenario.journal)"
     for event in scenario.trace {
       if case .msyncBegins(let state) = event { states = Array(scenario.states[...state]) }
       if Model.isCrashPoint(event) {

@@ -109,7 +109,7 @@ package struct Reliability: Sendable {
         loop.stopAtFirstFailure = stopAtFirstFailure
         loop.iterations = kills
         loop.configuration = configuration
-        let folder = configuration.medium == .file ? diskDirectory : directory
+        let folder = configuration.backing == .file ? diskDirectory : directory
         report.kills.append((configuration, try loop.run(worker: worker, directory: folder) { kill in
           if kill.iteration % 100 == 0 { progress("  \(configuration): \(kill.iteration) kills") }
         }))

@@ -12,7 +12,7 @@ package struct CommittedState: Sendable, Equatable {
 /// states the notes refer to.
 package struct Scenario: Sendable {
   package var workload: String
-  package var medium: Region.Medium
+  package var backing: Region.Backing
   package var journal: Region.Journal
   package var emulatesCXL: Bool
   package var faults: Fault
@@ -37,7 +37,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var region: Region
   private let path: FilePath
   private let trace = Trace()
-  private let medium: Region.Medium
+  private let backing: Region.Backing
   private let emulatesCXL: Bool
   private let tracking: Region.Tracking
   private let threads: Region.Threads
@@ -60,25 +60,25 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var msyncs = 0
 
   package init(
-    path: FilePath, size: Int, medium: Region.Medium, journal: Region.Journal, emulatingCXL: Bool = false,
+    path: FilePath, size: Int, backing: Region.Backing, journal: Region.Journal, emulatingCXL: Bool = false,
     tracking: Region.Tracking, threads: Region.Threads = .one, faults: Fault
   ) throws {
     self.path = path
-    self.medium = medium
+    self.backing = backing
     self.emulatesCXL = emulatingCXL
     self.tracking = tracking
     self.threads = threads
     self.faults = faults
-    switch medium {
+    switch backing {
     case .persistentMemory:
-      try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, journal: journal)).close()
-      initialImage = try CrashImage.read(from: path, medium: medium)
+      try Region.create(at: path, size: size, options: .init(backing: .persistentMemory, journal: journal)).close()
+      initialImage = try CrashImage.read(from: path, backing: backing)
       region = try TracingPersistentMemory.open(
         at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
     case .file:
       region = try TracingFileMedium.create(
         at: path, size: size, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
-      initialImage = try CrashImage.read(from: path, medium: medium)
+      initialImage = try CrashImage.read(from: path, backing: backing)
       trace.append(.created)
     }
     states = [CommittedState(epoch: 0, data: region.withUnsafeBytes { Array($0) })]
@@ -167,7 +167,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   }
 
   private func reopen() throws(SnapshotError) -> Region {
-    medium == .file
+    backing == .file
       ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
       : try TracingPersistentMemory.open(
         at: path, trace: trace, faults: faults, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
@@ -177,7 +177,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package func finish(workload: String) throws -> Scenario {
     try region.close()
     return Scenario(
-      workload: workload, medium: medium, journal: region.journalKind, emulatesCXL: emulatesCXL, faults: faults, initialImage: initialImage,
+      workload: workload, backing: backing, journal: region.journalKind, emulatesCXL: emulatesCXL, faults: faults, initialImage: initialImage,
       trace: trace.events, states: states, operations: operations, msyncs: msyncs, failures: failures,
       invariant: nil)
   }

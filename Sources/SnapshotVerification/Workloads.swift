@@ -20,7 +20,7 @@ package struct Workload: Sendable {
   /// Runs the workload on a fresh region at `path`.
   package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
     let recorder = try ScenarioRecorder(
-      path: .init(path), size: regionSize, medium: configuration.medium, journal: configuration.journal,
+      path: .init(path), size: regionSize, backing: configuration.backing, journal: configuration.journal,
       emulatingCXL: configuration.emulatesCXL, tracking: tracking, threads: threads, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
@@ -31,14 +31,14 @@ package struct Workload: Sendable {
 
   /// A medium and a journal to run workloads on.
   package struct Configuration: Sendable, Hashable, CustomStringConvertible {
-    package var medium: Region.Medium
+    package var backing: Region.Backing
     package var journal: Region.Journal
     /// Persistent memory behind a CXL device model: the same commit protocol, with checkpoints that
     /// write home in address order.
     package var emulatesCXL: Bool
 
-    package init(_ medium: Region.Medium, _ journal: Region.Journal, emulatingCXL: Bool = false) {
-      self.medium = medium
+    package init(_ backing: Region.Backing, _ journal: Region.Journal, emulatingCXL: Bool = false) {
+      self.backing = backing
       self.journal = journal
       self.emulatesCXL = emulatingCXL
     }
@@ -51,13 +51,13 @@ package struct Workload: Sendable {
       Configuration(.persistentMemory, .undo, emulatingCXL: true), Configuration(.persistentMemory, .redo, emulatingCXL: true),
     ]
 
-    package var description: String { "\(emulatesCXL ? "cxl" : "\(medium)") \(journal)" }
+    package var description: String { "\(emulatesCXL ? "cxl" : "\(backing)") \(journal)" }
   }
 
   /// Whether the workload can run with `configuration`: a region shared by threads needs the redo
   /// journal.
   package func runs(on configuration: Configuration) -> Bool {
-    (threads == .one || configuration.journal == .redo) && (!needsFileMedium || configuration.medium == .file)
+    (threads == .one || configuration.journal == .redo) && (!needsFileMedium || configuration.backing == .file)
   }
 
   /// Every workload, at a scale that `scale` multiplies.

@@ -23,9 +23,9 @@ struct Create: ParsableCommand {
     let region = try reportingErrors { () throws(SnapshotError) in
       try Region.create(
         at: FilePath(path), size: size.bytes,
-        options: .init(medium: medium.value, journal: journal.value))
+        options: .init(backing: medium.value, journal: journal.value))
     }
-    print("created \(path): \(region.size) bytes, medium \(region.medium), \(region.journalKind) journal")
+    print("created \(path): \(region.size) bytes, medium \(region.backing), \(region.journalKind) journal")
     try reportingErrors { () throws(SnapshotError) in try region.close() }
   }
 }
@@ -68,7 +68,7 @@ enum MediumArgument: String, ExpressibleByArgument, CaseIterable {
   case file
 
   /// The medium to ask for; nil lets the library choose by the path's file system.
-  var value: Region.Medium? {
+  var value: Region.Backing? {
     switch self {
     case .auto: return nil
     case .pm: return .persistentMemory

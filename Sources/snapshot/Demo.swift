@@ -32,7 +32,7 @@ struct Demo: ParsableCommand {
 
     print("1. Create a 1 MiB region at \(path) (\(journal.value) journal).")
     let region = try reportingErrors { () throws(SnapshotError) in
-      try Region.create(at: path, size: 1 << 20, options: .init(medium: .persistentMemory, journal: journal.value))
+      try Region.create(at: path, size: 1 << 20, options: .init(backing: .persistentMemory, journal: journal.value))
     }
     let counter = region.pointer(to: UInt64.self, at: 0)
     counter.pointee = 41

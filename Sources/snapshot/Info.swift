@@ -54,7 +54,7 @@ struct InfoSummary: Codable {
   init(_ info: RegionInfo) {
     path = info.path
     formatVersion = info.formatVersion
-    medium = info.medium.description
+    medium = info.backing.description
     journal = info.journal.description
     size = info.size
     logSize = info.logSize

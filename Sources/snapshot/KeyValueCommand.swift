@@ -101,7 +101,7 @@ struct KeyValueCommand: ParsableCommand {
       output.answer("""
         keys: \(store.count)
         index: \(store.index)
-        medium: \(store.region.medium)
+        medium: \(store.region.backing)
         epoch: \(store.region.epoch)
         heap: \(store.statistics)
         """)
@@ -131,13 +131,13 @@ struct StoreOptions: ParsableArguments {
   func openStore() throws(SnapshotError) -> SnapshotKV {
     if create, !FileManager.default.fileExists(atPath: path) {
       return try SnapshotKV.create(
-        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, medium: (medium ?? .auto).value,
+        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, backing: (medium ?? .auto).value,
         index: (index ?? .ordered).value)
     }
     let store = try SnapshotKV.open(at: FilePath(path))
     // Options that only creation can honour must not be dropped without a word.
     var conflicts: [String] = []
-    if let medium = medium?.value, medium != store.region.medium { conflicts.append("--medium \(self.medium!) (it is \(store.region.medium))") }
+    if let medium = medium?.value, medium != store.region.backing { conflicts.append("--medium \(self.medium!) (it is \(store.region.backing))") }
     if let index = index?.value, index != store.index { conflicts.append("--index \(self.index!) (it is \(store.index))") }
     // The region's size is the one asked for rounded up to whole pages.
     if let size, size.bytes > store.region.size || store.region.size - size.bytes >= 4096 {

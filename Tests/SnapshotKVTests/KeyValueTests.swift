@@ -54,7 +54,7 @@ import SnapshotTestSupport
   func randomOperationsMatchADictionary(index: SnapshotKV.Index) throws {
     let directory = TestDirectory()
     let path = directory.file("kv")
-    var store = try SnapshotKV.create(at: path, size: 8 << 20, medium: .persistentMemory, index: index, autocommit: false)
+    var store = try SnapshotKV.create(at: path, size: 8 << 20, backing: .persistentMemory, index: index, autocommit: false)
     var committed: [[UInt8]: [UInt8]] = [:]
     var working = committed
     var generator = SeededGenerator(seed: 42)
@@ -101,7 +101,7 @@ import SnapshotTestSupport
   @Test(arguments: [SnapshotKV.Index.ordered, .hashed])
   func largeValuesAndManyKeys(index: SnapshotKV.Index) throws {
     let directory = TestDirectory()
-    let store = try SnapshotKV.create(at: directory.file("kv"), size: 64 << 20, medium: .persistentMemory, index: index, autocommit: false)
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 64 << 20, backing: .persistentMemory, index: index, autocommit: false)
     let big = (0..<(1 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31) }
     try store.put("big".utf8, big)
     for key in 0..<20_000 {
@@ -121,7 +121,7 @@ import SnapshotTestSupport
   func overwriteChangesPartOfAValueInPlace(index: SnapshotKV.Index) throws {
     let directory = TestDirectory()
     let path = directory.file("kv")
-    let store = try SnapshotKV.create(at: path, size: 1 << 20, medium: .persistentMemory, index: index)
+    let store = try SnapshotKV.create(at: path, size: 1 << 20, backing: .persistentMemory, index: index)
     try store.put("record", String(repeating: "a", count: 1000))
     let written = store.region.bytesWritten
     #expect(try Array("bbb".utf8).withUnsafeBytes { bytes in try Array("record".utf8).withUnsafeBytes { try store.overwrite($0, at: 100, with: bytes) } })
@@ -139,7 +139,7 @@ import SnapshotTestSupport
 
   @Test func fullRegionThrowsAndKeepsTheStore() throws {
     let directory = TestDirectory()
-    let store = try SnapshotKV.create(at: directory.file("kv"), size: 256 << 10, medium: .persistentMemory, autocommit: true)
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 256 << 10, backing: .persistentMemory, autocommit: true)
     var stored = 0
     let value = [UInt8](repeating: 7, count: 1000)
     while true {
@@ -158,7 +158,7 @@ import SnapshotTestSupport
 
   @Test func scanOnAHashedStoreIsRefused() throws {
     let directory = TestDirectory()
-    let store = try SnapshotKV.create(at: directory.file("kv"), size: 1 << 20, medium: .persistentMemory, index: .hashed)
+    let store = try SnapshotKV.create(at: directory.file("kv"), size: 1 << 20, backing: .persistentMemory, index: .hashed)
     #expect(throws: SnapshotError.self) { try store.scan(from: [], count: 1) }
   }
 
@@ -166,7 +166,7 @@ import SnapshotTestSupport
   @Test func aStoreOfTheFirstHeapFormatIsRefused() throws {
     let directory = TestDirectory()
     let path = directory.file("kv")
-    let store = try SnapshotKV.create(at: path, size: 1 << 20, medium: .persistentMemory)
+    let store = try SnapshotKV.create(at: path, size: 1 << 20, backing: .persistentMemory)
     try store.put("key", "value")
     let heapMagic = 64  // the heap starts at offset 64 of the region
     store.region.store(UInt64(0x3150_4145_4850_4E53), at: heapMagic)  // "SNPHEAP1"
@@ -180,7 +180,7 @@ import SnapshotTestSupport
   @Test func aRegionWithoutAStoreIsRefused() throws {
     let directory = TestDirectory()
     let path = directory.file("plain")
-    try Region.create(at: path, size: 1 << 20, options: .init(medium: .persistentMemory)).close()
+    try Region.create(at: path, size: 1 << 20, options: .init(backing: .persistentMemory)).close()
     #expect(throws: SnapshotError.self) { try SnapshotKV.open(at: path) }
   }
 }

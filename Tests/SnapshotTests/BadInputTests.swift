@@ -237,7 +237,7 @@ import SnapshotTestSupport
     guard kind?.type != "tmpfs", kind?.isDirectAccess == false else { return }
     let path = FilePath("\(directory)/snapshot-test-\(getpid()).region")
     let error = #expect(throws: SnapshotError.self) {
-      try Region.create(at: path, size: 4096, options: .init(medium: .persistentMemory))
+      try Region.create(at: path, size: 4096, options: .init(backing: .persistentMemory))
     }
     guard case .mediumUnsupported(_, let reason)? = error else {
       Issue.record("expected mediumUnsupported, got \(String(describing: error))")
@@ -312,7 +312,7 @@ extension MountedFileSystemTests {
     #expect(runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=40m", "tmpfs", directory.path]) == 0)
     defer { _ = runCommand("/bin/umount", [directory.path]) }
     let path = directory.file("region")
-    let region = try Region.create(at: path, size: 20 << 20, options: .init(medium: .file, threads: threads))
+    let region = try Region.create(at: path, size: 20 << 20, options: .init(backing: .file, threads: threads))
     region.store(UInt64(1), at: 0)
     try region.msync()
     let filler = directory.file("filler")

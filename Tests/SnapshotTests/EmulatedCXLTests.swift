@@ -58,7 +58,7 @@ import SnapshotTestSupport
     try region.close()
 
     let reopened = try Region.open(at: path)
-    #expect(reopened.medium == .persistentMemory)
+    #expect(reopened.backing == .persistentMemory)
     #expect((0..<100).allSatisfy { reopened.load(UInt64.self, at: $0 * 4096) == UInt64($0) })
     try reopened.close()
   }

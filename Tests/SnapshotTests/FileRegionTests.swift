@@ -10,13 +10,13 @@ import SnapshotTestSupport
 @Suite struct FileRegionTests {
   func fileRegion(_ directory: TestDirectory, size: Int = 64 << 10) throws -> (FilePath, Region) {
     let path = directory.file("region")
-    return (path, try Region.create(at: path, size: size, options: .init(medium: .file)))
+    return (path, try Region.create(at: path, size: size, options: .init(backing: .file)))
   }
 
   @Test func committedChangesSurviveReopen() throws {
     let directory = TestDirectory(onDisk: true)
     let (path, region) = try fileRegion(directory)
-    #expect(region.medium == .file)
+    #expect(region.backing == .file)
     #expect(FileManager.default.fileExists(atPath: path.string + "-log"))
     region.store(UInt64(42), at: 0)
     region.fill(7, at: 1000, count: 3000)
@@ -38,8 +38,8 @@ import SnapshotTestSupport
     let onDisk = try Region.create(at: disk.file("region"), size: 4096)
     let inMemory = try Region.create(at: memory.file("region"), size: 4096)
     let diskKind = FileSystemKind.of(directory: disk.path)?.type
-    #expect(onDisk.medium == (diskKind == "tmpfs" ? .persistentMemory : .file))
-    #expect(inMemory.medium == .persistentMemory)
+    #expect(onDisk.backing == (diskKind == "tmpfs" ? .persistentMemory : .file))
+    #expect(inMemory.backing == .persistentMemory)
   }
 
   /// A crash after msync returned leaves the commits in the log only; reopening replays them.
@@ -105,7 +105,7 @@ import SnapshotTestSupport
     #expect(reason.contains("checksum"))
 
     let other = directory.file("other")
-    try Region.create(at: other, size: 64 << 10, options: .init(medium: .file)).close()
+    try Region.create(at: other, size: 64 << 10, options: .init(backing: .file)).close()
     try Data(contentsOf: FilePath(other.string + "-log")).write(to: logPath)
     let foreign = #expect(throws: SnapshotError.self) { try Region.open(at: path) }
     guard case .logCorrupt(_, let foreignReason)? = foreign else {
@@ -137,14 +137,14 @@ import SnapshotTestSupport
     }
     #expect(commits <= 10)
     let memory = TestDirectory()
-    let undo = try Region.create(at: memory.file("undo"), size: 4096, options: .init(medium: .persistentMemory, journal: .undo))
+    let undo = try Region.create(at: memory.file("undo"), size: 4096, options: .init(backing: .persistentMemory, journal: .undo))
     #expect(undo.checkpointThreshold == nil)
   }
 
   @Test func fileRegionsUseTheRedoJournal() throws {
     let directory = TestDirectory(onDisk: true)
     #expect(throws: SnapshotError.self) {
-      try Region.create(at: directory.file("region"), size: 4096, options: .init(medium: .file, journal: .undo))
+      try Region.create(at: directory.file("region"), size: 4096, options: .init(backing: .file, journal: .undo))
     }
   }
 

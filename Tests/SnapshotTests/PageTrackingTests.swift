@@ -9,11 +9,11 @@ import SnapshotTestSupport
 @Suite struct PageTrackingTests {
   @Test(arguments: Workload.Configuration.all)
   func libcWritesAreCommitted(configuration: Workload.Configuration) throws {
-    let directory = TestDirectory(onDisk: configuration.medium == .file)
+    let directory = TestDirectory(onDisk: configuration.backing == .file)
     let path = directory.file("region")
     let region = try Region.create(
       at: path, size: 64 << 10,
-      options: .init(medium: configuration.medium, journal: configuration.journal, tracking: .pages))
+      options: .init(backing: configuration.backing, journal: configuration.journal, tracking: .pages))
     #expect(region.tracking == .pages)
     #expect(!region.hasChanges)
     region.withUnsafeMutableBytes { bytes in

@@ -117,10 +117,10 @@ import SnapshotTestSupport
 @Suite struct RegionModelTests {
   @Test(arguments: Workload.Configuration.all)
   func randomOperationsMatchTheModel(configuration: Workload.Configuration) throws {
-    let directory = TestDirectory(onDisk: configuration.medium == .file)
+    let directory = TestDirectory(onDisk: configuration.backing == .file)
     let path = directory.file("region")
     var region = try Region.create(
-      at: path, size: 8192, options: .init(medium: configuration.medium, journal: configuration.journal))
+      at: path, size: 8192, options: .init(backing: configuration.backing, journal: configuration.journal))
     var committed = [UInt8](repeating: 0, count: 8192)
     var working = committed
     var generator = SeededGenerator(seed: 99)
@@ -225,7 +225,7 @@ import SnapshotTestSupport
   /// home and the checkpoint word. The undo journal logs the old line with its record, then copies home.
   @Test func bytesWrittenCountsLogAndHome() throws {
     let directory = TestDirectory()
-    let redo = try Region.create(at: directory.file("redo"), size: 8192, options: .init(medium: .persistentMemory))
+    let redo = try Region.create(at: directory.file("redo"), size: 8192, options: .init(backing: .persistentMemory))
     redo.store(UInt64(1), at: 100)
     try redo.msync()
     #expect(redo.bytesWritten == 128)
@@ -233,14 +233,14 @@ import SnapshotTestSupport
     #expect(redo.bytesWritten == 128 + 64 + 8)
 
     let undo = try Region.create(
-      at: directory.file("undo"), size: 8192, options: .init(medium: .persistentMemory, journal: .undo))
+      at: directory.file("undo"), size: 8192, options: .init(backing: .persistentMemory, journal: .undo))
     undo.store(UInt64(1), at: 100)
     #expect(undo.bytesWritten == 80)
     try undo.msync()
     #expect(undo.bytesWritten == 80 + 24 + 64 + 8)
 
     let pages = try Region.create(
-      at: directory.file("pages"), size: 8192, options: .init(medium: .persistentMemory, tracking: .pages))
+      at: directory.file("pages"), size: 8192, options: .init(backing: .persistentMemory, tracking: .pages))
     pages.store(UInt64(1), at: 100)
     try pages.msync()
     #expect(pages.bytesWritten == 64 + 4096, "a whole page: its 64 lines in one run")

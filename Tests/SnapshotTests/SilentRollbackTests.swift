@@ -11,16 +11,16 @@ import SnapshotTestSupport
   /// and a data line), as a copy of its files taken before any checkpoint.
   struct Crashed {
     let directory: TestDirectory
-    let medium: Region.Medium
+    let medium: Region.Backing
     let data: Data
     let log: Data?
     let copy: FilePath
 
-    init(_ medium: Region.Medium, name: String = #function) throws {
+    init(_ medium: Region.Backing, name: String = #function) throws {
       directory = TestDirectory(name, onDisk: medium == .file)
       self.medium = medium
       let path = directory.file("region")
-      let region = try Region.create(at: path, size: 8192, options: .init(medium: medium))
+      let region = try Region.create(at: path, size: 8192, options: .init(backing: medium))
       for commit in 1...4 {
         region.store(UInt64(commit), at: 64 * commit)
         try region.msync()
@@ -58,22 +58,22 @@ import SnapshotTestSupport
     }
   }
 
-  static let media: [Region.Medium] = [.persistentMemory, .file]
+  static let media: [Region.Backing] = [.persistentMemory, .file]
 
-  @Test(arguments: media) func damagedEpochWordBeforeIntactCommits(_ medium: Region.Medium) throws {
+  @Test(arguments: media) func damagedEpochWordBeforeIntactCommits(_ medium: Region.Backing) throws {
     let crashed = try Crashed(medium)
     try crashed.write { bytes, log in bytes[log + 128 + 8] ^= 0x40 }
     try crashed.expectRefusal(crashed.damaged(epoch: 2, offset: 128, laterEpoch: 3, laterOffset: 256))
   }
 
-  @Test(arguments: media) func damagedSaltWordBeforeIntactCommits(_ medium: Region.Medium) throws {
+  @Test(arguments: media) func damagedSaltWordBeforeIntactCommits(_ medium: Region.Backing) throws {
     let crashed = try Crashed(medium)
     try crashed.write { bytes, log in bytes[log + 16 + 5] ^= 0x01 }
     try crashed.expectRefusal(crashed.damaged(epoch: 1, offset: 0, laterEpoch: 2, laterOffset: 128))
   }
 
   /// Two torn batches in a row: the commit after both is still found.
-  @Test(arguments: media) func twoTornBatchesBeforeAnIntactCommit(_ medium: Region.Medium) throws {
+  @Test(arguments: media) func twoTornBatchesBeforeAnIntactCommit(_ medium: Region.Backing) throws {
     let crashed = try Crashed(medium)
     try crashed.write { bytes, log in
       bytes[log + 128 + 64 + 3] ^= 0xEE
@@ -84,7 +84,7 @@ import SnapshotTestSupport
 
   /// Damage to the last batch alone is what a crash during its msync leaves: the commit before it
   /// is recovered, and nothing is refused.
-  @Test(arguments: media) func tornLastBatchIsAnInterruptedCommit(_ medium: Region.Medium) throws {
+  @Test(arguments: media) func tornLastBatchIsAnInterruptedCommit(_ medium: Region.Backing) throws {
     let crashed = try Crashed(medium)
     try crashed.write { bytes, log in bytes[log + 384 + 64 + 3] ^= 0xEE }
     let region = try Region.open(at: crashed.copy)
@@ -110,7 +110,7 @@ import SnapshotTestSupport
     let directory = TestDirectory(onDisk: true)
     let path = directory.file("region")
     let size = 24 << 20
-    let region = try Region.create(at: path, size: size, options: .init(medium: .file))
+    let region = try Region.create(at: path, size: size, options: .init(backing: .file))
     region.fill(1, at: 0, count: size)
     try region.msync()
     try region.checkpoint()

@@ -9,16 +9,16 @@ import SnapshotTestSupport
 /// Regions shared by threads: every thread's changes in one commit, changes never split by a
 /// concurrent msync, and the options that cannot be shared rejected.
 @Suite struct ThreadsTests {
-  static let media: [Region.Medium] = [.persistentMemory, .file]
+  static let media: [Region.Backing] = [.persistentMemory, .file]
 
   /// Threads store into their own slices and into shared lines (different bytes of the same line);
   /// one msync from the main thread commits all of it.
   @Test(arguments: media)
-  func oneMsyncCommitsEveryThreadsStores(medium: Region.Medium) throws {
+  func oneMsyncCommitsEveryThreadsStores(medium: Region.Backing) throws {
     let directory = TestDirectory(onDisk: medium == .file)
     let path = directory.file("region")
     let threads = 4, perThread = 2000
-    let region = try Region.create(at: path, size: 1 << 20, options: .init(medium: medium, threads: .many))
+    let region = try Region.create(at: path, size: 1 << 20, options: .init(backing: medium, threads: .many))
     #expect(region.threads == .many)
     onThreads(threads) { thread in
       for index in 0..<perThread {
@@ -62,12 +62,12 @@ import SnapshotTestSupport
   /// and over; the process then dies without a last msync. The recovered state is one commit's: every
   /// thread's accounts hold their total, and each thread's record matches its change counter.
   @Test(arguments: media)
-  func concurrentCommitsNeverSplitAChange(medium: Region.Medium) throws {
+  func concurrentCommitsNeverSplitAChange(medium: Region.Backing) throws {
     let directory = TestDirectory(onDisk: medium == .file)
     let path = directory.file("region")
     let writers = 3, commits = medium == .file ? 40 : 400
     let layout = TransferLayout(writers: writers)
-    let region = try Region.create(at: path, size: layout.size, options: .init(medium: medium, threads: .many))
+    let region = try Region.create(at: path, size: layout.size, options: .init(backing: medium, threads: .many))
     layout.fund(region)
     try region.msync()
 
@@ -213,7 +213,7 @@ import SnapshotTestSupport
 @Suite struct ThreadedCrashSimulationTests {
   @Test(arguments: [Workload.Configuration(.persistentMemory, .redo), Workload.Configuration(.file, .redo)])
   func everyCrashImageRecoversToWholeChanges(configuration: Workload.Configuration) throws {
-    let directory = TestDirectory(onDisk: configuration.medium == .file)
+    let directory = TestDirectory(onDisk: configuration.backing == .file)
     let scenario = try Workload.threadedTransfers(commits: 4).record(configuration, seed: 5, path: "\(directory.path)/region")
     #expect(scenario.failures.isEmpty, "\(scenario.failures)")
     #expect(scenario.msyncs >= 6)

@@ -18,7 +18,7 @@ struct PersistentBench {
     let directory = "/dev/shm/snapshot-persistent-bench-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let region = try Region.create(at: FilePath("\(directory)/region"), size: 1 << 20, options: .init(medium: .persistentMemory))
+    let region = try Region.create(at: FilePath("\(directory)/region"), size: 1 << 20, options: .init(backing: .persistentMemory))
     let count = (32 << 10) / MemoryLayout<Record>.stride
     let records: Record.Ref = region.pointer(to: Record.self, at: 0)
     let plain = UnsafeMutablePointer<Record>.allocate(capacity: count)

@@ -21,7 +21,7 @@ struct FileBenchmarks {
   private func msyncLatency(into report: inout BenchmarkReport) throws {
     printProgress("file msync latency in \(directory)")
     let path = FilePath("\(directory)/msync.region")
-    let region = try Region.create(at: path, size: 64 << 20, options: .init(medium: .file))
+    let region = try Region.create(at: path, size: 64 << 20, options: .init(backing: .file))
     defer {
       try? region.close()
       for file in [path.string, path.string + "-log", "\(directory)/bare"] { try? FileManager.default.removeItem(atPath: file) }
@@ -55,7 +55,7 @@ struct FileBenchmarks {
     let value = [UInt8](repeating: 0xAB, count: 100)
     var rates: (snapshot: [Double], lmdb: [Double], kyoto: [Double]) = ([], [], [])
     // Snapshot on a file as a store of 1,000 fixed 128-byte slots.
-    let region = try Region.create(at: FilePath("\(directory)/commits.region"), size: 1000 * 128, options: .init(medium: .file))
+    let region = try Region.create(at: FilePath("\(directory)/commits.region"), size: 1000 * 128, options: .init(backing: .file))
     let lmdb = try LMDBEngine(directory: "\(directory)/commits.lmdb", mapSize: 256 << 20)
     let kyoto = try KyotoEngine(path: "\(directory)/commits", mapSize: 64 << 20)
     defer {

@@ -34,7 +34,7 @@ struct KeyValueBenchmarks {
     let keySet = KeySet(count: keys)
     let size = Self.storeSize(keys: keys)
     printProgress("\(index) index: loading \(keys) keys into a region and into ordinary memory")
-    let store = try SnapshotKV.create(at: .init(workspace.file("reads")), size: size, medium: .persistentMemory, index: index, autocommit: false)
+    let store = try SnapshotKV.create(at: .init(workspace.file("reads")), size: size, backing: .persistentMemory, index: index, autocommit: false)
     defer { try? store.close() }
     let plain = try PlainContainer(index: index, size: size)
     defer { plain.deallocate() }
@@ -91,7 +91,7 @@ struct KeyValueBenchmarks {
     let keySet = KeySet(count: preloadedKeys + repetitions * commits)
     let size = Self.storeSize(keys: keySet.count)
     printProgress("\(index) index: loading \(preloadedKeys) keys into a region and into a PMDK pool")
-    let store = try SnapshotKV.create(at: .init(workspace.file("commits")), size: size, medium: .persistentMemory, index: index, autocommit: false)
+    let store = try SnapshotKV.create(at: .init(workspace.file("commits")), size: size, backing: .persistentMemory, index: index, autocommit: false)
     defer { try? store.close() }
     let pmdk = try PMDKContainer(index: index, path: workspace.file("commits.pmdk"), size: size)
     defer { pmdk.close() }

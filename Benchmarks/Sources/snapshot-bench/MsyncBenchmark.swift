@@ -22,7 +22,7 @@ struct MsyncBenchmark {
 
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
-        at: FilePath(workspace.file("msync-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
+        at: FilePath(workspace.file("msync-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
       var next = 0
       for k in counts {
         let iterations = max(50, 40_000 / k)
@@ -87,7 +87,7 @@ struct MsyncBenchmark {
     var bareTotal: UInt64 = 0
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
-        at: FilePath(workspace.file("sustained-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
+        at: FilePath(workspace.file("sustained-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
       var total: UInt64 = 0
       for iteration in 0..<iterations {
         let lines = (0..<sustainedLines).map { spread.line(iteration * sustainedLines + $0) }

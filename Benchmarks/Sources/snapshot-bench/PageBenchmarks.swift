@@ -24,7 +24,7 @@ struct PageBenchmarks {
     var results: [Region.Tracking: (write: Double, msync: Double)] = [:]
     for tracking in Region.Tracking.allCases {
       let path = FilePath(workspace.file("pages-\(tracking)"))
-      let region = try Region.create(at: path, size: size, options: .init(medium: .persistentMemory, tracking: tracking))
+      let region = try Region.create(at: path, size: size, options: .init(backing: .persistentMemory, tracking: tracking))
       var writes: [Double] = [], msyncs: [Double] = []
       for round in 0..<max(2, repetitions / 2) {
         let start = nanoseconds()
@@ -59,7 +59,7 @@ struct PageBenchmarks {
       for tracking in Region.Tracking.allCases {
         let region = try Region.create(
           at: FilePath(workspace.file("amplification-\(tracking)")), size: 64 << 20,
-          options: .init(medium: .persistentMemory, tracking: tracking))
+          options: .init(backing: .persistentMemory, tracking: tracking))
         var generator = RandomSource(seed: 9)
         for update in 1...updates {
           region.store(generator.next(), at: Int(generator.next() % UInt64((64 << 20) / 8)) * 8)

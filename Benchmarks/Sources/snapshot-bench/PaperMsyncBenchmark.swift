@@ -16,7 +16,7 @@ struct PaperMsyncBenchmark {
     let source = (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
-        at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
+        at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
       var generator = RandomSource(seed: 2023)
       var perMsync: [Double] = [], perRound: [Double] = []
       for _ in 0..<repetitions {

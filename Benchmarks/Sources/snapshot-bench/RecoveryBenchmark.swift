@@ -14,7 +14,7 @@ struct RecoveryBenchmark {
     printProgress("recovery: 256 MiB redo region with uncheckpointed batches")
     let path = workspace.file("recovery")
     let crashed = workspace.file("recovery-crashed")
-    let region = try Region.create(at: FilePath(path), size: regionSize, options: .init(medium: .persistentMemory))
+    let region = try Region.create(at: FilePath(path), size: regionSize, options: .init(backing: .persistentMemory))
     let spread = SpreadLines(lineCount: regionSize / 64)
     var next = 0
     for _ in 0..<6 {

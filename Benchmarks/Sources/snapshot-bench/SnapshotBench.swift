@@ -153,12 +153,12 @@ struct ThreadScaling: ParsableCommand {
       memory.clear()
     }
     if groups.contains("pm") {
-      try MsyncScaling(workspace: memory, medium: .persistentMemory, rounds: rounds, repetitions: repetitions).run(into: &report)
+      try MsyncScaling(workspace: memory, backing: .persistentMemory, rounds: rounds, repetitions: repetitions).run(into: &report)
       memory.clear()
     }
     if groups.contains("file") {
       let disk = try Workspace(parent: fileDirectory)
-      try MsyncScaling(workspace: disk, medium: .file, rounds: fileRounds, repetitions: repetitions).run(into: &report)
+      try MsyncScaling(workspace: disk, backing: .file, rounds: fileRounds, repetitions: repetitions).run(into: &report)
     }
     try output.publish(report)
   }

@@ -23,7 +23,7 @@ struct StoreBenchmark {
 
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
-        at: FilePath(workspace.file("stores-\(journal)")), size: regionSize, options: .init(medium: .persistentMemory, journal: journal))
+        at: FilePath(workspace.file("stores-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
       var plainHot: [Double] = [], trackedHot: [Double] = []
       var plainSequential: [Double] = [], firstSequential: [Double] = []
       var plainRandom: [Double] = [], firstRandom: [Double] = [], dirtyRandom: [Double] = []

@@ -39,7 +39,7 @@ struct TrackedStoreScaling {
   func run(into report: inout BenchmarkReport) throws {
     printProgress("tracked stores from 1 and 2 threads: \(storesPerThread) random 8-byte stores per thread, each in its own 256 MiB")
     let region = try Region.create(
-      at: FilePath(workspace.file("stores")), size: 2 * sliceSize, options: .init(medium: .persistentMemory, threads: .many))
+      at: FilePath(workspace.file("stores")), size: 2 * sliceSize, options: .init(backing: .persistentMemory, threads: .many))
     let offsets = (0..<2).map { thread in
       var generator = RandomSource(seed: UInt64(thread + 1))
       return (0..<storesPerThread).map { _ in thread * sliceSize + Int(generator.next() % UInt64(sliceSize / 8)) * 8 }
@@ -80,17 +80,17 @@ struct TrackedStoreScaling {
 /// calls msync. On a file system with a page cache the kernel does the write-back.
 struct MsyncScaling {
   let workspace: Workspace
-  let medium: Region.Medium
+  let backing: Region.Backing
   let rounds: Int
   let repetitions: Int
   let size = 1 << 30
   let threadCounts = [1, 2, 4]
 
   func run(into report: inout BenchmarkReport) throws {
-    let where_ = medium == .persistentMemory ? "pm" : "file"
+    let where_ = backing == .persistentMemory ? "pm" : "file"
     printProgress("msync scaling (\(where_)): \(rounds) rounds of 3 random 512-byte copies + msync into 1 GiB, on 1, 2, 4 threads")
-    let region = try Region.create(at: FilePath(workspace.file("region")), size: size, options: .init(medium: medium, threads: .many))
-    let posix = try SharedMapping(path: workspace.file("posix"), size: size, flushesPages: medium == .persistentMemory)
+    let region = try Region.create(at: FilePath(workspace.file("region")), size: size, options: .init(backing: backing, threads: .many))
+    let posix = try SharedMapping(path: workspace.file("posix"), size: size, flushesPages: backing == .persistentMemory)
     defer { posix.close() }
     for threads in threadCounts {
       var snapshot: [Double] = [], baseline: [Double] = []

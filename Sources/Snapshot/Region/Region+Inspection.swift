@@ -6,8 +6,8 @@ public struct RegionInfo: Sendable, Equatable {
   public var path: String
   /// The file format version.
   public var formatVersion: UInt32
-  /// The medium recorded in the header.
-  public var medium: Region.Medium
+  /// The backing recorded in the header.
+  public var backing: Region.Backing
   /// The commit protocol recorded in the header.
   public var journal: Region.Journal
   /// The number of data bytes.
@@ -47,10 +47,10 @@ extension Region {
   /// proves.
   package static func commitRecords(at path: FilePath) throws(SnapshotError) -> CommitRecords {
     let (info, plan, header) = try inspectLog(at: path)
-    let logFile: RegionFileRole = header.medium == .file ? .log : .data
-    let logStart = header.medium == .file ? LogFileHeader.batchesOffset : header.logOffset
+    let logFile: RegionFileRole = header.backing == .file ? .log : .data
+    let logStart = header.backing == .file ? LogFileHeader.batchesOffset : header.logOffset
     var records = CommitRecords(
-      base: .init(epoch: info.checkpointEpoch ?? info.epoch, file: logFile, bytes: 0..<(header.medium == .file ? LogFileHeader.size : header.dataOffset)))
+      base: .init(epoch: info.checkpointEpoch ?? info.epoch, file: logFile, bytes: 0..<(header.backing == .file ? LogFileHeader.size : header.dataOffset)))
     if case .replay(let batches) = plan.work {
       records.batches = batches.map { batch in
         let start = logStart + batch.offset
@@ -83,7 +83,7 @@ extension Region {
       logSize = (try? medium.size(of: .log)) ?? 0
     }
     let info = RegionInfo(
-      path: path.string, formatVersion: RegionHeader.formatVersion, medium: header.medium,
+      path: path.string, formatVersion: RegionHeader.formatVersion, backing: header.backing,
       journal: header.journal, size: header.dataSize, logSize: logSize, fileSize: header.fileSize,
       epoch: plan.epoch, checkpointEpoch: checkpoint, pendingRecovery: plan.report.outcome)
     return (info, plan, header)

@@ -1,8 +1,10 @@
 import SystemPackage
 
 extension Region {
-  /// The durable medium a region lives on.
-  public enum Medium: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+  /// What a region's durable copy lives on, which decides how its bytes are made durable: the
+  /// choice the command line's `--medium` makes. (In the code, a medium is the seam a journal writes
+  /// through, `MemoryMedium` or `FileMedium`; a backing names which of them a region uses.)
+  public enum Backing: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Byte-addressable persistent memory: a file on a DAX file system, or on tmpfs as its stand-in.
     /// Durable through cache-line write-back and a store fence.
     case persistentMemory = 1
@@ -17,8 +19,8 @@ extension Region {
       }
     }
 
-    /// The medium for a region at `path`: persistent memory on a DAX or tmpfs mount, a file elsewhere.
-    public static func automatic(for path: FilePath) -> Medium {
+    /// The backing for a region at `path`: persistent memory on a DAX or tmpfs mount, a file elsewhere.
+    public static func automatic(for path: FilePath) -> Backing {
       let directory = path.removingLastComponent()
       let kind = FileSystemKind.of(directory: directory.isEmpty ? "." : directory.string)
       return kind.map { $0.isDirectAccess || $0.type == "tmpfs" || $0.type == "ramfs" } == true ? .persistentMemory : .file
@@ -60,9 +62,9 @@ extension Region {
 
   /// How a region is created.
   public struct CreateOptions: Sendable {
-    /// The medium, which decides how bytes are made durable; nil chooses by the path's file system
-    /// (``Medium/automatic(for:)``).
-    public var medium: Medium?
+    /// The backing, which decides how bytes are made durable; nil chooses by the path's file system
+    /// (``Backing/automatic(for:)``).
+    public var backing: Backing?
     /// The commit protocol. Files always use the redo journal.
     public var journal: Journal
     /// How changes are found while this handle is open; not recorded in the file.
@@ -70,17 +72,17 @@ extension Region {
     /// Whether this handle is used by one thread at a time or by many at once; not recorded in the file.
     public var threads: Threads
 
-    /// Creates options; the defaults are the automatic medium, the redo journal, line tracking and one
+    /// Creates options; the defaults are the automatic backing, the redo journal, line tracking and one
     /// thread at a time.
-    public init(medium: Medium? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one) {
-      self.medium = medium
+    public init(backing: Backing? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one) {
+      self.backing = backing
       self.journal = journal
       self.tracking = tracking
       self.threads = threads
     }
 
-    func resolvedMedium(for path: FilePath) -> Medium {
-      medium ?? .automatic(for: path)
+    func resolvedBacking(for path: FilePath) -> Backing {
+      backing ?? .automatic(for: path)
     }
   }
 }

@@ -42,8 +42,8 @@ public final class Region {
   private let workingMapping: MemoryMapping
   private(set) var isClosed = false
 
-  /// The medium the region lives on.
-  public var medium: Medium { file.header.medium }
+  /// What the region lives on: persistent memory or a file.
+  public var backing: Backing { file.header.backing }
   /// The commit protocol, chosen at creation.
   public var journalKind: Journal { file.header.journal }
   /// The number of the last commit: 0 for a new region, one more for every ``msync()`` that had
@@ -85,13 +85,13 @@ public final class Region {
   public static func create(
     at path: FilePath, size: Int, options: CreateOptions = CreateOptions()
   ) throws(SnapshotError) -> Region {
-    // Before the medium is chosen by the directory's file system, which a missing one has not.
+    // Before the backing is chosen by the directory's file system, which a missing one has not.
     let directory = path.removingLastComponent()
     guard directory.isEmpty || FileSystemKind.isDirectory(directory.string) else {
       throw .directoryNotFound(path: directory.string)
     }
-    let header = try RegionHeader.new(size: size, medium: options.resolvedMedium(for: path), journal: options.journal)
-    switch header.medium {
+    let header = try RegionHeader.new(size: size, backing: options.resolvedBacking(for: path), journal: options.journal)
+    switch header.backing {
     case .persistentMemory:
       return try create(
         at: path, header: header, tracking: options.tracking, threads: options.threads, memory: { PersistentMemory(base: $0) })

@@ -52,11 +52,11 @@ final class RegionFile {
     let path = filePath.string
     let directory = directoryName(of: filePath)
     if access(path, F_OK) == 0 { throw .fileExists(path: path) }
-    if header.medium == .persistentMemory {
+    if header.backing == .persistentMemory {
       try PersistentMemory.checkSupported(directory: directory, path: path)
     }
     var log: FileDescriptor?
-    if header.medium == .file {
+    if header.backing == .file {
       // A log left by a creation that crashed before naming its data file belongs to no region.
       log = try createFile(at: logPath(for: path), in: directory, named: { temporary in
         rename(temporary, logPath(for: path)) == 0 ? nil : Errno(rawValue: errno)
@@ -188,7 +188,7 @@ final class RegionFile {
       let expected = Int64(header.fileSize)
       if size < expected { throw SnapshotError.truncated(path: path, size: size, expected: expected) }
       if size > expected { throw SnapshotError.sizeMismatch(path: path, size: size, expected: expected) }
-      switch header.medium {
+      switch header.backing {
       case .persistentMemory:
         if access == .readWrite {
           try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)

@@ -30,7 +30,7 @@ package struct RegionHeader: Equatable, Sendable {
   /// Line indices are 32-bit in log records.
   static let maximumDataSize = Int(UInt32.max) * 64
 
-  package var medium: Region.Medium
+  package var backing: Region.Backing
   package var journal: Region.Journal
   package var dataSize: Int
   package var logSize: Int
@@ -47,7 +47,7 @@ package struct RegionHeader: Equatable, Sendable {
     bytes.withUnsafeMutableBytes { raw in
       raw.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt64.self)
       raw.storeBytes(of: Self.formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
-      raw[16] = medium.rawValue
+      raw[16] = backing.rawValue
       raw[17] = journal.rawValue
       raw.storeBytes(of: UInt64(dataSize).littleEndian, toByteOffset: 24, as: UInt64.self)
       raw.storeBytes(of: UInt64(logSize).littleEndian, toByteOffset: 32, as: UInt64.self)
@@ -80,7 +80,7 @@ package struct RegionHeader: Equatable, Sendable {
     guard version == formatVersion else {
       throw .unsupportedFormatVersion(path: path, found: version, supported: formatVersion)
     }
-    guard let medium = Region.Medium(rawValue: raw[16]) else {
+    guard let backing = Region.Backing(rawValue: raw[16]) else {
       throw .headerCorrupt(path: path, reason: "unknown medium \(raw[16])")
     }
     guard let journal = Region.Journal(rawValue: raw[17]) else {
@@ -92,26 +92,26 @@ package struct RegionHeader: Equatable, Sendable {
       throw .headerCorrupt(path: path, reason: "impossible data size \(dataSize)")
     }
     let header = RegionHeader(
-      medium: medium, journal: journal, dataSize: Int(dataSize), logSize: 0, salt: word(40))
+      backing: backing, journal: journal, dataSize: Int(dataSize), logSize: 0, salt: word(40))
     guard logSize == UInt64(header.requiredLogSize) else {
       throw .headerCorrupt(path: path, reason: "log size \(logSize) does not fit data size \(dataSize)")
     }
     return RegionHeader(
-      medium: medium, journal: journal, dataSize: Int(dataSize), logSize: Int(logSize), salt: word(40))
+      backing: backing, journal: journal, dataSize: Int(dataSize), logSize: Int(logSize), salt: word(40))
   }
 
   /// A new region's header: `size` rounded up to whole pages, a random salt, and the log size the
   /// journal needs.
-  static func new(size: Int, medium: Region.Medium, journal: Region.Journal) throws(SnapshotError) -> RegionHeader {
+  static func new(size: Int, backing: Region.Backing, journal: Region.Journal) throws(SnapshotError) -> RegionHeader {
     guard size > 0 else { throw .invalidSize(requested: size, reason: "a region needs at least one byte") }
     guard size <= maximumDataSize else {
       throw .invalidSize(requested: size, reason: "larger than the largest region (\(maximumDataSize) bytes)")
     }
-    guard medium == .persistentMemory || journal == .redo else {
+    guard backing == .persistentMemory || journal == .redo else {
       throw .invalidOptions(reason: "a region on a file uses the redo journal; choose --journal redo or the pm medium")
     }
     var header = RegionHeader(
-      medium: medium, journal: journal, dataSize: roundUp(size, to: pageSize), logSize: 0, salt: .random(in: 1...UInt64.max))
+      backing: backing, journal: journal, dataSize: roundUp(size, to: pageSize), logSize: 0, salt: .random(in: 1...UInt64.max))
     header.logSize = header.requiredLogSize
     return header
   }
@@ -119,7 +119,7 @@ package struct RegionHeader: Equatable, Sendable {
   /// The log size in the data file: on persistent memory enough for the largest possible commit; on a
   /// file none, since the log is a file of its own that grows when a commit needs it.
   var requiredLogSize: Int {
-    medium == .file ? 0 : journal.memoryLayout.logSize(lineCount: lineCount)
+    backing == .file ? 0 : journal.memoryLayout.logSize(lineCount: lineCount)
   }
 
   /// How much of a new log file is written ahead: room for the commits between two checkpoints, or

@@ -29,9 +29,9 @@ public final class SnapshotKV {
 
   /// Creates a store in a new region at `path`.
   public static func create(
-    at path: FilePath, size: Int, medium: Region.Medium? = nil, index: Index = .ordered, autocommit: Bool = true
+    at path: FilePath, size: Int, backing: Region.Backing? = nil, index: Index = .ordered, autocommit: Bool = true
   ) throws(SnapshotError) -> SnapshotKV {
-    let region = try Region.create(at: path, size: size, options: .init(medium: medium))
+    let region = try Region.create(at: path, size: size, options: .init(backing: backing))
     do {
       return try SnapshotKV(formatting: region, index: index, autocommit: autocommit)
     } catch {

@@ -57,7 +57,7 @@ func withEngine<Visitor: EngineVisitor>(
     return try visitor.visit(engine)
   }
   func createRegion(tracking: Region.Tracking) throws -> Region {
-    let options = Region.CreateOptions(medium: medium.isByteAddressable ? .persistentMemory : .file, tracking: tracking)
+    let options = Region.CreateOptions(backing: medium.isByteAddressable ? .persistentMemory : .file, tracking: tracking)
     guard let device else { return try Region.create(at: FilePath(path), size: bytes, options: options) }
     return try Region.create(at: FilePath(path), size: bytes, options: options, emulating: device)
   }

@@ -11,7 +11,7 @@ extension Region {
     files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
     try create(
-      at: path, header: RegionHeader.new(size: size, medium: .file, journal: .redo), tracking: tracking, threads: threads,
+      at: path, header: RegionHeader.new(size: size, backing: .file, journal: .redo), tracking: tracking, threads: threads,
       faults: faults, directorySynced: directorySynced, files: makeMedium)
   }
 

@@ -7,7 +7,7 @@ extension Region {
     at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (UnsafeMutableRawPointer) -> M
   ) throws(SnapshotError) -> Region {
     try create(
-      at: path, header: RegionHeader.new(size: size, medium: .persistentMemory, journal: options.journal),
+      at: path, header: RegionHeader.new(size: size, backing: .persistentMemory, journal: options.journal),
       tracking: options.tracking, threads: options.threads, memory: makeMedium)
   }
 
@@ -69,7 +69,7 @@ extension Region {
 
   static func initialControlLine(for header: RegionHeader) -> [UInt8] {
     var line = [UInt8](repeating: 0, count: 64)
-    guard header.medium == .persistentMemory else { return line }
+    guard header.backing == .persistentMemory else { return line }
     let word = header.journal.memoryLayout.initialControlWord(salt: header.salt)
     line.withUnsafeMutableBytes { $0.storeBytes(of: word.littleEndian, as: UInt64.self) }
     return line
