@@ -27,7 +27,7 @@ final class UndoLoggingBackend: PersistenceBackend {
     }
   }
 
-  struct Memory: PersistentMemoryAccess {
+  struct Memory: ContainerMemory {
     let plain: PlainMemory
     let ledger: Ledger
 

@@ -14,7 +14,7 @@ import Snapshot
 /// Every block header, free-list link and the top are checked before they are used: a heap whose
 /// bytes were changed outside the library throws `SnapshotError.storeCorrupt` before anything is
 /// changed, and never traps or walks a list without end.
-public struct Heap<Memory: PersistentMemoryAccess> {
+public struct Heap<Memory: ContainerMemory> {
   public let memory: Memory
   /// Where the heap's header starts.
   public let offset: Int

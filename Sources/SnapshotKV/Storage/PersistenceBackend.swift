@@ -5,7 +5,7 @@ import Snapshot
 /// the very same code runs on a region (tracked stores, msync), in ordinary memory, or, in the
 /// benchmarks, on other persistence systems.
 public protocol PersistenceBackend: AnyObject {
-  associatedtype Memory: PersistentMemoryAccess
+  associatedtype Memory: ContainerMemory
   var memory: Memory { get }
   /// Allocates `size` bytes, 16-byte aligned; throws `SnapshotError.regionFull` with nothing changed.
   func allocate(_ size: Int) throws(SnapshotError) -> Int
@@ -28,7 +28,7 @@ extension PersistenceBackend {
 }
 
 /// A backend whose allocator is a `Heap` laid out in the same memory.
-public final class HeapBackend<Memory: PersistentMemoryAccess>: PersistenceBackend {
+public final class HeapBackend<Memory: ContainerMemory>: PersistenceBackend {
   public let memory: Memory
   public let heap: Heap<Memory>
   private let onCommit: () throws(SnapshotError) -> UInt64

@@ -5,7 +5,7 @@ import SnapshotKV
 /// latency model, then goes to `base`. The baselines that keep their data on the device run through
 /// it (on the other media they reach `base` directly); Snapshot's regions charge their own durable
 /// writes (`Region.create(at:size:options:emulating:)`) and read only the working copy.
-struct DeviceMemory<Base: PersistentMemoryAccess>: PersistentMemoryAccess {
+struct DeviceMemory<Base: ContainerMemory>: ContainerMemory {
   let base: Base
   let device: DeviceLatencyModel
 

@@ -5,7 +5,7 @@ import SnapshotKV
 
 /// A region's working copy written through raw pointers, as code that knows nothing of tracking
 /// writes it: page tracking finds the changes, a write-protect fault per page and epoch.
-struct PageTrackedMemory: PersistentMemoryAccess {
+struct PageTrackedMemory: ContainerMemory {
   let plain: PlainMemory
 
   /// The working copy of `region`, which must track pages. The pointer stays valid while the region is
@@ -86,7 +86,7 @@ final class MsyncFile {
 }
 
 /// The memory of an `MsyncFile`: plain stores into the shared mapping, pages remembered for msync.
-struct MsyncMemory: PersistentMemoryAccess {
+struct MsyncMemory: ContainerMemory {
   let file: MsyncFile
   let plain: PlainMemory
 

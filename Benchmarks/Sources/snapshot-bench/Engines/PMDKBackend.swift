@@ -5,7 +5,7 @@ import SnapshotKV
 import SystemPackage
 
 /// The pool's bytes: offsets are PMDK's own object offsets, from the pool's base.
-struct PMDKPoolMemory: PersistentMemoryAccess {
+struct PMDKPoolMemory: ContainerMemory {
   let plain: PlainMemory
 
   var size: Int { plain.size }
@@ -37,7 +37,7 @@ struct PMDKPoolMemory: PersistentMemoryAccess {
 /// announce them, PMDK's own transactional allocator, and commit = commit the transaction and open the
 /// next. With PMEM_IS_PMEM_FORCE=1 PMDK persists with cache flushes, as on real persistent memory.
 /// `Memory` is what the containers see of the pool: the pool itself, or the pool behind a device model.
-final class PMDKBackend<Memory: PersistentMemoryAccess>: PersistenceBackend {
+final class PMDKBackend<Memory: ContainerMemory>: PersistenceBackend {
   let path: String
   let pool: OpaquePointer
   let memory: Memory

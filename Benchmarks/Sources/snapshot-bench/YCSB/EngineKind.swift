@@ -74,7 +74,7 @@ func withEngine<Visitor: EngineVisitor>(
     return try run(ContainerEngine(backend: backend, index: index, bytesWritten: { region.bytesWritten }, settle: { try region.checkpoint() }) { try? region.close() })
   case .msync:
     let file = try MsyncFile(path: path, size: bytes, flushesPages: medium.isByteAddressable)
-    func runMsync<Memory: PersistentMemoryAccess>(on memory: Memory) throws -> Visitor.Result {
+    func runMsync<Memory: ContainerMemory>(on memory: Memory) throws -> Visitor.Result {
       let backend = HeapBackend(memory: memory, heapOffset: 64) { () throws(SnapshotError) in
         do { try file.sync() } catch { throw .commitFailed(path: path, operation: "msync", errno: .ioError) }
         return 0
@@ -85,7 +85,7 @@ func withEngine<Visitor: EngineVisitor>(
     guard let device else { return try runMsync(on: MsyncMemory(file: file)) }
     return try runMsync(on: DeviceMemory(base: MsyncMemory(file: file), device: device))
   case .pmdk:
-    func runPMDK<Memory: PersistentMemoryAccess>(_ backend: PMDKBackend<Memory>) throws -> Visitor.Result {
+    func runPMDK<Memory: ContainerMemory>(_ backend: PMDKBackend<Memory>) throws -> Visitor.Result {
       try run(ContainerEngine(backend: backend, index: index) { backend.close() })
     }
     guard let device else { return try runPMDK(PMDKBackend(path: path, size: bytes)) }

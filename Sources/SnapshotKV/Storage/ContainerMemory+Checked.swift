@@ -3,7 +3,7 @@ import Snapshot
 /// Loads of the structural fields a store reads from its memory (offsets, counts), checked before
 /// they are used: a store's bytes may have been changed outside the library, and a bad offset must
 /// end in `SnapshotError.storeCorrupt`, never in a trap or a walk without end.
-extension PersistentMemoryAccess {
+extension ContainerMemory {
   /// The allocation whose offset the 8-byte field at `field` holds: nonzero, 16-byte aligned (as every
   /// allocation is) and followed by `length` bytes inside the memory.
   @inlinable @inline(__always)
