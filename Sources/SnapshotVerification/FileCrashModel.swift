@@ -3,8 +3,9 @@ import SystemPackage
 
 /// Replays a trace under the crash model for files: a write is durable once a later sync of its file
 /// has returned. Until then each of the 512-byte sectors it touches may have been written or not,
-/// independently; a sector beyond the file's durable end may also hold zeros or garbage. A new
-/// region's file names are durable once its directory was synced. A process crash loses nothing: the
+/// independently; a sector beyond the file's durable end may also hold zeros or garbage. A change of a
+/// file's length (allocated or cut) is durable after the same sync; until then the file may have its
+/// old length or the new one. A new region's file names are durable once its directory was synced. A process crash loses nothing: the
 /// page cache survives it.
 package struct FileCrashModel: CrashModel {
   static let sectorSize = 512
@@ -13,6 +14,8 @@ package struct FileCrashModel: CrashModel {
 
   private var durable: [RegionFileRole: [UInt8]]
   private var pending: [RegionFileRole: [(offset: Int, bytes: [UInt8])]] = [.data: [], .log: []]
+  /// A length given to a file since its last sync.
+  private var pendingLength: [RegionFileRole: Int] = [:]
   private var namesDurable: Bool
 
   package init(initial: CrashImage) {
@@ -41,9 +44,12 @@ package struct FileCrashModel: CrashModel {
     switch event {
     case .fileWrite(let file, let offset, let bytes):
       pending[file, default: []].append((offset, bytes))
+    case .fileResize(let file, let length):
+      pendingLength[file] = length
     case .fileSync(let file):
       for write in pending[file] ?? [] { Self.apply(write.bytes, at: write.offset, to: &durable[file, default: []]) }
       pending[file] = []
+      if let length = pendingLength.removeValue(forKey: file) { Self.resize(&durable[file, default: []], to: length) }
     case .directorySync:
       namesDurable = true
     case .processCrash:
@@ -54,10 +60,12 @@ package struct FileCrashModel: CrashModel {
   }
 
   /// Unit numbers: file (0 data, 1 log), pending write index, sector; outcome 1 writes the sector as
-  /// issued, outcomes 2 and 3 (appended sectors only) leave zeros or garbage.
+  /// issued, outcomes 2 and 3 (appended sectors only) leave zeros or garbage. A file's new length is a
+  /// unit of its own (write index all ones), outcome 1 giving the file that length after its writes.
   package var uncertainUnits: [(unit: Int, outcomes: Int)] {
     var units: [(Int, Int)] = namesDurable ? [] : [(Self.directoryUnit, 1)]
     for (fileIndex, file) in [RegionFileRole.data, .log].enumerated() {
+      if pendingLength[file] != nil { units.append((Self.lengthUnit(file: fileIndex), 1)) }
       let end = durable[file]?.count ?? 0
       for (index, write) in (pending[file] ?? []).enumerated() {
         for sector in write.offset / Self.sectorSize...(write.offset + write.bytes.count - 1) / Self.sectorSize {
@@ -84,6 +92,9 @@ package struct FileCrashModel: CrashModel {
           Self.apply(bytes, at: start, to: &files[file, default: []])
         }
       }
+      if let length = pendingLength[file], choice[Self.lengthUnit(file: fileIndex)] == 1 {
+        Self.resize(&files[file, default: []], to: length)
+      }
     }
     let present = namesDurable || choice[Self.directoryUnit] == 1
     return CrashImage(data: files[.data] ?? [], log: files[.log], filesPresent: present)
@@ -91,6 +102,19 @@ package struct FileCrashModel: CrashModel {
 
   private static func unit(file: Int, write: Int, sector: Int) -> Int {
     (file << 56) | (write << 36) | sector
+  }
+
+  private static func lengthUnit(file: Int) -> Int {
+    unit(file: file, write: (1 << 20) - 1, sector: 0)
+  }
+
+  /// Cuts `file` to `length` bytes, or extends it with zeros (allocated blocks read as zeros).
+  private static func resize(_ file: inout [UInt8], to length: Int) {
+    if file.count > length {
+      file.removeLast(file.count - length)
+    } else {
+      file.append(contentsOf: repeatElement(0, count: length - file.count))
+    }
   }
 
   private static func apply(_ bytes: [UInt8], at offset: Int, to file: inout [UInt8]) {

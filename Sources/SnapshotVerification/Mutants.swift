@@ -19,6 +19,8 @@ package struct Mutant: Sendable {
     Mutant(name: "redo: recovery skips the batch checksum", configuration: .init(.persistentMemory, .redo), fault: .skipChecksum),
     Mutant(name: "redo: recovery does not retire the log", configuration: .init(.persistentMemory, .redo), fault: .skipRetire),
     Mutant(name: "redo: checkpoint word written in two 4-byte halves", configuration: .init(.persistentMemory, .redo), fault: .splitCommitWord),
+    Mutant(name: "redo: a log grown for a large batch not made durable before the batch", configuration: .init(.persistentMemory, .redo), fault: .skipLengthSync),
+    Mutant(name: "redo: a grown log cut back before the checkpoint that retires it", configuration: .init(.persistentMemory, .redo), fault: .restLogBeforeCheckpoint),
     Mutant(name: "undo: log records not written back before the first fence", configuration: .init(.persistentMemory, .undo), fault: .dropLogFlush),
     Mutant(name: "undo: no first fence (active record and log)", configuration: .init(.persistentMemory, .undo), fault: .dropCommitFence),
     Mutant(name: "undo: no fence between the home copy and the empty mark", configuration: .init(.persistentMemory, .undo), fault: .dropHomeFence),
@@ -39,6 +41,7 @@ package struct Mutant: Sendable {
     Mutant(name: "file: recovery skips the batch checksum", configuration: .init(.file, .redo), fault: .skipChecksum),
     Mutant(name: "file: recovery does not reset the log", configuration: .init(.file, .redo), fault: .skipRetire),
     Mutant(name: "file: log header written in two pieces", configuration: .init(.file, .redo), fault: .splitCommitWord),
+    Mutant(name: "file: a grown log cut back before the log reset that retires it", configuration: .init(.file, .redo), fault: .restLogBeforeCheckpoint),
     Mutant(name: "threads: msync does not hold back changes on other threads", configuration: .init(.persistentMemory, .redo), fault: .commitDuringChanges),
     Mutant(name: "threads (file): msync does not hold back changes on other threads", configuration: .init(.file, .redo), fault: .commitDuringChanges),
   ]

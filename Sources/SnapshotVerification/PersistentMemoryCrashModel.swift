@@ -4,12 +4,18 @@ import SystemPackage
 /// Replays a trace under the persistent-memory crash model: the medium persists aligned 8-byte units;
 /// a unit stored to but not yet flushed and fenced may hold, after a crash, its durable value or any
 /// value stored to it since, independently of every other unit; a fence makes the value a flush
-/// captured (or a non-temporal store wrote) durable.
+/// captured (or a non-temporal store wrote) durable. The file's length (the log at its end grows and
+/// shrinks) is durable once the file is synced; until then a crash may leave the old length or the new.
 package struct PersistentMemoryCrashModel: CrashModel {
-  /// What the medium surely holds.
+  /// What the medium surely holds, up to the longer of the two lengths.
   package private(set) var durable: [UInt8]
   /// Units whose content on the medium is uncertain.
   private var pending: [Int: PendingUnit] = [:]
+  /// The file's length as the run sees it, and as it surely is on the medium.
+  private var length: Int
+  private var durableLength: Int
+  /// The unit standing for the file's length while the new one is not durable.
+  package static let lengthUnit = -1
 
   struct PendingUnit {
     /// Every value stored to the unit since its durable one, oldest first; never empty.
@@ -22,6 +28,8 @@ package struct PersistentMemoryCrashModel: CrashModel {
   package init(initialImage: [UInt8]) {
     precondition(initialImage.count % 8 == 0)
     durable = initialImage
+    length = initialImage.count
+    durableLength = initialImage.count
   }
 
   package init(initial: CrashImage) {
@@ -29,7 +37,7 @@ package struct PersistentMemoryCrashModel: CrashModel {
   }
 
   package static func isCrashPoint(_ event: TraceEvent) -> Bool {
-    event == .fence || event == .processCrash
+    event == .fence || event == .processCrash || event == .fileSync(file: .data)
   }
 
   package static func open(
@@ -62,25 +70,45 @@ package struct PersistentMemoryCrashModel: CrashModel {
     case .processCrash:
       for (unit, entry) in pending { setDurable(unit: unit, value: entry.values.last!) }
       pending.removeAll()
+      durableLength = length
+    case .fileResize(.data, let newLength):
+      resize(to: newLength)
+    case .fileSync(.data):
+      durableLength = length
     default:
       break
     }
   }
 
-  /// The uncertain units, in address order; outcome k holds the k-th most recent value stored.
+  /// The uncertain units, in address order (the length first, while a new one is not durable);
+  /// outcome k holds the k-th most recent value stored, or for the length, the new one.
   package var uncertainUnits: [(unit: Int, outcomes: Int)] {
-    pending.keys.sorted().map { ($0, pending[$0]!.values.count) }
+    (durableLength == length ? [] : [(Self.lengthUnit, 1)]) + pending.keys.sorted().map { ($0, pending[$0]!.values.count) }
   }
 
   package func image(_ choice: [Int: Int]) -> CrashImage {
-    var image = durable
+    let imageLength = choice[Self.lengthUnit] == 1 ? length : durableLength
+    var image = Array(durable.prefix(imageLength))
+    image.append(contentsOf: repeatElement(0, count: imageLength - image.count))
     image.withUnsafeMutableBytes { raw in
-      for (unit, outcome) in choice where outcome > 0 {
+      for (unit, outcome) in choice where outcome > 0 && unit >= 0 && unit * 8 < imageLength {
         guard let entry = pending[unit] else { continue }
         raw.storeBytes(of: entry.values[entry.values.count - outcome], toByteOffset: unit * 8, as: UInt64.self)
       }
     }
     return CrashImage(data: image)
+  }
+
+  /// A new length: bytes beyond the old one read as zeros (whatever a cut, not yet durable, left
+  /// there before), and what was stored beyond a shorter one is gone.
+  private mutating func resize(to newLength: Int) {
+    if newLength > length {
+      if durable.count < newLength { durable.append(contentsOf: repeatElement(0, count: newLength - durable.count)) }
+      durable.replaceSubrange(length..<newLength, with: repeatElement(0, count: newLength - length))
+    } else {
+      pending = pending.filter { $0.key * 8 < newLength }
+    }
+    length = newLength
   }
 
   private mutating func write(_ bytes: [UInt8], at offset: Int, captured: Bool) {

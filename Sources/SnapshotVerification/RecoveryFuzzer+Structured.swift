@@ -127,7 +127,7 @@ extension RecoveryFuzzer {
   private func logHeaderChanged(_ region: SeedLayout, version: Bool) -> Mutation {
     var image = region
     if version {
-      image.write(word: region.word(at: 8) & ~0xFFFF_FFFF | UInt64(RegionHeader.formatVersion + 1), at: 8)
+      image.write(word: region.word(at: 8) & ~0xFFFF_FFFF | UInt64(LogFileHeader.formatVersion + 1), at: 8)
     } else {
       image.write(word: region.header.salt ^ 0x5A5A, at: 16)
     }
@@ -141,7 +141,7 @@ extension RecoveryFuzzer {
   /// been cut away with it, so opening must refuse.
   private func logFileTruncated(_ region: SeedLayout) -> Mutation {
     var image = region
-    let length = LogFileHeader.batchesOffset + region.header.initialLogCapacity - 64
+    let length = LogFileHeader.batchesOffset + region.header.logSize - 64
     image.truncateLog(to: length)
     return image.mutation("the log file cut to \(length) bytes, below its capacity", expecting: .refusal)
   }
@@ -213,7 +213,7 @@ private struct SeedLayout {
       batchSalt = try? LogFileHeader.decode(Array(logBytes.prefix(64)), regionSalt: header.salt, path: "seed").logSalt
     } else {
       logFile = .data
-      log = header.logOffset..<header.logOffset + header.logSize
+      log = header.logOffset..<image.data.count
       batchSalt = header.salt
     }
   }

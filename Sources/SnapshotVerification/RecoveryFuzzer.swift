@@ -216,7 +216,7 @@ package struct RecoveryFuzzer: Sendable {
       targets.append(Target(file: .log, range: 0..<4096, checked: true, name: "log header"))
       targets.append(Target(file: .log, range: 4096..<log.count, checked: true, name: "log"))
     } else {
-      targets.append(Target(file: .data, range: header.logOffset..<header.logOffset + header.logSize, checked: true, name: "log"))
+      targets.append(Target(file: .data, range: header.logOffset..<image.data.count, checked: true, name: "log"))
     }
     return targets
   }

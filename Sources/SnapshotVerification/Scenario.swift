@@ -60,7 +60,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var msyncs = 0
 
   package init(
-    path: FilePath, size: Int, backing: Region.Backing, journal: Region.Journal, emulatingCXL: Bool = false,
+    path: FilePath, size: Int, logSize: Int? = nil, backing: Region.Backing, journal: Region.Journal, emulatingCXL: Bool = false,
     tracking: Region.Tracking, threads: Region.Threads = .one, faults: Fault
   ) throws {
     self.path = path
@@ -71,13 +71,13 @@ package final class ScenarioRecorder: @unchecked Sendable {
     self.faults = faults
     switch backing {
     case .persistentMemory:
-      try Region.create(at: path, size: size, options: .init(backing: .persistentMemory, journal: journal)).close()
+      try Region.create(at: path, size: size, options: .init(backing: .persistentMemory, journal: journal, logSize: logSize)).close()
       initialImage = try CrashImage.read(from: path, backing: backing)
       region = try TracingPersistentMemory.open(
         at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
     case .file:
       region = try TracingFileMedium.create(
-        at: path, size: size, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
+        at: path, size: size, logSize: logSize, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
       initialImage = try CrashImage.read(from: path, backing: backing)
       trace.append(.created)
     }

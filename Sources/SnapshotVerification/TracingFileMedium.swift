@@ -40,13 +40,19 @@ package struct TracingFileMedium: FileMedium {
     return try storage.size(of: file)
   }
 
+  package func resize(_ file: RegionFileRole, to length: Int) throws(Errno) {
+    try failures?.check(.resize(file))
+    try storage.resize(file, to: length)
+    trace.append(.fileResize(file: file, length: length))
+  }
+
   /// Creates a file region whose writes, syncs and directory sync are recorded in `trace`.
   package static func create(
-    at path: FilePath, size: Int, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil,
+    at path: FilePath, size: Int, logSize: Int? = nil, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil,
     tracking: Region.Tracking = .lines, threads: Region.Threads = .one
   ) throws(SnapshotError) -> Region {
     try Region.create(
-      at: path, size: size, tracking: tracking, threads: threads, faults: faults, directorySynced: { trace.append(.directorySync) }
+      at: path, size: size, logSize: logSize, tracking: tracking, threads: threads, faults: faults, directorySynced: { trace.append(.directorySync) }
     ) {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults, failures: failures)
     }
@@ -68,7 +74,7 @@ package struct TracingFileMedium: FileMedium {
 /// earlier writes it was to make durable stay uncertain in the crash model.
 package final class FileCallFailure: @unchecked Sendable {
   package enum Call: Hashable, Sendable, CustomStringConvertible {
-    case write(RegionFileRole), read(RegionFileRole), synchronize(RegionFileRole), size(RegionFileRole)
+    case write(RegionFileRole), read(RegionFileRole), synchronize(RegionFileRole), size(RegionFileRole), resize(RegionFileRole)
 
     package var description: String {
       switch self {
@@ -76,6 +82,7 @@ package final class FileCallFailure: @unchecked Sendable {
       case .read(let file): return "a read of the \(file)"
       case .synchronize(let file): return "an fdatasync of the \(file)"
       case .size(let file): return "the size of the \(file)"
+      case .resize(let file): return "a change of the \(file)'s length"
       }
     }
   }

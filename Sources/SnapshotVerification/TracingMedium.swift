@@ -11,8 +11,11 @@ package enum TraceEvent: Equatable, Sendable {
   case fence
   /// A `pwrite` to one of a file region's files; durable after the next sync of that file.
   case fileWrite(file: RegionFileRole, offset: Int, bytes: [UInt8])
-  /// An `fdatasync` of one of a file region's files.
+  /// An `fdatasync` of one of a file region's files (on persistent memory, the `fsync` of the data
+  /// file that makes its length durable).
   case fileSync(file: RegionFileRole)
+  /// One of a region's files was made `length` bytes long; durable after the next sync of that file.
+  case fileResize(file: RegionFileRole, length: Int)
   /// The directory holding a new region's files was synced: their names are durable.
   case directorySync
   /// Creating the region returned: from here on its files must exist after a crash.
@@ -80,6 +83,18 @@ package struct TracingMedium<Inner: MemoryMedium>: MemoryMedium {
     trace.append(.fence)
     inner.fence()
   }
+
+  package var length: Int { inner.length }
+
+  package func resize(to length: Int) throws(Errno) {
+    try inner.resize(to: length)
+    trace.append(.fileResize(file: .data, length: length))
+  }
+
+  package func synchronizeLength() throws(Errno) {
+    trace.append(.fileSync(file: .data))
+    try inner.synchronizeLength()
+  }
 }
 
 /// Opens persistent-memory regions whose durable writes are recorded in a trace.
@@ -95,11 +110,11 @@ package enum TracingPersistentMemory {
       let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
       return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
         TracingMedium(
-          EmulatedCXL(memory: PersistentMemory(base: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults)
+          EmulatedCXL(memory: PersistentMemory(file: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults)
       })
     }
     return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
-      TracingMedium(PersistentMemory(base: $0, flushInstruction: flushInstruction), trace: trace, faults: faults)
+      TracingMedium(PersistentMemory(file: $0, flushInstruction: flushInstruction), trace: trace, faults: faults)
     })
   }
 }

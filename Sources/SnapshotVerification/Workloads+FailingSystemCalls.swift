@@ -27,6 +27,8 @@ extension Workload {
       }
     }
     workload.needsFileMedium = true
+    // A log of one page, so that a commit of many lines makes it grow.
+    workload.logSize = 4096
     return workload
   }
 }
@@ -35,6 +37,9 @@ extension Workload {
 private enum FailingCall: CaseIterable {
   /// The batch's write runs out of space: nothing was committed, and msync can be retried.
   case batchWriteOutOfSpace
+  /// A commit larger than the log cannot grow it for lack of space: nothing was written, and msync
+  /// can be retried.
+  case logGrowthOutOfSpace
   /// The batch's write or its fdatasync fails: the commit may or may not have reached the disk.
   case batchWrite, batchSync
   /// A checkpoint's write or sync of the data file, or its reset of the log, fails.
@@ -57,10 +62,11 @@ private enum FailingCall: CaseIterable {
     case .checkpointRead, .discardRead, .openRead, .openBatchesRead: return .read(.log)
     case .discardDataRead: return .read(.data)
     case .openSize: return .size(.log)
+    case .logGrowthOutOfSpace: return .resize(.log)
     }
   }
 
-  var errno: Errno { self == .batchWriteOutOfSpace ? .noSpace : .ioError }
+  var errno: Errno { self == .batchWriteOutOfSpace || self == .logGrowthOutOfSpace ? .noSpace : .ioError }
 
   /// Calls of the same kind that succeed first: opening reads the log's header before its batches.
   var skipped: Int { self == .openBatchesRead ? 1 : 0 }
@@ -71,6 +77,12 @@ private enum FailingCall: CaseIterable {
     let failures = recorder.fileFailures
     switch self {
     case .batchWriteOutOfSpace:
+      failures.arm(call, with: errno)
+      expectRefusal(recorder, "msync") { try recorder.msync() }
+      try recorder.msync()
+    case .logGrowthOutOfSpace:
+      recorder.region.fill(UInt8(truncatingIfNeeded: recorder.operations), at: 1024, count: 100 * 64)
+      recorder.count()
       failures.arm(call, with: errno)
       expectRefusal(recorder, "msync") { try recorder.msync() }
       try recorder.msync()

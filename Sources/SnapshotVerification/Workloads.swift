@@ -7,6 +7,8 @@ package struct Workload: Sendable {
   package var name: String
   /// The region size it runs on; small, so that every crash point can be explored.
   package var regionSize: Int
+  /// The redo log's resting size, when the workload needs one smaller than a commit of every line.
+  package var logSize: Int?
   /// How the region is tracked while the workload runs.
   package var tracking: Region.Tracking = .lines
   /// Whether threads share the region while the workload runs.
@@ -20,7 +22,8 @@ package struct Workload: Sendable {
   /// Runs the workload on a fresh region at `path`.
   package func record(_ configuration: Configuration, faults: Fault = [], seed: UInt64, path: String) throws -> Scenario {
     let recorder = try ScenarioRecorder(
-      path: .init(path), size: regionSize, backing: configuration.backing, journal: configuration.journal,
+      path: .init(path), size: regionSize, logSize: configuration.journal == .redo ? logSize : nil,
+      backing: configuration.backing, journal: configuration.journal,
       emulatingCXL: configuration.emulatesCXL, tracking: tracking, threads: threads, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
@@ -64,7 +67,7 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
+     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside
@@ -255,6 +258,38 @@ package struct Workload: Sendable {
       change(first: crossingStart(8), count: 8)
       try recorder.msync()
     }
+  }
+
+  /// Commits larger than the whole resting log (one page, for a region of 256 lines): the log grows for
+  /// each, and shrinks back at the next checkpoint, which the small commits after it force. Between
+  /// them, a commit of every line, a discard that reads lines back from a grown log, and a commit that
+  /// fits after a grown one. With the undo journal (whose log takes every line) the same commits.
+  package static func logGrowth(rounds: Int) -> Workload {
+    var workload = Workload(name: "commits larger than the log", regionSize: 16 << 10) { recorder, generator in
+      let region = recorder.region
+      let lineCount = region.size / 64
+      func change(lines: some Sequence<Int>) {
+        for line in lines {
+          region.store(UInt64.random(in: 0...UInt64.max, using: &generator), at: line * 64 + 8 * Int.random(in: 0..<8, using: &generator))
+          recorder.count()
+        }
+      }
+      for round in 0..<rounds {
+        // More lines than the resting log holds: every line on the first round, then a random range.
+        let count = round == 0 ? lineCount : Int.random(in: 70...lineCount, using: &generator)
+        let first = Int.random(in: 0...lineCount - count, using: &generator)
+        change(lines: first..<first + count)
+        try recorder.msync()
+        change(lines: (0..<3).map { _ in Int.random(in: 0..<lineCount, using: &generator) })
+        if round % 2 == 1 { try recorder.discard() } else { try recorder.msync() }
+        for _ in 0..<2 {
+          change(lines: (0..<Int.random(in: 10...40, using: &generator)).map { _ in Int.random(in: 0..<lineCount, using: &generator) })
+          try recorder.msync()
+        }
+      }
+    }
+    workload.logSize = 4096
+    return workload
   }
 
   /// C library routines writing a page-tracked region directly: memset, memmove and qsort.

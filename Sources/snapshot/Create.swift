@@ -19,11 +19,16 @@ struct Create: ParsableCommand {
   @Option(help: "The commit protocol: redo (one fence per msync) or undo (the paper's, three fences).")
   var journal: JournalArgument = .redo
 
+  @Option(
+    help: "The redo log's resting size (default: on pm a sixteenth of the data, at least 16M; on a file 16M); it grows for a larger commit until the next checkpoint.",
+    transform: ByteCount.parse)
+  var logSize: ByteCount?
+
   func run() throws {
     let region = try reportingErrors { () throws(SnapshotError) in
       try Region.create(
         at: FilePath(path), size: size.bytes,
-        options: .init(backing: medium.value, journal: journal.value))
+        options: .init(backing: medium.value, journal: journal.value, logSize: logSize?.bytes))
     }
     print("created \(path): \(region.size) bytes, medium \(region.backing), \(region.journalKind) journal")
     try reportingErrors { () throws(SnapshotError) in try region.close() }

@@ -27,8 +27,8 @@ struct Info: ParsableCommand {
         medium:      \(summary.medium)
         journal:     \(summary.journal)
         size:        \(summary.size) bytes
-        log:         \(summary.logSize) bytes
-        file:        \(summary.fileSize) bytes
+        log:         \(summary.logSize) bytes (rests at \(summary.restingLogSize))
+        files:       \(summary.fileSize) bytes
         epoch:       \(summary.epoch)
         checkpoint:  \(summary.checkpointEpoch.map { "epoch \($0)" } ?? "none (the undo journal's home copy is always current)")
         log state:   \(summary.logState)
@@ -45,6 +45,7 @@ struct InfoSummary: Codable {
   var journal: String
   var size: Int
   var logSize: Int
+  var restingLogSize: Int
   var fileSize: Int
   var epoch: UInt64
   var checkpointEpoch: UInt64?
@@ -58,6 +59,7 @@ struct InfoSummary: Codable {
     journal = info.journal.description
     size = info.size
     logSize = info.logSize
+    restingLogSize = info.restingLogSize
     fileSize = info.fileSize
     epoch = info.epoch
     checkpointEpoch = info.checkpointEpoch

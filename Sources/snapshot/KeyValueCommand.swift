@@ -116,7 +116,7 @@ struct StoreOptions: ParsableArguments {
   @Argument(help: "The store's region file.")
   var path: String
 
-  @Flag(help: "Create the store when the file does not exist.")
+  @Flag(help: "Create the store when the file does not exist, or in a region nothing was committed to.")
   var create = false
 
   @Option(help: "The region size, when creating (default 256M).", transform: ByteCount.parse)
@@ -128,17 +128,21 @@ struct StoreOptions: ParsableArguments {
   @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
   var index: IndexArgument?
 
+  @Option(help: "The redo log's resting size, when creating (default: on pm a sixteenth of the data, at least 16M; on a file 16M).", transform: ByteCount.parse)
+  var logSize: ByteCount?
+
   func openStore() throws(SnapshotError) -> SnapshotKV {
     if create, !FileManager.default.fileExists(atPath: path) {
       return try SnapshotKV.create(
         at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, backing: (medium ?? .auto).value,
-        index: (index ?? .ordered).value)
+        logSize: logSize?.bytes, index: (index ?? .ordered).value)
     }
-    let store = try SnapshotKV.open(at: FilePath(path))
+    let store = try create ? openOrFormat() : SnapshotKV.open(at: FilePath(path))
     // Options that only creation can honour must not be dropped without a word.
     var conflicts: [String] = []
     if let medium = medium?.value, medium != store.region.backing { conflicts.append("--medium \(self.medium!) (it is \(store.region.backing))") }
     if let index = index?.value, index != store.index { conflicts.append("--index \(self.index!) (it is \(store.index))") }
+    if logSize != nil { conflicts.append("--log-size \(logSize!)") }
     // The region's size is the one asked for rounded up to whole pages.
     if let size, size.bytes > store.region.size || store.region.size - size.bytes >= 4096 {
       conflicts.append("--size \(size) (it is \(ByteCount(bytes: store.region.size)))")
@@ -150,6 +154,22 @@ struct StoreOptions: ParsableArguments {
         + "leave the option out, or choose a new path")
     }
     return store
+  }
+
+  /// The store in an existing region; with `--create`, a region nothing was ever committed to (made
+  /// by `snapshot create`) gets an empty store, as a new file would. A region holding anything else
+  /// is never formatted.
+  private func openOrFormat() throws(SnapshotError) -> SnapshotKV {
+    let region = try Region.open(at: FilePath(path))
+    do throws(SnapshotError) {
+      if region.epoch == 0 {
+        return try SnapshotKV(formatting: region, index: (index ?? .ordered).value)
+      }
+      return try SnapshotKV(region: region)
+    } catch {
+      try? region.close()
+      throw error
+    }
   }
 }
 

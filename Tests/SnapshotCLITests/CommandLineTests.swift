@@ -23,7 +23,7 @@ import SnapshotTestSupport
     #expect(decoded?["size"] as? Int == 1 << 20)
     #expect(decoded?["epoch"] as? Int == 0)
     #expect(decoded?["medium"] as? String == "pm")
-    #expect(decoded?["formatVersion"] as? Int == 1)
+    #expect(decoded?["formatVersion"] as? Int == 2)
     #expect(decoded?["needsRecovery"] as? Bool == false)
 
     let verified = try runSnapshot(["verify", path])
@@ -97,6 +97,29 @@ import SnapshotTestSupport
 }
 
 @Suite struct KeyValueCommandLineTests {
+  /// `snapshot create` then `kv --create`: the store goes into the region nothing was committed to;
+  /// a region that holds data is never formatted.
+  @Test func createMakesAStoreInAnEmptyRegion() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region").string
+    #expect(try runSnapshot(["create", path, "--size", "4M"]).status == 0)
+    let refused = try runSnapshot(["kv", "put", path, "a", "1"])
+    #expect(refused.status != 0)
+    #expect(refused.standardError.contains("--create"))
+    #expect(try runSnapshot(["kv", "put", path, "a", "1", "--create"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", "put", path, "b", "2", "--create"]).standardOutput == "ok\n")
+    #expect(try runSnapshot(["kv", "get", path, "a"]).standardOutput == "1\n")
+
+    let written = directory.file("written")
+    let region = try Region.create(at: written, size: 1 << 20)
+    region.store(UInt64(7), at: 0)
+    try region.msync()
+    try region.close()
+    let kept = try runSnapshot(["kv", "put", written.string, "a", "1", "--create"])
+    #expect(kept.status != 0)
+    #expect(try Region.open(at: written).load(UInt64.self, at: 0) == 7)
+  }
+
   @Test func singleCommandsAndBatch() throws {
     let directory = TestDirectory()
     let path = directory.file("store").string

@@ -208,8 +208,8 @@ import SnapshotTestSupport
   func commitsWithEachFlushInstruction(instruction: CacheLineFlushInstruction) throws {
     let directory = TestDirectory()
     let path = directory.file("region")
-    let region = try Region.create(at: path, size: 8192, options: .init()) { base in
-      PersistentMemory(base: base, flushInstruction: instruction)
+    let region = try Region.create(at: path, size: 8192, options: .init()) { file in
+      PersistentMemory(file: file, flushInstruction: instruction)
     }
     region.fill(0x42, at: 100, count: 500)
     try region.msync()

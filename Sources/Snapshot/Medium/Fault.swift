@@ -40,6 +40,11 @@ package struct Fault: OptionSet, Sendable, Hashable {
   /// Threads: msync takes the changed lines without holding back changes on other threads (it neither
   /// waits for those in progress nor keeps new ones from starting).
   package static let commitDuringChanges = Fault(rawValue: 1 << 13)
+  /// A log grown for a large batch is not made durable (its new length) before the batch is written.
+  package static let skipLengthSync = Fault(rawValue: 1 << 14)
+  /// A grown log is cut back to its resting size after the checkpoint's home writes, before the
+  /// checkpoint word (on a file, the log header's reset) that retires its batches.
+  package static let restLogBeforeCheckpoint = Fault(rawValue: 1 << 15)
 }
 
 extension MemoryMedium {

@@ -36,7 +36,7 @@ struct MemoryMapping {
     return mapping
   }
 
-  private static func map(length: Int, protection: Int32, flags: Int32, file: Int32) throws(Errno) -> MemoryMapping {
+  fileprivate static func map(length: Int, protection: Int32, flags: Int32, file: Int32) throws(Errno) -> MemoryMapping {
     let address = mmap(nil, max(length, 1), protection, flags, file, 0)
     guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
     return MemoryMapping(base: address, length: length)
@@ -44,5 +44,31 @@ struct MemoryMapping {
 
   func unmap() {
     munmap(base, max(length, 1))
+  }
+}
+
+extension MemoryMapping {
+  /// Reserves `length` bytes of address space without memory behind them (`PROT_NONE`): a range
+  /// another mapping can later be placed into with `MAP_FIXED`.
+  static func reserve(length: Int) throws(Errno) -> MemoryMapping {
+    try map(length: length, protection: PROT_NONE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, file: -1)
+  }
+
+  /// Maps `[offset, offset + length)` of `file` shared at `address`, replacing what was mapped there
+  /// (a part of a reservation). Populated when writable, as `shared` is.
+  static func shared(
+    _ file: FileDescriptor, offset: Int, length: Int, writable: Bool, at address: UnsafeMutableRawPointer
+  ) throws(Errno) {
+    let mapped = mmap(
+      address, length, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+      MAP_SHARED | MAP_FIXED | (writable ? MAP_POPULATE : 0), file.rawValue, off_t(offset))
+    guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
+    _ = madvise(address, length, MADV_DONTFORK)
+  }
+
+  /// Returns `[address, address + length)` to reserved address space, dropping what was mapped there.
+  static func unreserve(at address: UnsafeMutableRawPointer, length: Int) throws(Errno) {
+    let mapped = mmap(address, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
+    guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
   }
 }

@@ -12,9 +12,12 @@ public struct RegionInfo: Sendable, Equatable {
   public var journal: Region.Journal
   /// The number of data bytes.
   public var size: Int
-  /// The size of the log in bytes: the log area on persistent memory, the log file on a file.
+  /// The size of the log in bytes as it is now: the log area at the end of the data file on
+  /// persistent memory, the log file on a file.
   public var logSize: Int
-  /// The size of the data file in bytes.
+  /// The size the redo log rests at between checkpoints; it grows only for a commit larger than that.
+  public var restingLogSize: Int
+  /// The size of the region's files together in bytes: the data file and, on a file, the log file.
   public var fileSize: Int
   /// The epoch of the last commit the file holds, counting commits recovery would complete.
   public var epoch: UInt64
@@ -68,23 +71,26 @@ extension Region {
     let plan: RecoveryPlan
     let checkpoint: UInt64?
     let logSize: Int
+    let fileSize: Int
     switch file.storage {
     case .mapped(let mapping):
-      let medium = PersistentMemory(base: mapping.base)
+      let medium = PersistentMemory(file: mapping)
       plan = try planRecovery(memory: medium, header: header, path: path.string)
       checkpoint = header.journal.memoryLayout.checkpointEpoch(
         controlWord: medium.loadWord(at: RegionHeader.controlOffset), salt: header.salt)
-      logSize = header.logSize
+      logSize = mapping.length - header.logOffset
+      fileSize = mapping.length
     case .logFile(let log):
       let medium = FileStorage(data: file.descriptor, log: log)
       let (filePlan, logHeader) = try FileRedoJournal.planRecovery(medium: medium, header: header, logPath: file.logPath)
       plan = filePlan
       checkpoint = logHeader.checkpointEpoch
       logSize = (try? medium.size(of: .log)) ?? 0
+      fileSize = header.restingFileSize + logSize
     }
     let info = RegionInfo(
-      path: path.string, formatVersion: RegionHeader.formatVersion, backing: header.backing,
-      journal: header.journal, size: header.dataSize, logSize: logSize, fileSize: header.fileSize,
+      path: path.string, formatVersion: header.version, backing: header.backing,
+      journal: header.journal, size: header.dataSize, logSize: logSize, restingLogSize: header.logSize, fileSize: fileSize,
       epoch: plan.epoch, checkpointEpoch: checkpoint, pendingRecovery: plan.report.outcome)
     return (info, plan, header)
   }

@@ -71,14 +71,22 @@ extension Region {
     public var tracking: Tracking
     /// Whether this handle is used by one thread at a time or by many at once; not recorded in the file.
     public var threads: Threads
+    /// The redo log's resting size in bytes (rounded up to 4 KiB, at most what a commit of every line
+    /// needs); nil for the default: on persistent memory a sixteenth of the data and at least 16 MiB, on a file 16 MiB. A commit larger
+    /// than the log still succeeds: the log grows for it and shrinks back at the next checkpoint. A
+    /// smaller log makes checkpoints more frequent. The undo journal takes no log size.
+    public var logSize: Int?
 
-    /// Creates options; the defaults are the automatic backing, the redo journal, line tracking and one
-    /// thread at a time.
-    public init(backing: Backing? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one) {
+    /// Creates options; the defaults are the automatic backing, the redo journal, line tracking, one
+    /// thread at a time and the default log size.
+    public init(
+      backing: Backing? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one, logSize: Int? = nil
+    ) {
       self.backing = backing
       self.journal = journal
       self.tracking = tracking
       self.threads = threads
+      self.logSize = logSize
     }
 
     func resolvedBacking(for path: FilePath) -> Backing {

@@ -64,8 +64,8 @@ public final class Region {
   /// With the redo journal, the log size in bytes after which msync checkpoints first (the home copy
   /// catches up and the log starts over). A larger value makes checkpoints rarer, longer, and lets a
   /// line committed many times be written home once; a smaller one bounds the log that recovery
-  /// replays after a crash. Defaults: 64 MiB on persistent memory (at most the log's size), 16 MiB on a
-  /// file. Nil for the undo journal, whose home copy is current after every msync.
+  /// replays after a crash. Defaults: 64 MiB on persistent memory, 16 MiB on a file, or the log's
+  /// resting size if smaller. Nil for the undo journal, whose home copy is current after every msync.
   public var checkpointThreshold: Int? {
     get { (journal as? any CheckpointingJournal)?.checkpointThreshold }
     set {
@@ -78,10 +78,12 @@ public final class Region {
   ///
   /// All space is allocated up front, so that a full file system is reported here as
   /// ``SnapshotError/noSpace(path:needed:)`` and never later as SIGBUS. On persistent memory the file
-  /// holds a 4 KiB header, the data, and a log sized for the largest possible commit, so that no msync
-  /// can overflow it: about 1.13 times the data size for the redo journal and 1.25 times for the undo
-  /// journal. On an ordinary file the data file holds the header and the data, and the log lives beside
-  /// it in `PATH-log`.
+  /// holds a 4 KiB header, the data, and the log; on an ordinary file the data file holds the header
+  /// and the data, and the log lives beside it in `PATH-log`. The redo journal's log rests at
+  /// ``CreateOptions/logSize`` (by default a sixteenth of the data and at least 16 MiB on persistent memory, 16 MiB on a file), grows for a
+  /// commit larger than that (allocated before any byte of it is written, so a full file system fails
+  /// that msync with nothing changed) and shrinks back at the next checkpoint. The undo journal's log
+  /// is sized for a commit of every line: about 1.25 times the data.
   public static func create(
     at path: FilePath, size: Int, options: CreateOptions = CreateOptions()
   ) throws(SnapshotError) -> Region {
@@ -90,11 +92,12 @@ public final class Region {
     guard directory.isEmpty || FileSystemKind.isDirectory(directory.string) else {
       throw .directoryNotFound(path: directory.string)
     }
-    let header = try RegionHeader.new(size: size, backing: options.resolvedBacking(for: path), journal: options.journal)
+    let header = try RegionHeader.new(
+      size: size, backing: options.resolvedBacking(for: path), journal: options.journal, logSize: options.logSize)
     switch header.backing {
     case .persistentMemory:
       return try create(
-        at: path, header: header, tracking: options.tracking, threads: options.threads, memory: { PersistentMemory(base: $0) })
+        at: path, header: header, tracking: options.tracking, threads: options.threads, memory: { PersistentMemory(file: $0) })
     case .file:
       return try create(
         at: path, header: header, tracking: options.tracking, threads: options.threads, files: { FileStorage(data: $0, log: $1) })
@@ -112,7 +115,7 @@ public final class Region {
     let file = try RegionFile.open(at: path, access: .readWrite)
     switch file.storage {
     case .mapped(let mapping):
-      return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(base: mapping.base))
+      return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(file: mapping))
     case .logFile(let log):
       return try Region(path: path, file: file, tracking: tracking, threads: threads, files: FileStorage(data: file.descriptor, log: log))
     }

@@ -16,8 +16,8 @@ final class RegionFile {
 
   /// How the durable copy is reached, by medium.
   enum Storage {
-    /// Persistent memory: the whole file, mapped shared.
-    case mapped(MemoryMapping)
+    /// Persistent memory: the whole file, mapped shared, with room to grow its log.
+    case mapped(MappedFile)
     /// Files: the log, `PATH-log`, beside the data file.
     case logFile(FileDescriptor)
   }
@@ -69,7 +69,7 @@ final class RegionFile {
         link(temporary, path) == 0 ? nil : Errno(rawValue: errno)
       }) { descriptor throws(SnapshotError) in
         try SnapshotError.step(path, "lock") { () throws(Errno) in _ = try descriptor.tryLock(.exclusive) }
-        try allocate(descriptor, bytes: header.fileSize, path: path)
+        try allocate(descriptor, bytes: header.restingFileSize, path: path)
         try SnapshotError.step(path, "write header") { () throws(Errno) in try descriptor.writeAll(header.encoded() + control, at: 0) }
       }
       do throws(SnapshotError) {
@@ -81,7 +81,7 @@ final class RegionFile {
           .logFile(log)
         } else {
           .mapped(try SnapshotError.step(path, "mmap") { () throws(Errno) in
-            try MemoryMapping.shared(descriptor, length: header.fileSize, writable: true)
+            try MappedFile(descriptor, length: header.restingFileSize, largest: header.largestFileSize, writable: true)
           })
         }
         return RegionFile(path: path, descriptor: descriptor, header: header, storage: storage)
@@ -135,7 +135,7 @@ final class RegionFile {
   /// so that appending a batch later overwrites blocks the file system already holds and a sync
   /// flushes data only.
   private static func writeInitialLog(_ descriptor: FileDescriptor, header: RegionHeader, path: String) throws(SnapshotError) {
-    let capacity = LogFileHeader.batchesOffset + header.initialLogCapacity
+    let capacity = LogFileHeader.batchesOffset + header.logSize
     try allocate(descriptor, bytes: capacity, path: path)
     let logHeader = LogFileHeader(regionSalt: header.salt, logSalt: .random(in: 1...UInt64.max), checkpointEpoch: 0)
     try SnapshotError.step(path, "write") { () throws(Errno) in
@@ -161,8 +161,9 @@ final class RegionFile {
   }
 
   /// Opens, locks and checks an existing region: header magic, version and checksum, then the file
-  /// size the header implies. Nothing is mapped until the size is known to be right, so a truncated
-  /// file cannot raise SIGBUS.
+  /// size the header implies (on persistent memory, whole pages between the resting size and the
+  /// largest the log can make it). Nothing is mapped until the size is known to be right, so a
+  /// truncated file cannot raise SIGBUS.
   static func open(at filePath: FilePath, access: Access) throws(SnapshotError) -> RegionFile {
     let path = filePath.string
     let descriptor = try openDescriptor(path, access: access, missing: .fileNotFound(path: path))
@@ -185,16 +186,18 @@ final class RegionFile {
         throw SnapshotError.truncated(path: path, size: size, expected: Int64(RegionHeader.pageSize))
       }
       let header = try RegionHeader.decode(prefix, path: path)
-      let expected = Int64(header.fileSize)
+      let expected = Int64(header.restingFileSize)
       if size < expected { throw SnapshotError.truncated(path: path, size: size, expected: expected) }
-      if size > expected { throw SnapshotError.sizeMismatch(path: path, size: size, expected: expected) }
+      if size > Int64(header.largestFileSize) || size % Int64(RegionHeader.pageSize) != 0 {
+        throw SnapshotError.sizeMismatch(path: path, size: size, expected: expected)
+      }
       switch header.backing {
       case .persistentMemory:
         if access == .readWrite {
           try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)
         }
         let mapping = try SnapshotError.step(path, "mmap") { () throws(Errno) in
-          try MemoryMapping.shared(descriptor, length: header.fileSize, writable: access == .readWrite)
+          try MappedFile(descriptor, length: Int(size), largest: header.largestFileSize, writable: access == .readWrite)
         }
         return RegionFile(path: path, descriptor: descriptor, header: header, storage: .mapped(mapping))
       case .file:

@@ -13,16 +13,23 @@
 /// | 17 | 1 | journal |
 /// | 18 | 6 | zero |
 /// | 24 | 8 | data size in bytes |
-/// | 32 | 8 | log size in bytes |
+/// | 32 | 8 | resting log size in bytes (format 1: the log area on persistent memory, 0 on a file) |
 /// | 40 | 8 | salt: a random number mixed into every log checksum |
 /// | 48 | 16 | zero |
 ///
 /// Every format version keeps the magic, the version and this checksum where they are, so a version
 /// number is believed only under a checksum that holds: a damaged header is reported as damaged, not
 /// as a file from another version.
+///
+/// Format 2 bounds the redo log: it rests at the size recorded here and grows only for a commit that
+/// does not fit, back to this size at the next checkpoint (on persistent memory the log is the end of
+/// the data file, so the file is between `restingFileSize` and `largestFileSize` long). Format 1 files
+/// open as format 2 files whose log rests at the size format 1 gave it.
 package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
-  package static let formatVersion: UInt32 = 1
+  package static let formatVersion: UInt32 = 2
+  /// The format versions this library opens.
+  static let readableVersions: ClosedRange<UInt32> = 1...2
   /// The header page: this line, the journal's control line, and padding to a page boundary.
   static let pageSize = 4096
   /// Where the journal's control line starts.
@@ -33,20 +40,31 @@ package struct RegionHeader: Equatable, Sendable {
   package var backing: Region.Backing
   package var journal: Region.Journal
   package var dataSize: Int
+  /// The size the log rests at between checkpoints: on persistent memory the log area at the end of
+  /// the data file, on a file the batch area of the log file.
   package var logSize: Int
   package var salt: UInt64
+  /// The format version the file was written in.
+  package var version: UInt32 = formatVersion
 
   package var dataOffset: Int { Self.pageSize }
   package var logOffset: Int { Self.pageSize + dataSize }
-  var fileSize: Int { logOffset + logSize }
   package var lineCount: Int { dataSize / 64 }
+
+  /// The data file's size while the log rests.
+  var restingFileSize: Int { backing == .file ? logOffset : logOffset + logSize }
+  /// The largest the data file can be: on persistent memory, with a log grown for a commit of every
+  /// line.
+  var largestFileSize: Int { backing == .file ? logOffset : logOffset + largestLogSize }
+  /// The log a commit of every line needs: what the log grows to at most.
+  var largestLogSize: Int { journal.memoryLayout.logSize(lineCount: lineCount) }
 
   /// The 64 bytes of the header line.
   func encoded() -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: 64)
     bytes.withUnsafeMutableBytes { raw in
       raw.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt64.self)
-      raw.storeBytes(of: Self.formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
+      raw.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
       raw[16] = backing.rawValue
       raw[17] = journal.rawValue
       raw.storeBytes(of: UInt64(dataSize).littleEndian, toByteOffset: 24, as: UInt64.self)
@@ -77,7 +95,7 @@ package struct RegionHeader: Equatable, Sendable {
       throw .headerCorrupt(path: path, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
     }
     let version = halfWord(8)
-    guard version == formatVersion else {
+    guard readableVersions.contains(version) else {
       throw .unsupportedFormatVersion(path: path, found: version, supported: formatVersion)
     }
     guard let backing = Region.Backing(rawValue: raw[16]) else {
@@ -91,18 +109,25 @@ package struct RegionHeader: Equatable, Sendable {
     guard dataSize > 0, dataSize % UInt64(pageSize) == 0, dataSize <= UInt64(maximumDataSize) else {
       throw .headerCorrupt(path: path, reason: "impossible data size \(dataSize)")
     }
-    let header = RegionHeader(
-      backing: backing, journal: journal, dataSize: Int(dataSize), logSize: 0, salt: word(40))
-    guard logSize == UInt64(header.requiredLogSize) else {
-      throw .headerCorrupt(path: path, reason: "log size \(logSize) does not fit data size \(dataSize)")
+    var header = RegionHeader(
+      backing: backing, journal: journal, dataSize: Int(dataSize), logSize: 0, salt: word(40), version: version)
+    if version == 1 && backing == .file {
+      // Format 1 recorded no log size for a file; its log file rested at this size.
+      header.logSize = min(header.largestLogSize, defaultRestingLogSize)
+    } else {
+      guard header.allowedLogSizes.contains(Int(clamping: logSize)), logSize % UInt64(pageSize) == 0 else {
+        throw .headerCorrupt(path: path, reason: "log size \(logSize) does not fit data size \(dataSize)")
+      }
+      header.logSize = Int(logSize)
     }
-    return RegionHeader(
-      backing: backing, journal: journal, dataSize: Int(dataSize), logSize: Int(logSize), salt: word(40))
+    return header
   }
 
-  /// A new region's header: `size` rounded up to whole pages, a random salt, and the log size the
-  /// journal needs.
-  static func new(size: Int, backing: Region.Backing, journal: Region.Journal) throws(SnapshotError) -> RegionHeader {
+  /// A new region's header: `size` rounded up to whole pages, a random salt, and the log's resting size:
+  /// `logSize` if given, else the default policy (`defaultLogSize(dataSize:)`), rounded up to pages and
+  /// at most what a commit of every line needs. The undo journal's log is always that large: it logs
+  /// at the first store to a line, where a full log could not grow.
+  static func new(size: Int, backing: Region.Backing, journal: Region.Journal, logSize: Int? = nil) throws(SnapshotError) -> RegionHeader {
     guard size > 0 else { throw .invalidSize(requested: size, reason: "a region needs at least one byte") }
     guard size <= maximumDataSize else {
       throw .invalidSize(requested: size, reason: "larger than the largest region (\(maximumDataSize) bytes)")
@@ -110,21 +135,32 @@ package struct RegionHeader: Equatable, Sendable {
     guard backing == .persistentMemory || journal == .redo else {
       throw .invalidOptions(reason: "a region on a file uses the redo journal; choose --journal redo or the pm medium")
     }
+    if let logSize, logSize <= 0 {
+      throw .invalidSize(requested: logSize, reason: "a log needs at least one byte")
+    }
+    if logSize != nil && journal == .undo {
+      throw .invalidOptions(reason: "the undo journal's log is sized for a commit of every line (it logs at the first store to a line, where a full log could not grow); leave out the log size, or choose the redo journal")
+    }
     var header = RegionHeader(
       backing: backing, journal: journal, dataSize: roundUp(size, to: pageSize), logSize: 0, salt: .random(in: 1...UInt64.max))
-    header.logSize = header.requiredLogSize
+    let requested = logSize ?? Self.defaultLogSize(dataSize: header.dataSize, backing: backing)
+    header.logSize = journal == .undo ? header.largestLogSize : min(roundUp(requested, to: pageSize), header.largestLogSize)
     return header
   }
 
-  /// The log size in the data file: on persistent memory enough for the largest possible commit; on a
-  /// file none, since the log is a file of its own that grows when a commit needs it.
-  var requiredLogSize: Int {
-    backing == .file ? 0 : journal.memoryLayout.logSize(lineCount: lineCount)
+  /// The resting log size chosen when none is given. On persistent memory a sixteenth of the data, at
+  /// least 16 MiB, so that the file is little larger than the data, and a checkpoint (at 64 MiB of log
+  /// at most) writes many commits home at once. On a file 16 MiB, the log its checkpoints let grow:
+  /// more would never be used.
+  static func defaultLogSize(dataSize: Int, backing: Region.Backing) -> Int {
+    backing == .file ? defaultRestingLogSize : max(defaultRestingLogSize, dataSize / 16)
   }
 
-  /// How much of a new log file is written ahead: room for the commits between two checkpoints, or
-  /// for the largest possible commit if that is less.
-  package var initialLogCapacity: Int {
-    min(RedoJournalLayout.logSize(lineCount: lineCount), FileRedoJournal<FileStorage>.defaultCheckpointThreshold)
+  static let defaultRestingLogSize = 16 << 20
+
+  /// The resting log sizes a header may record: whole pages, from one page to a commit of every line;
+  /// the undo journal's log is always that largest size.
+  private var allowedLogSizes: ClosedRange<Int> {
+    journal == .undo ? largestLogSize...largestLogSize : Self.pageSize...largestLogSize
   }
 }

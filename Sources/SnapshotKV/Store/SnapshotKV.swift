@@ -27,11 +27,12 @@ public final class SnapshotKV {
 
   static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
 
-  /// Creates a store in a new region at `path`.
+  /// Creates a store in a new region at `path`; `backing` and `logSize` are the region's
+  /// (``Region/CreateOptions``).
   public static func create(
-    at path: FilePath, size: Int, backing: Region.Backing? = nil, index: Index = .ordered, autocommit: Bool = true
+    at path: FilePath, size: Int, backing: Region.Backing? = nil, logSize: Int? = nil, index: Index = .ordered, autocommit: Bool = true
   ) throws(SnapshotError) -> SnapshotKV {
-    let region = try Region.create(at: path, size: size, options: .init(backing: backing))
+    let region = try Region.create(at: path, size: size, options: .init(backing: backing, logSize: logSize))
     do {
       return try SnapshotKV(formatting: region, index: index, autocommit: autocommit)
     } catch {
@@ -82,7 +83,7 @@ public final class SnapshotKV {
     guard backend.heap.isFormatted, region.load(UInt64.self, at: rootRecord) == Self.magic,
       let index = Index(rawValue: UInt8(truncatingIfNeeded: region.load(UInt64.self, at: rootRecord + 8)))
     else {
-      throw .invalidOptions(reason: "\(region.path): the region holds no key-value store (create one with snapshot kv --create)")
+      throw .invalidOptions(reason: "\(region.path): the region holds no key-value store (snapshot kv put PATH KEY VALUE --create makes one in a new file, or in a region nothing was committed to)")
     }
     let root = try backend.memory.loadAllocation(at: rootRecord + 16, length: 32, "the index's root record")
     storeIndex = StoreIndex(index, backend: backend, root: root)

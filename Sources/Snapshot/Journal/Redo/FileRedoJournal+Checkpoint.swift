@@ -47,4 +47,16 @@ extension FileRedoJournal {
       throw .commitFailed(path: path, operation: "reset the log", errno: error)
     }
   }
+
+  /// Cuts a log file grown for a large batch back to its resting size, once its header's reset has
+  /// retired the batches in it. Not synced: if a crash undoes the cut, the longer log holds only
+  /// retired batches. Returns whether the log is at its resting size; a cut that fails leaves it
+  /// longer, which costs space, not data.
+  @discardableResult
+  static func restLog(medium: Medium, header: RegionHeader) -> Bool {
+    let resting = LogFileHeader.batchesOffset + header.logSize
+    guard let size = try? medium.size(of: .log) else { return false }
+    guard size > resting else { return true }
+    return (try? medium.resize(.log, to: resting)) != nil
+  }
 }

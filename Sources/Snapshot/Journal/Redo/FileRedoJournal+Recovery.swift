@@ -21,6 +21,7 @@ extension FileRedoJournal {
     }
     if !medium.faults.contains(.skipRetire) {
       try resetLog(&current, epoch: plan.epoch, medium: medium, path: logPath)
+      restLog(medium: medium, header: header)
     }
     return (plan, current)
   }
@@ -37,8 +38,8 @@ extension FileRedoJournal {
     } catch {
       throw .system(path: logPath, operation: "read", errno: error)
     }
-    // The log file never shrinks below the capacity written at creation, whatever a crash does.
-    let minimumSize = LogFileHeader.batchesOffset + header.initialLogCapacity
+    // The log file never shrinks below its resting size, written at creation, whatever a crash does.
+    let minimumSize = LogFileHeader.batchesOffset + header.logSize
     guard logSize >= minimumSize else {
       throw .truncated(path: logPath, size: Int64(logSize), expected: Int64(minimumSize))
     }

@@ -8,7 +8,12 @@ import SystemPackage
 /// - Checkpoint (before a batch that would take the log past `checkpointThreshold` bytes or past the
 ///   space written ahead for it, at close, on `Region.checkpoint()`, after recovery): the newest logged version of every line is written into the data file, which is
 ///   `fdatasync`ed; then the log header is rewritten in one sector with a new salt and the checkpoint
-///   epoch, and the log `fdatasync`ed. The new salt invalidates every old batch at once.
+///   epoch, and the log `fdatasync`ed. The new salt invalidates every old batch at once. A log grown
+///   for a large batch is then cut back to its resting size (not synced: a longer log after a crash
+///   holds only retired batches).
+/// - A batch larger than the whole resting log: after the checkpoint, the log file is allocated for
+///   it before any byte is written (a full file system fails the msync with nothing changed); the
+///   batch's own `fdatasync` makes the new length durable with it, so a commit still costs one.
 /// - A failed write or sync leaves the handle unusable: the kernel may have dropped the pages it could
 ///   not write, so retrying could report success for data that is gone. Every later commit throws the
 ///   first error; reopening recovers the last acknowledged commit. Only running out of space while
@@ -27,8 +32,11 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   /// Where the next batch goes in the log file.
   private var tail = LogFileHeader.batchesOffset
   /// The log file's size: batches up to it overwrite blocks the file system already holds, so they
-  /// cannot run out of space. Only a batch larger than the whole log makes it grow.
+  /// cannot run out of space. Only a batch larger than the whole log makes it grow, until the next
+  /// checkpoint.
   private var capacity: Int
+  /// The log file's size at rest.
+  private var restingCapacity: Int { LogFileHeader.batchesOffset + header.logSize }
   /// Where each batch since the last checkpoint starts, relative to the first batch.
   private var batches: [Int] = []
   private var batch: [UInt8] = []
@@ -46,7 +54,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     self.logPath = logPath
     self.logHeader = logHeader
     self.epoch = logHeader.checkpointEpoch
-    self.checkpointThreshold = Self.defaultCheckpointThreshold
+    self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
     self.scratch = try LineBitmap(lineCount: header.lineCount)
   }
 
@@ -69,6 +77,14 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     if tail - LogFileHeader.batchesOffset >= checkpointThreshold || tail + size > capacity {
       try checkpoint()
     }
+    if tail + size > capacity {
+      let grown = roundUp(tail + size, to: RegionHeader.pageSize)
+      do { try medium.resize(.log, to: grown) } catch {
+        throw error == .noSpace || error == .fileTooLarge
+          ? .noSpace(path: logPath, needed: Int64(grown)) : .system(path: logPath, operation: "allocate", errno: error)
+      }
+      capacity = grown
+    }
     let next = epoch + 1
     assembleBatch(lines, runCount: runCount, epoch: next)
     linesRead()
@@ -88,7 +104,6 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     batches.append(tail - LogFileHeader.batchesOffset)
     tail += batch.count
     bytesWritten += batch.count
-    capacity = max(capacity, tail)
     epoch = next
   }
 
@@ -151,6 +166,9 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
         let lines = try Self.writeHome(batches: batches, log: reader, medium: medium, header: header, written: scratch, path: logPath)
         bytesWritten += lines * 64
       }
+      if medium.faults.contains(.restLogBeforeCheckpoint) {
+        Self.restLog(medium: medium, header: header)
+      }
       try Self.resetLog(&logHeader, epoch: epoch, medium: medium, path: logPath)
       bytesWritten += LogFileHeader.size
     } catch {
@@ -158,6 +176,9 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     }
     batches.removeAll(keepingCapacity: true)
     tail = LogFileHeader.batchesOffset
+    if capacity > restingCapacity, Self.restLog(medium: medium, header: header) {
+      capacity = restingCapacity
+    }
   }
 
   private func reader(over bytes: UnsafeRawBufferPointer) -> RedoLogReader {

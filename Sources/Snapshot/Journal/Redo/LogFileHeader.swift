@@ -14,6 +14,8 @@
 /// Batches follow from offset 4096, in the format of `RedoJournalLayout`, with the log's salt.
 package struct LogFileHeader: Equatable {
   static let magic: UInt64 = 0x3147_4F4C_5041_4E53  // "SNAPLOG1"
+  /// The log file's own format version: unchanged since the region header's format 1.
+  package static let formatVersion: UInt32 = 1
   static let size = 512
   /// Where the first batch starts.
   package static let batchesOffset = 4096
@@ -26,7 +28,7 @@ package struct LogFileHeader: Equatable {
     var bytes = [UInt8](repeating: 0, count: Self.size)
     bytes.withUnsafeMutableBytes { raw in
       raw.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt64.self)
-      raw.storeBytes(of: RegionHeader.formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
+      raw.storeBytes(of: Self.formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
       raw.storeBytes(of: regionSalt.littleEndian, toByteOffset: 16, as: UInt64.self)
       raw.storeBytes(of: logSalt.littleEndian, toByteOffset: 24, as: UInt64.self)
       raw.storeBytes(of: checkpointEpoch.littleEndian, toByteOffset: 32, as: UInt64.self)
@@ -50,8 +52,8 @@ package struct LogFileHeader: Equatable {
       throw .logCorrupt(path: path, reason: "the log header fails its checksum")
     }
     let version = UInt32(truncatingIfNeeded: word(8))
-    guard version == RegionHeader.formatVersion else {
-      throw .unsupportedFormatVersion(path: path, found: version, supported: RegionHeader.formatVersion)
+    guard version == Self.formatVersion else {
+      throw .unsupportedFormatVersion(path: path, found: version, supported: Self.formatVersion)
     }
     guard word(16) == regionSalt else {
       throw .logCorrupt(path: path, reason: "the log file belongs to another region")

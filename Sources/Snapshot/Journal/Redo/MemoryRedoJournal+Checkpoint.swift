@@ -31,4 +31,13 @@ extension MemoryRedoJournal {
     medium.fence(unless: .dropCheckpointFence)
     return lines
   }
+
+  /// Cuts a log grown for a large batch back to its resting size, once a durable checkpoint has
+  /// retired the batches in it. Not synced: if a crash undoes the cut, the longer log holds only
+  /// retired batches. A cut that fails leaves the log longer, which costs space, not data.
+  static func restLog(medium: Medium, header: RegionHeader) {
+    let resting = header.logOffset + header.logSize
+    guard medium.length > resting else { return }
+    try? medium.resize(to: resting)
+  }
 }

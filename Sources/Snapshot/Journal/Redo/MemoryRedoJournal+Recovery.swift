@@ -4,7 +4,7 @@ extension MemoryRedoJournal {
   /// The log in the mapping, for reading.
   static func reader(medium: Medium, header: RegionHeader) -> RedoLogReader {
     RedoLogReader(
-      base: medium.base + header.logOffset, size: header.logSize, salt: header.salt, lineCount: header.lineCount,
+      base: medium.base + header.logOffset, size: medium.length - header.logOffset, salt: header.salt, lineCount: header.lineCount,
       skipChecksum: medium.faults.contains(.skipChecksum))
   }
 
@@ -23,11 +23,12 @@ extension MemoryRedoJournal {
   /// checkpoints. A crash before the checkpoint word is durable leaves the log as it was, and replaying
   /// again writes the same bytes.
   static func applyRecovery(_ plan: RecoveryPlan, medium: Medium, header: RegionHeader) throws(Errno) {
-    guard case .replay(let batches) = plan.work else { return }
-    let written = try LineBitmap(lineCount: header.lineCount)
-    writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
-    if !medium.faults.contains(.skipRetire) {
+    if case .replay(let batches) = plan.work {
+      let written = try LineBitmap(lineCount: header.lineCount)
+      writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
+      if medium.faults.contains(.skipRetire) { return }
       writeCheckpoint(epoch: plan.epoch, medium: medium, header: header)
     }
+    restLog(medium: medium, header: header)
   }
 }

@@ -10,12 +10,17 @@ import SystemPackage
 /// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
 ///   close, after recovery): the newest logged version of every line goes home (a line committed many
 ///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
-///   is the log reused from its start.
+///   is the log reused from its start, and a log grown past its resting size cut back to it.
+/// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
+///   file) is extended for it and the new length made durable (`fsync`) before any byte of the batch
+///   is written. A failure there throws with nothing written; the commit's fence stays the only
+///   ordering point of a commit that fits.
 /// - Recovery (`MemoryRedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
 final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, CheckpointingJournal {
   let medium: Medium
   var faults: Fault { medium.faults }
   let header: RegionHeader
+  let path: String
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
   private(set) var epoch: UInt64
@@ -37,14 +42,19 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
-  var logSpace: (used: Int, capacity: Int) { (tail, header.logSize) }
+  var logSpace: (used: Int, capacity: Int) { (tail, logSize) }
+
+  /// The log's size now: its resting size, `header.logSize`, or more while it holds a batch that
+  /// needed more.
+  private var logSize: Int { medium.length - header.logOffset }
 
   /// Any tracking: the redo journal reads the changed lines at msync, from the working copy.
   init(
-    medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking _: Region.Tracking, epoch: UInt64
+    medium: Medium, header: RegionHeader, path: String, working: UnsafeMutableRawPointer, tracking _: Region.Tracking, epoch: UInt64
   ) throws(Errno) {
     self.medium = medium
     self.header = header
+    self.path = path
     self.working = UnsafeRawPointer(working)
     self.epoch = epoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
@@ -64,14 +74,17 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   @_specialize(exported: false, where Medium == PersistentMemory)
-  func commit(_ lines: UnsafeBufferPointer<UInt32>) {
+  func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
     let next = epoch + 1
     var runCount = 0
     for _ in lines.lineRuns { runCount += 1 }
     let head = RedoJournalLayout.headSize(runCount: runCount)
     let size = head + 64 * lines.count
-    if tail + size > header.logSize || tail >= checkpointThreshold {
+    if tail + size > logSize || tail >= checkpointThreshold {
       checkpoint()
+    }
+    if size > logSize {
+      try extendLog(toHold: size)
     }
     let batch = header.logOffset + tail
     writeBatch(lines, runCount: runCount, epoch: next, at: batch)
@@ -82,6 +95,20 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     tail += size
     bytesWritten += size
     epoch = next
+  }
+
+  /// Makes the empty log large enough for a batch of `size` bytes, durably, before the batch is
+  /// written: a batch beyond a length that a crash could undo would be a commit that vanishes.
+  @inline(never)
+  private func extendLog(toHold size: Int) throws(SnapshotError) {
+    let length = header.logOffset + roundUp(size, to: RegionHeader.pageSize)
+    do throws(Errno) {
+      try medium.resize(to: length)
+      if !medium.faults.contains(.skipLengthSync) { try medium.synchronizeLength() }
+    } catch {
+      throw error == .noSpace || error == .fileTooLarge
+        ? .noSpace(path: path, needed: Int64(length)) : .system(path: path, operation: "extend the log", errno: error)
+    }
   }
 
   /// Encodes the batch into the log at `batch`. Not inlined into `commit`: commit's unspecialized
@@ -122,10 +149,14 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
       Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
     let lines = Self.writeHome(batches: batches, medium: medium, header: header, written: scratch)
+    if medium.faults.contains(.restLogBeforeCheckpoint) {
+      Self.restLog(medium: medium, header: header)
+    }
     Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     bytesWritten += lines * 64 + 8
     batches.removeAll(keepingCapacity: true)
     tail = 0
+    Self.restLog(medium: medium, header: header)
   }
 }
 

@@ -89,7 +89,7 @@ final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
 
-  init(medium: Medium, header: RegionHeader, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
+  init(medium: Medium, header: RegionHeader, path _: String, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
     self.medium = medium
     self.header = header
     // With page tracking, lines are logged at msync, after they changed: their old images come from

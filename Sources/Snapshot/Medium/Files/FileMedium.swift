@@ -24,6 +24,10 @@ package protocol FileMedium {
   /// Makes the file's earlier writes durable (`fdatasync`).
   func synchronize(_ file: RegionFileRole) throws(Errno)
   func size(of file: RegionFileRole) throws(Errno) -> Int
+  /// Makes the file `length` bytes long: a longer file is allocated first (`posix_fallocate`, so that
+  /// writes into it cannot run out of space), a shorter one cut (`ftruncate`). Like a write, durable
+  /// after the next `synchronize` of the file.
+  func resize(_ file: RegionFileRole, to length: Int) throws(Errno)
   /// The deliberate bugs switched on, for the crash simulator's mutants; none in production.
   var faults: Fault { get }
 }
@@ -74,5 +78,14 @@ package struct FileStorage: FileMedium {
 
   package func size(of file: RegionFileRole) throws(Errno) -> Int {
     Int(try descriptor(file).size())
+  }
+
+  package func resize(_ file: RegionFileRole, to length: Int) throws(Errno) {
+    let current = try size(of: file)
+    if length > current {
+      try descriptor(file).allocate(offset: Int64(current), length: Int64(length - current))
+    } else if length < current {
+      do { try descriptor(file).resize(to: Int64(length)) } catch { throw Errno(error) }
+    }
   }
 }

@@ -7,11 +7,11 @@ extension Region {
   /// `faults` reach creation too (a skipped directory sync); `directorySynced` is called once the
   /// directory holding the new files is synced, for a tracing medium to record it.
   package static func create<M: FileMedium>(
-    at path: FilePath, size: Int, tracking: Tracking = .lines, threads: Threads = .one, faults: Fault = [], directorySynced: () -> Void = {},
-    files makeMedium: (FileDescriptor, FileDescriptor) -> M
+    at path: FilePath, size: Int, logSize: Int? = nil, tracking: Tracking = .lines, threads: Threads = .one, faults: Fault = [],
+    directorySynced: () -> Void = {}, files makeMedium: (FileDescriptor, FileDescriptor) -> M
   ) throws(SnapshotError) -> Region {
     try create(
-      at: path, header: RegionHeader.new(size: size, backing: .file, journal: .redo), tracking: tracking, threads: threads,
+      at: path, header: RegionHeader.new(size: size, backing: .file, journal: .redo, logSize: logSize), tracking: tracking, threads: threads,
       faults: faults, directorySynced: directorySynced, files: makeMedium)
   }
 

@@ -114,6 +114,13 @@ package struct EmulatedCXL: MemoryMedium {
 
   @inline(__always)
   package func fence() { memory.fence() }
+
+  package var length: Int { memory.length }
+
+  /// A length change is the file system's business, not the device's: no latency.
+  package func resize(to length: Int) throws(Errno) { try memory.resize(to: length) }
+
+  package func synchronizeLength() throws(Errno) { try memory.synchronizeLength() }
 }
 
 extension Region {
@@ -124,6 +131,6 @@ extension Region {
   public static func create(
     at path: FilePath, size: Int, options: CreateOptions = CreateOptions(), emulating device: DeviceLatencyModel
   ) throws(SnapshotError) -> Region {
-    try create(at: path, size: size, options: options) { EmulatedCXL(memory: PersistentMemory(base: $0), device: device) }
+    try create(at: path, size: size, options: options) { EmulatedCXL(memory: PersistentMemory(file: $0), device: device) }
   }
 }

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// The persistence seam for byte-addressable media: every durable write of the journals and of recovery
 /// goes through one of these five operations, so that a tracing medium can record a run and a crash
 /// simulator can replay it. Journals are generic over the medium, so in release builds the production
@@ -6,7 +8,9 @@
 /// The crash model behind the operations: the durable copy is made of aligned 8-byte units. A unit
 /// written by `store` or `storeWord` may reach the medium at any moment (the cache may evict it) or
 /// never, until a `flush` of its line followed by a `fence`. Units written by `streamLines` bypass the
-/// cache and are durable after the next `fence`. Reads go straight through `base`.
+/// cache and are durable after the next `fence`. Reads go straight through `base`. The durable copy's
+/// length (the redo log at its end grows and shrinks) changes with `resize`, and a new length is
+/// durable after `synchronizeLength`; until then a crash may leave the old one.
 package protocol MemoryMedium {
   /// The address at which the durable copy is mapped.
   var base: UnsafeMutableRawPointer { get }
@@ -25,6 +29,17 @@ package protocol MemoryMedium {
 
   /// Waits until every earlier flush and non-temporal store is durable.
   func fence()
+
+  /// The durable copy's length in bytes: the header page, the data and the log as it is now.
+  var length: Int { get }
+
+  /// Makes the durable copy `length` bytes long (whole pages). New bytes are allocated, zero and
+  /// mapped at `base + old length` before this returns, so stores into them cannot fail; bytes past a
+  /// shorter length are gone.
+  func resize(to length: Int) throws(Errno)
+
+  /// Makes the current length durable.
+  func synchronizeLength() throws(Errno)
 
   /// The deliberate bugs switched on, for the crash simulator's mutants; none in production.
   var faults: Fault { get }

@@ -1,14 +1,27 @@
 import CSnapshotPlatform
+import SystemPackage
 
 /// Persistent memory (or a tmpfs file standing in for it): stores into a shared mapping, made durable
 /// with the processor's cache-line write-back instruction and `sfence`.
 package struct PersistentMemory: MemoryMedium {
+  package let file: MappedFile
   package let base: UnsafeMutableRawPointer
   package let flushInstruction: CacheLineFlushInstruction
 
-  package init(base: UnsafeMutableRawPointer, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
-    self.base = base
+  package init(file: MappedFile, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
+    self.file = file
+    self.base = file.base
     self.flushInstruction = flushInstruction
+  }
+
+  package var length: Int { file.length }
+
+  package func resize(to length: Int) throws(Errno) {
+    try file.resize(to: length)
+  }
+
+  package func synchronizeLength() throws(Errno) {
+    try file.synchronizeLength()
   }
 
   @inline(__always)

@@ -1,10 +1,9 @@
 import SystemPackage
 
 extension Region {
-  /// Creates a region on persistent memory whose durable writes go through
-  /// `makeMedium(base of the file mapping)`.
+  /// Creates a region on persistent memory whose durable writes go through `makeMedium(file mapping)`.
   package static func create<M: MemoryMedium>(
-    at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     try create(
       at: path, header: RegionHeader.new(size: size, backing: .persistentMemory, journal: options.journal),
@@ -12,28 +11,27 @@ extension Region {
   }
 
   static func create<M: MemoryMedium>(
-    at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     try threads.check(journal: header.journal, tracking: tracking)
     return try open(RegionFile.create(at: path, header: header, control: initialControlLine(for: header)), tracking: tracking, threads: threads, memory: makeMedium)
   }
 
-  /// Opens a region on persistent memory whose durable writes go through
-  /// `makeMedium(base of the file mapping)`.
+  /// Opens a region on persistent memory whose durable writes go through `makeMedium(file mapping)`.
   package static func open<M: MemoryMedium>(
-    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     try open(RegionFile.open(at: path, access: .readWrite), tracking: tracking, threads: threads, memory: makeMedium)
   }
 
   private static func open<M: MemoryMedium>(
-    _ file: RegionFile, tracking: Tracking, threads: Threads, memory makeMedium: (UnsafeMutableRawPointer) -> M
+    _ file: RegionFile, tracking: Tracking, threads: Threads, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     guard case .mapped(let mapping) = file.storage else {
       file.close()
       throw .invalidOptions(reason: "\(file.path): not a persistent-memory region")
     }
-    return try Region(path: FilePath(file.path), file: file, tracking: tracking, threads: threads, memory: makeMedium(mapping.base))
+    return try Region(path: FilePath(file.path), file: file, tracking: tracking, threads: threads, memory: makeMedium(mapping))
   }
 
   /// Recovers the region in the mapping, then fills the working copy from it.
@@ -52,7 +50,7 @@ extension Region {
       parts = try Self.parts(path: path, header: header, tracking: tracking, threads: threads, recovery: report) { working in
         working.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
       } journal: { working throws(Errno) -> any CommitJournal in
-        try journal.init(medium: medium, header: header, working: working, tracking: tracking, epoch: plan.epoch)
+        try journal.init(medium: medium, header: header, path: path.string, working: working, tracking: tracking, epoch: plan.epoch)
       }
     } catch {
       file.close()
