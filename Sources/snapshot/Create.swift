@@ -20,7 +20,7 @@ struct Create: ParsableCommand {
   var journal: JournalArgument = .redo
 
   @Option(
-    help: "The redo log's resting size (default: on pm a sixteenth of the data, at least 16M; on a file 16M); it grows for a larger commit until the next checkpoint.",
+    help: "The redo log's resting size (default: on pm a sixteenth of the data, at least 64M; on a file 16M); it grows for a larger commit until the next checkpoint.",
     transform: ByteCount.parse)
   var logSize: ByteCount?
 

@@ -128,7 +128,7 @@ struct StoreOptions: ParsableArguments {
   @Option(help: "The index, when creating: ordered (B+tree, scans) or hashed.")
   var index: IndexArgument?
 
-  @Option(help: "The redo log's resting size, when creating (default: on pm a sixteenth of the data, at least 16M; on a file 16M).", transform: ByteCount.parse)
+  @Option(help: "The redo log's resting size, when creating (default: on pm a sixteenth of the data, at least 64M; on a file 16M).", transform: ByteCount.parse)
   var logSize: ByteCount?
 
   func openStore() throws(SnapshotError) -> SnapshotKV {

@@ -72,7 +72,7 @@ extension Region {
     /// Whether this handle is used by one thread at a time or by many at once; not recorded in the file.
     public var threads: Threads
     /// The redo log's resting size in bytes (rounded up to 4 KiB, at most what a commit of every line
-    /// needs); nil for the default: on persistent memory a sixteenth of the data and at least 16 MiB, on a file 16 MiB. A commit larger
+    /// needs); nil for the default: on persistent memory a sixteenth of the data and at least 64 MiB, on a file 16 MiB. A commit larger
     /// than the log still succeeds: the log grows for it and shrinks back at the next checkpoint. A
     /// smaller log makes checkpoints more frequent. The undo journal takes no log size.
     public var logSize: Int?

@@ -80,7 +80,7 @@ public final class Region {
   /// ``SnapshotError/noSpace(path:needed:)`` and never later as SIGBUS. On persistent memory the file
   /// holds a 4 KiB header, the data, and the log; on an ordinary file the data file holds the header
   /// and the data, and the log lives beside it in `PATH-log`. The redo journal's log rests at
-  /// ``CreateOptions/logSize`` (by default a sixteenth of the data and at least 16 MiB on persistent memory, 16 MiB on a file), grows for a
+  /// ``CreateOptions/logSize`` (by default a sixteenth of the data and at least 64 MiB on persistent memory, 16 MiB on a file), grows for a
   /// commit larger than that (allocated before any byte of it is written, so a full file system fails
   /// that msync with nothing changed) and shrinks back at the next checkpoint. The undo journal's log
   /// is sized for a commit of every line: about 1.25 times the data.

@@ -113,7 +113,7 @@ package struct RegionHeader: Equatable, Sendable {
       backing: backing, journal: journal, dataSize: Int(dataSize), logSize: 0, salt: word(40), version: version)
     if version == 1 && backing == .file {
       // Format 1 recorded no log size for a file; its log file rested at this size.
-      header.logSize = min(header.largestLogSize, defaultRestingLogSize)
+      header.logSize = min(header.largestLogSize, FileRedoJournal<FileStorage>.defaultCheckpointThreshold)
     } else {
       guard header.allowedLogSizes.contains(Int(clamping: logSize)), logSize % UInt64(pageSize) == 0 else {
         throw .headerCorrupt(path: path, reason: "log size \(logSize) does not fit data size \(dataSize)")
@@ -148,15 +148,16 @@ package struct RegionHeader: Equatable, Sendable {
     return header
   }
 
-  /// The resting log size chosen when none is given. On persistent memory a sixteenth of the data, at
-  /// least 16 MiB, so that the file is little larger than the data, and a checkpoint (at 64 MiB of log
-  /// at most) writes many commits home at once. On a file 16 MiB, the log its checkpoints let grow:
-  /// more would never be used.
+  /// The resting log size chosen when none is given: what the journal's default checkpoint threshold
+  /// lets accumulate between two checkpoints (64 MiB on persistent memory, 16 MiB on a file), so that
+  /// checkpoints come no more often than with a log for every line; on persistent memory a sixteenth
+  /// of the data if that is more, so that a large region's checkpoints still write many commits home
+  /// at once. The file is thus little larger than the data (1.06 times from 1 GiB up).
   static func defaultLogSize(dataSize: Int, backing: Region.Backing) -> Int {
-    backing == .file ? defaultRestingLogSize : max(defaultRestingLogSize, dataSize / 16)
+    backing == .file
+      ? FileRedoJournal<FileStorage>.defaultCheckpointThreshold
+      : max(MemoryRedoJournal<PersistentMemory>.defaultCheckpointThreshold, dataSize / 16)
   }
-
-  static let defaultRestingLogSize = 16 << 20
 
   /// The resting log sizes a header may record: whole pages, from one page to a commit of every line;
   /// the undo journal's log is always that largest size.
