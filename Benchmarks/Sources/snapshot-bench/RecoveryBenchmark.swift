@@ -24,7 +24,8 @@ struct RecoveryBenchmark {
       }
       try region.msync()
     }
-    // The file as a crash now would leave it: six committed batches, never checkpointed.
+    // The file as a crash now would leave it: the batches since the last checkpoint (which the log's
+    // threshold forced after the first few), never checkpointed.
     let image = try Data(contentsOf: URL(fileURLWithPath: path))
     try region.close()
 

@@ -25,14 +25,14 @@ struct Micro: ParsableCommand {
   @Option(help: "Rounds of the paper's msync microbenchmark.")
   var paperRounds = 200_000
 
-  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, pages).")
+  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, growth, pages).")
   var only: String?
 
   func run() throws {
     ReportOptions.warnIfDebugBuild()
     let workspace = try Workspace(parent: directory)
     var report = BenchmarkReport(title: "Snapshot microbenchmarks (persistent memory on \(directory))")
-    let groups = Set((only ?? "stores,msync,paper,recovery,pages").split(separator: ",").map(String.init))
+    let groups = Set((only ?? "stores,msync,paper,recovery,growth,pages").split(separator: ",").map(String.init))
     if groups.contains("stores") {
       try StoreBenchmark(workspace: workspace, repetitions: repetitions).run(into: &report)
       workspace.clear()
@@ -47,6 +47,10 @@ struct Micro: ParsableCommand {
     }
     if groups.contains("recovery") {
       try RecoveryBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
+      workspace.clear()
+    }
+    if groups.contains("growth") {
+      try LogGrowthBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
       workspace.clear()
     }
     if groups.contains("pages") {
