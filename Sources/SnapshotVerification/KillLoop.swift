@@ -9,6 +9,10 @@ package struct KillLoop: Sendable {
   package var iterations = 200
   package var configuration = Workload.Configuration(.persistentMemory, .redo)
   package var regionSize = 1 << 20
+  /// The redo log's resting size: 64 KiB, smaller than the largest commits (48 ranges of up to 4 KiB),
+  /// so that the log grows for some commits and is cut back at the checkpoints after them while the
+  /// child is being killed. The undo journal takes none.
+  package var redoLogSize = 64 << 10
   package var seed: UInt64 = 7
   /// The longest wait, after the child's first acknowledged commit, before it is killed.
   package var maximumDelay = Duration.milliseconds(4)
@@ -72,7 +76,8 @@ package struct KillLoop: Sendable {
     }
     remove()
     try Region.create(
-      at: path, size: regionSize, options: .init(backing: configuration.backing, journal: configuration.journal)
+      at: path, size: regionSize,
+      options: .init(backing: configuration.backing, journal: configuration.journal, logSize: configuration.journal == .redo ? redoLogSize : nil)
     ).close()
     defer { remove() }
     var report = Report()

@@ -42,7 +42,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let tracking: Region.Tracking
   private let threads: Region.Threads
   private let faults: Fault
-  /// The system call of a file region that a workload makes fail next.
+  /// The system call on the region's files that a workload makes fail next.
   package let fileFailures = FileCallFailure()
   /// One msync at a time, with its notes.
   private let lock = NSLock()
@@ -71,10 +71,15 @@ package final class ScenarioRecorder: @unchecked Sendable {
     self.faults = faults
     switch backing {
     case .persistentMemory:
-      try Region.create(at: path, size: size, options: .init(backing: .persistentMemory, journal: journal, logSize: logSize)).close()
+      let options = Region.CreateOptions(backing: .persistentMemory, journal: journal, logSize: logSize)
+      // Created through the entry point a user of each medium calls; the trace starts at the reopen.
+      let created = emulatingCXL
+        ? try Region.create(at: path, size: size, options: options, emulating: DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero))
+        : try Region.create(at: path, size: size, options: options)
+      try created.close()
       initialImage = try CrashImage.read(from: path, backing: backing)
       region = try TracingPersistentMemory.open(
-        at: path, trace: trace, faults: faults, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
+        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
     case .file:
       region = try TracingFileMedium.create(
         at: path, size: size, logSize: logSize, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
@@ -170,7 +175,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
     backing == .file
       ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
       : try TracingPersistentMemory.open(
-        at: path, trace: trace, faults: faults, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
+        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
   }
 
   /// Closes the region and returns the run.

@@ -49,11 +49,14 @@ package struct TracingMedium<Inner: MemoryMedium>: MemoryMedium {
   package let inner: Inner
   package let trace: Trace
   package let faults: Fault
+  /// Makes a change of the file's length fail when a workload arms `.resize(.data)`.
+  package let failures: FileCallFailure?
 
-  package init(_ inner: Inner, trace: Trace, faults: Fault = []) {
+  package init(_ inner: Inner, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil) {
     self.inner = inner
     self.trace = trace
     self.faults = faults
+    self.failures = failures
   }
 
   package var base: UnsafeMutableRawPointer { inner.base }
@@ -87,6 +90,7 @@ package struct TracingMedium<Inner: MemoryMedium>: MemoryMedium {
   package var length: Int { inner.length }
 
   package func resize(to length: Int) throws(Errno) {
+    try failures?.check(.resize(.data))
     try inner.resize(to: length)
     trace.append(.fileResize(file: .data, length: length))
   }
@@ -103,18 +107,20 @@ package enum TracingPersistentMemory {
   /// emulated CXL memory (a device model without latency: only the order of its writes matters here).
   /// The trace does not depend on `flushInstruction`; choosing it runs that instruction's code.
   package static func open(
-    at path: FilePath, trace: Trace, faults: Fault = [], emulatingCXL: Bool = false, tracking: Region.Tracking = .lines,
-    threads: Region.Threads = .one, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction
+    at path: FilePath, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil, emulatingCXL: Bool = false,
+    tracking: Region.Tracking = .lines, threads: Region.Threads = .one,
+    flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction
   ) throws(SnapshotError) -> Region {
     if emulatingCXL {
       let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
       return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
         TracingMedium(
-          EmulatedCXL(memory: PersistentMemory(file: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults)
+          EmulatedCXL(memory: PersistentMemory(file: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults,
+          failures: failures)
       })
     }
     return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
-      TracingMedium(PersistentMemory(file: $0, flushInstruction: flushInstruction), trace: trace, faults: faults)
+      TracingMedium(PersistentMemory(file: $0, flushInstruction: flushInstruction), trace: trace, faults: faults, failures: failures)
     })
   }
 }

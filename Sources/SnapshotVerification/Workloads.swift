@@ -263,7 +263,8 @@ package struct Workload: Sendable {
   /// Commits larger than the whole resting log (one page, for a region of 256 lines): the log grows for
   /// each, and shrinks back at the next checkpoint, which the small commits after it force. Between
   /// them, a commit of every line, a discard that reads lines back from a grown log, and a commit that
-  /// fits after a grown one. With the undo journal (whose log takes every line) the same commits.
+  /// fits after a grown one; once, no space to grow the log (the msync must throw and change nothing,
+  /// and its retry succeed). With the undo journal (whose log takes every line) the same commits.
   package static func logGrowth(rounds: Int) -> Workload {
     var workload = Workload(name: "commits larger than the log", regionSize: 16 << 10) { recorder, generator in
       let region = recorder.region
@@ -279,6 +280,18 @@ package struct Workload: Sendable {
         let count = round == 0 ? lineCount : Int.random(in: 70...lineCount, using: &generator)
         let first = Int.random(in: 0...lineCount - count, using: &generator)
         change(lines: first..<first + count)
+        if round == 1, recorder.region.journalKind == .redo {
+          // No space to grow the log: msync throws, having written nothing, and can be retried.
+          let file: RegionFileRole = recorder.region.backing == .file ? .log : .data
+          recorder.fileFailures.arm(.resize(file), with: .noSpace)
+          do throws(SnapshotError) {
+            try recorder.region.msync()
+            recorder.fail("msync with no space to grow the log did not throw")
+          } catch {
+            guard case .noSpace = error else { throw error }
+            if !recorder.fileFailures.disarm() { recorder.fail("msync of a batch larger than the log did not grow it") }
+          }
+        }
         try recorder.msync()
         change(lines: (0..<3).map { _ in Int.random(in: 0..<lineCount, using: &generator) })
         if round % 2 == 1 { try recorder.discard() } else { try recorder.msync() }

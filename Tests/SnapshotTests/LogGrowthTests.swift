@@ -94,6 +94,11 @@ import Testing
     let large = try Region.create(at: directory.file("large"), size: 8192, options: .init(logSize: 1 << 30))
     try large.close()
     #expect(try Region.inspect(at: directory.file("large")).restingLogSize == RedoJournalLayout.logSize(lineCount: 128))
+    // Emulated CXL memory takes the option too.
+    let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
+    let cxl = try Region.create(at: directory.file("cxl"), size: 1 << 20, options: .init(logSize: 8192), emulating: device)
+    try cxl.close()
+    #expect(try Region.inspect(at: directory.file("cxl")).restingLogSize == 8192)
   }
 
   /// A file written by format 1 (the header's version 1: on persistent memory a log for every line, on

@@ -5,26 +5,12 @@ import Musl
 #endif
 import SystemPackage
 
-/// One `mmap`ed range: either a shared mapping of a file (the durable copy on byte-addressable media)
-/// or anonymous memory (the working copy and the tracking structures). Unmapped explicitly.
+/// One `mmap`ed range: anonymous memory (the working copy and the tracking structures) or reserved
+/// address space, into which parts of a file are mapped shared (the durable copy on byte-addressable
+/// media, `MappedFile`). Unmapped explicitly.
 struct MemoryMapping {
   let base: UnsafeMutableRawPointer
   let length: Int
-
-  /// Maps `length` bytes of the file shared, writable or read-only. The caller has checked that the file is at
-  /// least that long: touching a page past the end of a file raises SIGBUS.
-  ///
-  /// A writable mapping is populated up front: otherwise the first store to every page of the log
-  /// takes a page fault (about a microsecond) inside msync or on the store path.
-  ///
-  /// A forked child does not inherit the mapping: it would hold the file, and its lock, open.
-  static func shared(_ file: FileDescriptor, length: Int, writable: Bool) throws(Errno) -> MemoryMapping {
-    let mapping = try map(
-      length: length, protection: writable ? PROT_READ | PROT_WRITE : PROT_READ,
-      flags: writable ? MAP_SHARED | MAP_POPULATE : MAP_SHARED, file: file.rawValue)
-    _ = madvise(mapping.base, length, MADV_DONTFORK)
-    return mapping
-  }
 
   /// Maps fresh zero-filled memory, asking for transparent huge pages when large enough: random stores
   /// into a gigabyte-sized working copy otherwise spend much of their time in TLB misses.
@@ -36,18 +22,6 @@ struct MemoryMapping {
     return mapping
   }
 
-  fileprivate static func map(length: Int, protection: Int32, flags: Int32, file: Int32) throws(Errno) -> MemoryMapping {
-    let address = mmap(nil, max(length, 1), protection, flags, file, 0)
-    guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
-    return MemoryMapping(base: address, length: length)
-  }
-
-  func unmap() {
-    munmap(base, max(length, 1))
-  }
-}
-
-extension MemoryMapping {
   /// Reserves `length` bytes of address space without memory behind them (`PROT_NONE`): a range
   /// another mapping can later be placed into with `MAP_FIXED`.
   static func reserve(length: Int) throws(Errno) -> MemoryMapping {
@@ -55,7 +29,9 @@ extension MemoryMapping {
   }
 
   /// Maps `[offset, offset + length)` of `file` shared at `address`, replacing what was mapped there
-  /// (a part of a reservation). Populated when writable, as `shared` is.
+  /// (a part of a reservation), writable or read-only. A writable mapping is populated up front:
+  /// otherwise the first store to every page of the log takes a page fault (about a microsecond)
+  /// inside msync. A forked child does not inherit it: it would hold the file, and its lock, open.
   static func shared(
     _ file: FileDescriptor, offset: Int, length: Int, writable: Bool, at address: UnsafeMutableRawPointer
   ) throws(Errno) {
@@ -70,5 +46,15 @@ extension MemoryMapping {
   static func unreserve(at address: UnsafeMutableRawPointer, length: Int) throws(Errno) {
     let mapped = mmap(address, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
     guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
+  }
+
+  private static func map(length: Int, protection: Int32, flags: Int32, file: Int32) throws(Errno) -> MemoryMapping {
+    let address = mmap(nil, max(length, 1), protection, flags, file, 0)
+    guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
+    return MemoryMapping(base: address, length: length)
+  }
+
+  func unmap() {
+    munmap(base, max(length, 1))
   }
 }

@@ -28,7 +28,7 @@ public final class SnapshotKV {
   static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
 
   /// Creates a store in a new region at `path`; `backing` and `logSize` are the region's
-  /// (``Region/CreateOptions``).
+  /// (`Region.CreateOptions`).
   public static func create(
     at path: FilePath, size: Int, backing: Region.Backing? = nil, logSize: Int? = nil, index: Index = .ordered, autocommit: Bool = true
   ) throws(SnapshotError) -> SnapshotKV {

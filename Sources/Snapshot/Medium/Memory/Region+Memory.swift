@@ -6,7 +6,7 @@ extension Region {
     at path: FilePath, size: Int, options: CreateOptions, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     try create(
-      at: path, header: RegionHeader.new(size: size, backing: .persistentMemory, journal: options.journal),
+      at: path, header: RegionHeader.new(size: size, backing: .persistentMemory, journal: options.journal, logSize: options.logSize),
       tracking: options.tracking, threads: options.threads, memory: makeMedium)
   }
 
