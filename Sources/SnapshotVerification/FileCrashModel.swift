@@ -5,8 +5,8 @@ import SystemPackage
 /// has returned. Until then each of the 512-byte sectors it touches may have been written or not,
 /// independently; a sector beyond the file's durable end may also hold zeros or garbage. A change of a
 /// file's length (allocated or cut) is durable after the same sync; until then the file may have its
-/// old length or the new one. A new region's file names are durable once its directory was synced. A process crash loses nothing: the
-/// page cache survives it.
+/// old length or the new one. A new region's file names are durable once its directory was synced. A
+/// process crash loses nothing: the page cache survives it.
 package struct FileCrashModel: CrashModel {
   static let sectorSize = 512
   /// The unit standing for the new files' directory entries, while they are not durable.

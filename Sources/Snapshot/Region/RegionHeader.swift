@@ -124,7 +124,7 @@ package struct RegionHeader: Equatable, Sendable {
   }
 
   /// A new region's header: `size` rounded up to whole pages, a random salt, and the log's resting size:
-  /// `logSize` if given, else the default policy (`defaultLogSize(dataSize:)`), rounded up to pages and
+  /// `logSize` if given, else the default policy (`defaultLogSize(dataSize:backing:)`), rounded up to pages and
   /// at most what a commit of every line needs. The undo journal's log is always that large: it logs
   /// at the first store to a line, where a full log could not grow.
   static func new(size: Int, backing: Region.Backing, journal: Region.Journal, logSize: Int? = nil) throws(SnapshotError) -> RegionHeader {
