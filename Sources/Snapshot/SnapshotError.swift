@@ -38,6 +38,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidSize(requested: Int, reason: String)
   /// An allocation does not fit in the region; nothing was changed.
   case regionFull(requested: Int, available: Int)
+  /// A region was to grow past the largest size its handle allows; nothing was changed.
+  case maximumSizeReached(path: String, requested: Int, maximum: Int)
   /// A structure stored in the region (a heap block, a tree node, a hash chain) holds a value no
   /// correct store holds: its bytes were changed outside this library. The operation that found it
   /// changed nothing.
@@ -101,6 +103,9 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
     case .regionFull(let requested, let available):
       return "region full: \(requested) bytes requested, \(available) free in one piece; nothing was changed. "
         + "Delete data, or copy it into a larger region"
+    case .maximumSizeReached(let path, let requested, let maximum):
+      return "\(path): cannot grow to \(requested) bytes: this handle allows at most \(maximum); nothing was changed. "
+        + "Reopen the region with a larger maximum size (up to \(Region.defaultMaximumSize) bytes)"
     case .mediumUnsupported(let path, let reason):
       return "\(path): \(reason)"
     case .logMissing(let path):

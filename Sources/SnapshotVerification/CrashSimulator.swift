@@ -30,6 +30,8 @@ package struct CrashSimulator {
     package var imagesGenerated = 0
     package var imagesDistinct = 0
     package var recoveryCrashImages = 0
+    /// Recovered images on which a commit and a close were made, and the region reopened.
+    package var commitsAfterRecovery = 0
     package var recoveredStates = Set<Int>()
     /// How often recovery did each kind of work (`RecoveryKind`), with the report of its first time.
     package var recoveries: [RecoveryKind: (count: Int, example: String)] = [:]
@@ -168,6 +170,7 @@ package struct CrashSimulator {
       if report.imagesDistinct % options.recoveryCrashEvery == 0 || choice.count == units.count {
         crashDuringRecovery(of: image, model: Model.self, trace: trace, state: state, context: context,
                             report: &report, generator: &generator)
+        commitAfterRecovery(of: image, model: Model.self, state: state, context: context, report: &report)
       }
       if options.stopAtFirstFailure, !report.failures.isEmpty { return }
     }
@@ -217,6 +220,40 @@ package struct CrashSimulator {
     } catch {
       report.failures.append("\(context): recovery failed: \(error)")
       return nil
+    }
+  }
+
+  /// Recovers `image` again, commits a change and closes the region, then reopens it: it must hold
+  /// that commit. Recovery must leave nothing behind that a later commit or checkpoint would bring back
+  /// to life (the size record of a grow that never became durable, a log not retired).
+  private func commitAfterRecovery<Model: CrashModel>(
+    of image: CrashImage, model: Model.Type, state: Int, context: String, report: inout Report
+  ) {
+    func open() throws -> Region {
+      try Model.open(
+        at: imagePath, trace: Trace(), faults: scenario.faults, emulatingCXL: scenario.emulatesCXL,
+        flushInstruction: CPUFeatures.current.flushInstructions.first ?? .none)
+    }
+    do {
+      try image.write(to: imagePath)
+      let region = try open()
+      var expected = scenario.states[state].data
+      expected[0] = ~expected[0]
+      region.store(expected[0], at: 0)
+      try region.msync()
+      try region.close()
+      let reopened = try open()
+      let epoch = reopened.epoch
+      let data = reopened.withUnsafeBytes { Array($0) }
+      reopened.abandon()
+      report.commitsAfterRecovery += 1
+      if epoch != scenario.states[state].epoch + 1 || data != expected {
+        let found = data.count != expected.count ? "\(data.count) bytes, not \(expected.count)" : data == expected ? "its data" : "other data"
+        report.failures.append(
+          "\(context): recovered commit \(scenario.states[state].epoch), committed once more and closed; reopening found epoch \(epoch) with \(found)")
+      }
+    } catch {
+      report.failures.append("\(context): committing on the recovered region failed: \(error)")
     }
   }
 

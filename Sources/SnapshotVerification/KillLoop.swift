@@ -4,7 +4,9 @@ import SystemPackage
 
 /// Real process crashes: a child process commits again and again, announcing each msync before and
 /// after on a pipe; the parent kills it with SIGKILL at a random instant, reopens the region and checks
-/// that it holds the last acknowledged commit or the one in flight, byte for byte.
+/// that it holds the last acknowledged commit or the one in flight, byte for byte. A region with the
+/// redo journal grows as the child commits (`size(epoch:initial:grows:)`), so kills also land in the
+/// commits that grow it and in their recovery.
 package struct KillLoop: Sendable {
   package var iterations = 200
   package var configuration = Workload.Configuration(.persistentMemory, .redo)
@@ -52,11 +54,19 @@ package struct KillLoop: Sendable {
     }
   }
 
-  /// The child's loop: commit, announce, forever. Run by `snapshot crash-test-worker`.
-  package static func work(path: FilePath, seed: UInt64, announce: (String) -> Void) throws {
+  /// The region's size at commit `epoch`, for a region created with `initial` bytes: one that `grows`
+  /// gains 16 KiB every fourth commit, up to four times its first size.
+  package static func size(epoch: UInt64, initial: Int, grows: Bool) -> Int {
+    grows ? min(initial + Int(epoch / 4) * (16 << 10), 4 * initial) : initial
+  }
+
+  /// The child's loop: grow when the schedule says so, commit, announce, forever. Run by
+  /// `snapshot crash-test-worker`.
+  package static func work(path: FilePath, seed: UInt64, initialSize: Int, announce: (String) -> Void) throws {
     let region = try Region.open(at: path)
     while true {
       let next = region.epoch + 1
+      try region.grow(to: size(epoch: next, initial: initialSize, grows: region.canGrow))
       for change in changes(epoch: next, seed: seed, regionSize: region.size) {
         region.fill(change.byte, at: change.offset, count: change.count)
       }
@@ -81,6 +91,7 @@ package struct KillLoop: Sendable {
     ).close()
     defer { remove() }
     var report = Report()
+    let grows = configuration.journal == .redo
     var model = [UInt8](repeating: 0, count: regionSize)
     var modelEpoch: UInt64 = 0
     var generator = SeededGenerator(seed: seed)
@@ -96,11 +107,15 @@ package struct KillLoop: Sendable {
         } else {
           while modelEpoch < epoch {
             modelEpoch += 1
-            for change in Self.changes(epoch: modelEpoch, seed: seed, regionSize: regionSize) {
+            let size = Self.size(epoch: modelEpoch, initial: regionSize, grows: grows)
+            model += repeatElement(0, count: size - model.count)
+            for change in Self.changes(epoch: modelEpoch, seed: seed, regionSize: size) {
               model.replaceSubrange(change.offset..<change.offset + change.count, with: repeatElement(change.byte, count: change.count))
             }
           }
-          if !region.withUnsafeBytes({ $0.elementsEqual(model) }) {
+          if region.size != model.count {
+            kill.failure = "epoch \(epoch) has \(region.size) bytes, not the \(model.count) of that commit"
+          } else if !region.withUnsafeBytes({ $0.elementsEqual(model) }) {
             kill.failure = "epoch \(epoch) holds bytes that commit did not write (a torn state)"
           }
         }
@@ -125,7 +140,7 @@ package struct KillLoop: Sendable {
   private func killChild(worker: [String], path: FilePath, generator: inout SeededGenerator) throws -> (UInt64, UInt64) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: worker[0])
-    child.arguments = Array(worker.dropFirst()) + [path.string, "--seed", "\(seed)"]
+    child.arguments = Array(worker.dropFirst()) + [path.string, "--seed", "\(seed)", "--initial-size", "\(regionSize)"]
     let output = Pipe()
     child.standardOutput = output
     try child.run()
@@ -152,12 +167,24 @@ package struct KillLoop: Sendable {
     let nanoseconds = max(1, Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
     var pause = timespec(tv_sec: 0, tv_nsec: Int.random(in: 0..<nanoseconds, using: &generator))
     nanosleep(&pause, nil)
+    let exitedByItself = !child.isRunning
     kill(child.processIdentifier, SIGKILL)
     child.waitUntilExit()
+    if exitedByItself {
+      throw ChildExited(status: child.terminationStatus, acknowledged: acknowledged)
+    }
     // What the child wrote before it died tells how far it got.
     while let line = lines.next() { note(line) }
     return (acknowledged, begun)
   }
+}
+
+/// The kill loop's child died before it was killed: it failed, and the loop tests nothing.
+struct ChildExited: Error, CustomStringConvertible {
+  var status: Int32
+  var acknowledged: UInt64
+
+  var description: String { "the child exited by itself with status \(status), after acknowledging commit \(acknowledged)" }
 }
 
 /// Reads a pipe line by line.

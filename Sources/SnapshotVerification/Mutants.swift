@@ -21,6 +21,9 @@ package struct Mutant: Sendable {
     Mutant(name: "redo: checkpoint word written in two 4-byte halves", configuration: .init(.persistentMemory, .redo), fault: .splitCommitWord),
     Mutant(name: "redo: a log grown for a large batch not made durable before the batch", configuration: .init(.persistentMemory, .redo), fault: .skipLengthSync),
     Mutant(name: "redo: a grown log cut back before the checkpoint that retires it", configuration: .init(.persistentMemory, .redo), fault: .restLogBeforeCheckpoint),
+    Mutant(name: "redo: a grow's size recorded for the epoch before its commit (the grow not part of the commit)", configuration: .init(.persistentMemory, .redo), fault: .growOutsideCommit),
+    Mutant(name: "redo: a grow does not zero the log bytes the data takes over", configuration: .init(.persistentMemory, .redo), fault: .skipGrowZeroing),
+    Mutant(name: "redo: recovery keeps the size record of a grow that never became durable", configuration: .init(.persistentMemory, .redo), fault: .keepAbandonedSize),
     Mutant(name: "undo: log records not written back before the first fence", configuration: .init(.persistentMemory, .undo), fault: .dropLogFlush),
     Mutant(name: "undo: no first fence (active record and log)", configuration: .init(.persistentMemory, .undo), fault: .dropCommitFence),
     Mutant(name: "undo: no fence between the home copy and the empty mark", configuration: .init(.persistentMemory, .undo), fault: .dropHomeFence),
@@ -42,6 +45,8 @@ package struct Mutant: Sendable {
     Mutant(name: "file: recovery does not reset the log", configuration: .init(.file, .redo), fault: .skipRetire),
     Mutant(name: "file: log header written in two pieces", configuration: .init(.file, .redo), fault: .splitCommitWord),
     Mutant(name: "file: a grown log cut back before the log reset that retires it", configuration: .init(.file, .redo), fault: .restLogBeforeCheckpoint),
+    Mutant(name: "file: a grow's size recorded for the epoch before its commit (the grow not part of the commit)", configuration: .init(.file, .redo), fault: .growOutsideCommit),
+    Mutant(name: "file: recovery keeps the size record of a grow that never became durable", configuration: .init(.file, .redo), fault: .keepAbandonedSize),
     Mutant(name: "threads: msync does not hold back changes on other threads", configuration: .init(.persistentMemory, .redo), fault: .commitDuringChanges),
     Mutant(name: "threads (file): msync does not hold back changes on other threads", configuration: .init(.file, .redo), fault: .commitDuringChanges),
   ]

@@ -206,7 +206,7 @@ private struct SeedLayout {
   init(_ image: CrashImage, records: CommitRecords) throws {
     self.image = image
     self.records = records
-    header = try RegionHeader.decode(Array(image.data.prefix(64)), path: "seed")
+    header = try RegionHeader.decode(Array(image.data.prefix(64)), path: "seed").resized(to: records.dataSize)
     if let logBytes = image.log {
       logFile = .log
       log = LogFileHeader.batchesOffset..<max(LogFileHeader.batchesOffset, logBytes.count)

@@ -41,6 +41,8 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let emulatesCXL: Bool
   private let tracking: Region.Tracking
   private let threads: Region.Threads
+  /// The largest size the region may grow to, at creation and every reopen.
+  private let maximumSize: Int?
   private let faults: Fault
   /// The system call on the region's files that a workload makes fail next.
   package let fileFailures = FileCallFailure()
@@ -61,8 +63,9 @@ package final class ScenarioRecorder: @unchecked Sendable {
 
   package init(
     path: FilePath, size: Int, logSize: Int? = nil, backing: Region.Backing, journal: Region.Journal, emulatingCXL: Bool = false,
-    tracking: Region.Tracking, threads: Region.Threads = .one, faults: Fault
+    tracking: Region.Tracking, threads: Region.Threads = .one, maximumSize: Int? = nil, faults: Fault
   ) throws {
+    self.maximumSize = maximumSize
     self.path = path
     self.backing = backing
     self.emulatesCXL = emulatingCXL
@@ -71,7 +74,7 @@ package final class ScenarioRecorder: @unchecked Sendable {
     self.faults = faults
     switch backing {
     case .persistentMemory:
-      let options = Region.CreateOptions(backing: .persistentMemory, journal: journal, logSize: logSize)
+      let options = Region.CreateOptions(backing: .persistentMemory, journal: journal, logSize: logSize, maximumSize: maximumSize)
       // Created through the entry point a user of each medium calls; the trace starts at the reopen.
       let created = emulatingCXL
         ? try Region.create(at: path, size: size, options: options, emulating: DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero))
@@ -79,10 +82,12 @@ package final class ScenarioRecorder: @unchecked Sendable {
       try created.close()
       initialImage = try CrashImage.read(from: path, backing: backing)
       region = try TracingPersistentMemory.open(
-        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads)
+        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatingCXL, tracking: tracking, threads: threads,
+        maximumSize: maximumSize)
     case .file:
       region = try TracingFileMedium.create(
-        at: path, size: size, logSize: logSize, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
+        at: path, size: size, logSize: logSize, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads,
+        maximumSize: maximumSize)
       initialImage = try CrashImage.read(from: path, backing: backing)
       trace.append(.created)
     }
@@ -173,9 +178,11 @@ package final class ScenarioRecorder: @unchecked Sendable {
 
   private func reopen() throws(SnapshotError) -> Region {
     backing == .file
-      ? try TracingFileMedium.open(at: path, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads)
+      ? try TracingFileMedium.open(
+        at: path, trace: trace, faults: faults, failures: fileFailures, tracking: tracking, threads: threads, maximumSize: maximumSize)
       : try TracingPersistentMemory.open(
-        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads)
+        at: path, trace: trace, faults: faults, failures: fileFailures, emulatingCXL: emulatesCXL, tracking: tracking, threads: threads,
+        maximumSize: maximumSize)
   }
 
   /// Closes the region and returns the run.

@@ -51,6 +51,7 @@ package struct Simulation: Sendable {
             report: report, checkFailures: scenario.failures, seconds: Date().timeIntervalSince(start))
           progress("  \(workload.name) (\(configuration), seed \(seed)): \(report.imagesDistinct) distinct images "
             + "of \(report.imagesGenerated), \(report.recoveryCrashImages) recovery-crash images, "
+            + "\(report.commitsAfterRecovery) commits after recovery, "
             + "\(report.failures.count + scenario.failures.count) failures, \(String(format: "%.1f", result.seconds)) s")
           results.append(result)
           if options.stopAtFirstFailure, !report.failures.isEmpty || !scenario.failures.isEmpty { return results }

@@ -49,10 +49,11 @@ package struct TracingFileMedium: FileMedium {
   /// Creates a file region whose writes, syncs and directory sync are recorded in `trace`.
   package static func create(
     at path: FilePath, size: Int, logSize: Int? = nil, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil,
-    tracking: Region.Tracking = .lines, threads: Region.Threads = .one
+    tracking: Region.Tracking = .lines, threads: Region.Threads = .one, maximumSize: Int? = nil
   ) throws(SnapshotError) -> Region {
     try Region.create(
-      at: path, size: size, logSize: logSize, tracking: tracking, threads: threads, faults: faults, directorySynced: { trace.append(.directorySync) }
+      at: path, size: size, logSize: logSize, tracking: tracking, threads: threads, maximumSize: maximumSize, faults: faults,
+      directorySynced: { trace.append(.directorySync) }
     ) {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults, failures: failures)
     }
@@ -61,9 +62,9 @@ package struct TracingFileMedium: FileMedium {
   /// Opens a file region whose writes and syncs are recorded in `trace`.
   package static func open(
     at path: FilePath, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil, tracking: Region.Tracking = .lines,
-    threads: Region.Threads = .one
+    threads: Region.Threads = .one, maximumSize: Int? = nil
   ) throws(SnapshotError) -> Region {
-    try Region.open(at: path, tracking: tracking, threads: threads, files: {
+    try Region.open(at: path, tracking: tracking, threads: threads, maximumSize: maximumSize, files: {
       TracingFileMedium(storage: FileStorage(data: $0, log: $1), trace: trace, faults: faults, failures: failures)
     })
   }

@@ -108,18 +108,18 @@ package enum TracingPersistentMemory {
   /// The trace does not depend on `flushInstruction`; choosing it runs that instruction's code.
   package static func open(
     at path: FilePath, trace: Trace, faults: Fault = [], failures: FileCallFailure? = nil, emulatingCXL: Bool = false,
-    tracking: Region.Tracking = .lines, threads: Region.Threads = .one,
+    tracking: Region.Tracking = .lines, threads: Region.Threads = .one, maximumSize: Int? = nil,
     flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction
   ) throws(SnapshotError) -> Region {
     if emulatingCXL {
       let device = DeviceLatencyModel(cacheBytes: 1 << 20, missLatency: .zero)
-      return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
+      return try Region.open(at: path, tracking: tracking, threads: threads, maximumSize: maximumSize, memory: {
         TracingMedium(
           EmulatedCXL(memory: PersistentMemory(file: $0, flushInstruction: flushInstruction), device: device), trace: trace, faults: faults,
           failures: failures)
       })
     }
-    return try Region.open(at: path, tracking: tracking, threads: threads, memory: {
+    return try Region.open(at: path, tracking: tracking, threads: threads, maximumSize: maximumSize, memory: {
       TracingMedium(PersistentMemory(file: $0, flushInstruction: flushInstruction), trace: trace, faults: faults, failures: failures)
     })
   }

@@ -15,6 +15,10 @@ package struct Workload: Sendable {
   package var threads: Region.Threads = .one
   /// Whether it needs a region on a file (it makes the file's system calls fail).
   package var needsFileMedium = false
+  /// Whether it grows the region, which needs the redo journal.
+  package var grows = false
+  /// The largest size the region may grow to; nil for the default.
+  package var maximumSize: Int?
   /// A check every recovered region must pass besides holding a committed state; nil when it passes.
   package var invariant: (@Sendable (Region) -> String?)?
   package var body: @Sendable (ScenarioRecorder, inout SeededGenerator) throws -> Void
@@ -24,7 +28,7 @@ package struct Workload: Sendable {
     let recorder = try ScenarioRecorder(
       path: .init(path), size: regionSize, logSize: configuration.journal == .redo ? logSize : nil,
       backing: configuration.backing, journal: configuration.journal,
-      emulatingCXL: configuration.emulatesCXL, tracking: tracking, threads: threads, faults: faults)
+      emulatingCXL: configuration.emulatesCXL, tracking: tracking, threads: threads, maximumSize: maximumSize, faults: faults)
     var generator = SeededGenerator(seed: seed)
     try body(recorder, &generator)
     var scenario = try recorder.finish(workload: name)
@@ -57,17 +61,17 @@ package struct Workload: Sendable {
     package var description: String { "\(emulatesCXL ? "cxl" : "\(backing)") \(journal)" }
   }
 
-  /// Whether the workload can run with `configuration`: a region shared by threads needs the redo
-  /// journal.
+  /// Whether the workload can run with `configuration`: a region shared by threads, or one that grows,
+  /// needs the redo journal.
   package func runs(on configuration: Configuration) -> Bool {
-    (threads == .one || configuration.journal == .redo) && (!needsFileMedium || configuration.backing == .file)
+    (threads == .one && !grows || configuration.journal == .redo) && (!needsFileMedium || configuration.backing == .file)
   }
 
   /// Every workload, at a scale that `scale` multiplies.
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
+     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside
@@ -342,7 +346,8 @@ package struct Workload: Sendable {
   /// ledger entry of random length (an allocation) while the oldest entries are deleted (frees), with
   /// process crashes and reopens. Every committed state passes the store's invariants, leak check
   /// included; every recovered store must hold the same total, and the simulator checks that it holds
-  /// exactly the last acknowledged transfer (or the one in flight), heap and all.
+  /// exactly the last acknowledged transfer (or the one in flight), heap and all. With the redo journal
+  /// the store grows its region once, committed, on its way to its maximum of twice the start.
   package static func bankTransfers(rounds: Int) -> Workload {
     var workload = Workload(name: "bank transfers, key-value store", regionSize: 64 << 10) { recorder, generator in
       try SnapshotKV.format(recorder.region, index: .ordered)
@@ -377,6 +382,7 @@ package struct Workload: Sendable {
         }
       }
     }
+    workload.maximumSize = 128 << 10
     workload.invariant = { region in
       guard let store = try? SnapshotKV(region: region, autocommit: false) else {
         return region.epoch == 0 ? nil : "the recovered region holds no key-value store"
@@ -393,8 +399,9 @@ package struct Workload: Sendable {
     return workload
   }
 
-  /// Puts a value larger than the region, then large values until the heap is full: each must be
-  /// refused as `regionFull`, not trap; discard then restores the last commit.
+  /// Puts a value larger than the region's maximum, then large values until the heap is full: each
+  /// must be refused as `regionFull`, not trap; discard then restores the last commit. A region that
+  /// grows (redo journal) grows on the way, and the first fill that grew it is committed.
   private static func fillUntilFull(_ store: inout SnapshotKV, _ recorder: ScenarioRecorder) throws {
     func refusedAsFull(_ put: () throws(SnapshotError) -> Void) throws -> Bool {
       do throws(SnapshotError) {
@@ -405,18 +412,29 @@ package struct Workload: Sendable {
         return true
       }
     }
-    let region = recorder.region.size
-    if try !refusedAsFull({ () throws(SnapshotError) in try store.put(Array("too large".utf8), [UInt8](repeating: 7, count: region)) }) {
-      recorder.fail("a value larger than the region was stored")
+    let maximum = store.maximumSize
+    if try !refusedAsFull({ () throws(SnapshotError) in try store.put(Array("too large".utf8), [UInt8](repeating: 7, count: maximum)) }) {
+      recorder.fail("a value larger than the region's maximum was stored")
     }
     var filler = 0
+    let size = recorder.region.size
+    var committedGrowth = false
     while try !refusedAsFull({ () throws(SnapshotError) in try store.put(Array("filler-\(filler)".utf8), [UInt8](repeating: 9, count: 7_000)) }) {
       recorder.count()
       filler += 1
-      guard filler * 7_000 <= region else {
-        recorder.fail("the heap took \(filler) values of 7,000 bytes in a region of \(region) bytes")
+      if recorder.region.size > size && !committedGrowth {
+        committedGrowth = true
+        // The grow and the fillers so far, as one commit; the rest is discarded below.
+        try store.check()
+        try recorder.msync()
+      }
+      guard filler * 7_000 <= maximum else {
+        recorder.fail("the heap took \(filler) values of 7,000 bytes in a region of at most \(maximum) bytes")
         break
       }
+    }
+    if recorder.region.journalKind == .redo && recorder.region.size != maximum {
+      recorder.fail("a store that filled its region did not grow it to its maximum of \(maximum) bytes")
     }
     try recorder.discard()
     store = try SnapshotKV(region: recorder.region, autocommit: false)

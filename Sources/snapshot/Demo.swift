@@ -68,9 +68,10 @@ struct CrashTestWorker: ParsableCommand {
 
   @Argument var path: String
   @Option var seed: UInt64
+  @Option var initialSize: Int
 
   func run() throws {
-    try KillLoop.work(path: FilePath(path), seed: seed) { line in
+    try KillLoop.work(path: FilePath(path), seed: seed, initialSize: initialSize) { line in
       FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
   }

@@ -98,11 +98,15 @@ struct KeyValueCommand: ParsableCommand {
     case "commit":
       output.answer("committed \(try store.commit())")
     case "stats":
+      let region = store.region
+      let files = region.fileSizes.map { "\(ByteCount(bytes: $0.data + $0.log)) (data file \(ByteCount(bytes: $0.data)), log \(ByteCount(bytes: $0.log)))" }
       output.answer("""
         keys: \(store.count)
         index: \(store.index)
-        medium: \(store.region.backing)
-        epoch: \(store.region.epoch)
+        medium: \(region.backing)
+        epoch: \(region.epoch)
+        size: \(ByteCount(bytes: region.size)) (grows up to \(ByteCount(bytes: store.maximumSize)))
+        files: \(files ?? "unknown")
         heap: \(store.statistics)
         """)
     default:
@@ -119,8 +123,11 @@ struct StoreOptions: ParsableArguments {
   @Flag(help: "Create the store when the file does not exist, or in a region nothing was committed to.")
   var create = false
 
-  @Option(help: "The region size, when creating (default 256M).", transform: ByteCount.parse)
+  @Option(help: "The region's initial size, when creating (default 1M: it grows as the store fills).", transform: ByteCount.parse)
   var size: ByteCount?
+
+  @Option(help: "The largest the region may grow to while this command has it open (default: the largest region, 256G less a page).", transform: ByteCount.parse)
+  var maximumSize: ByteCount?
 
   @Option(help: "The medium, when creating: auto, pm or file.")
   var medium: MediumArgument?
@@ -134,10 +141,10 @@ struct StoreOptions: ParsableArguments {
   func openStore() throws(SnapshotError) -> SnapshotKV {
     if create, !FileManager.default.fileExists(atPath: path) {
       return try SnapshotKV.create(
-        at: FilePath(path), size: (size ?? ByteCount(bytes: 256 << 20)).bytes, backing: (medium ?? .auto).value,
-        logSize: logSize?.bytes, index: (index ?? .ordered).value)
+        at: FilePath(path), size: size?.bytes, backing: (medium ?? .auto).value, logSize: logSize?.bytes, maximumSize: maximumSize?.bytes,
+        index: (index ?? .ordered).value)
     }
-    let store = try create ? openOrFormat() : SnapshotKV.open(at: FilePath(path))
+    let store = try create ? openOrFormat() : SnapshotKV.open(at: FilePath(path), maximumSize: maximumSize?.bytes)
     // Options that only creation can honour must not be dropped without a word.
     var conflicts: [String] = []
     if let medium = medium?.value, medium != store.region.backing { conflicts.append("--medium \(self.medium!) (it is \(store.region.backing))") }
@@ -160,7 +167,7 @@ struct StoreOptions: ParsableArguments {
   /// by `snapshot create`) gets an empty store, as a new file would. A region holding anything else
   /// is never formatted.
   private func openOrFormat() throws(SnapshotError) -> SnapshotKV {
-    let region = try Region.open(at: FilePath(path))
+    let region = try Region.open(at: FilePath(path), maximumSize: maximumSize?.bytes)
     do throws(SnapshotError) {
       if region.epoch == 0 {
         return try SnapshotKV(formatting: region, index: (index ?? .ordered).value)

@@ -137,9 +137,30 @@ import SnapshotTestSupport
     #expect(try SnapshotKV.open(at: path).get("record")?.dropFirst(100).prefix(3) == "bbb")
   }
 
+  @Test func aStoreGrowsItsRegionAsItFills() throws {
+    let directory = TestDirectory()
+    let path = directory.file("kv")
+    let store = try SnapshotKV.create(at: path, backing: .persistentMemory, autocommit: true)
+    #expect(store.region.size == SnapshotKV.defaultInitialSize)
+    let value = [UInt8](repeating: 3, count: 1000)
+    for key in 0..<4000 { try store.put(Array("key-\(key)".utf8), value) }
+    #expect(store.region.size > 4 << 20)
+    // Growth by an eighth: the region stays close to what the heap holds.
+    #expect(Double(store.region.size) <= 1.3 * Double(store.statistics.usedBytes) + Double(RegionMemory.smallestGrowth))
+    store._checkInvariants()
+    let size = store.region.size
+    try store.close()
+    let reopened = try SnapshotKV.open(at: path)
+    #expect(reopened.region.size == size)
+    #expect(reopened.count == 4000)
+    #expect(try reopened.get(Array("key-3999".utf8)) == value)
+    try reopened.close()
+  }
+
   @Test func fullRegionThrowsAndKeepsTheStore() throws {
     let directory = TestDirectory()
-    let store = try SnapshotKV.create(at: directory.file("kv"), size: 256 << 10, backing: .persistentMemory, autocommit: true)
+    let store = try SnapshotKV.create(
+      at: directory.file("kv"), size: 256 << 10, backing: .persistentMemory, maximumSize: 512 << 10, autocommit: true)
     var stored = 0
     let value = [UInt8](repeating: 7, count: 1000)
     while true {
@@ -150,7 +171,8 @@ import SnapshotTestSupport
         break
       }
     }
-    #expect(stored > 100)
+    #expect(stored > 300)
+    #expect(store.region.size == 512 << 10)
     #expect(store.count == stored)
     store._checkInvariants()
     #expect(try store.get(Array("key-\(stored - 1)".utf8)) == value)

@@ -30,6 +30,16 @@ protocol CommitJournal: AnyObject {
   /// Makes the home copy durable and retires the log, so that the next open has nothing to recover.
   func checkpoint() throws(SnapshotError)
 
+  /// The data size the last commit made durable.
+  var committedSize: Int { get }
+
+  /// The next commit grows the region to `size` bytes (larger than `committedSize`): the new size
+  /// becomes durable with it, atomically.
+  func willGrow(to size: Int)
+
+  /// The region returns to `committedSize`: the next commit does not grow it.
+  func cancelGrowth()
+
   /// Told once, before any commit, that threads share the working copy: a line may change while a
   /// commit reads it (a store that races with msync), so each line must be checksummed exactly as it
   /// is written to the log.

@@ -25,8 +25,11 @@ protocol MemoryJournal<Medium>: CommitJournal {
   /// Carries out a plan: afterwards the home copy holds the plan's epoch and the log is retired.
   static func applyRecovery(_ plan: RecoveryPlan, medium: Medium, header: RegionHeader) throws(Errno)
 
-  /// The journal of the region at `path` recovered to `epoch`, whose working copy is `working`.
-  init(medium: Medium, header: RegionHeader, path: String, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) throws(Errno)
+  /// The journal of the region at `path` recovered to `epoch`, whose working copy is `working`, for a
+  /// handle that may grow the region up to `maximumSize`.
+  init(
+    medium: Medium, header: RegionHeader, path: String, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64,
+    maximumSize: Int) throws(Errno)
 }
 
 extension Region.Journal {

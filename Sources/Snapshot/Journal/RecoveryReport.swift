@@ -59,6 +59,10 @@ struct RecoveryPlan: Sendable {
   var work: Work
   /// The epoch the region holds once the work is done.
   var epoch: UInt64
+  /// The region's data size at that epoch, when it grew since its creation (`SizeRecords`).
+  var dataSize: Int?
+  /// A size record whose grow never became durable: recovery clears it before anything is committed.
+  var abandonedSizeSlot: Int?
 
   var report: RecoveryReport {
     switch work {

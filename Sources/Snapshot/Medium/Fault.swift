@@ -45,6 +45,13 @@ package struct Fault: OptionSet, Sendable, Hashable {
   /// A grown log is cut back to its resting size after the checkpoint's home writes, before the
   /// checkpoint word (on a file, the log header's reset) that retires its batches.
   package static let restLogBeforeCheckpoint = Fault(rawValue: 1 << 15)
+  /// A grow's size record names the epoch before the commit that grows the region, so the new size
+  /// holds even when that commit never becomes durable: the grow is not part of the commit.
+  package static let growOutsideCommit = Fault(rawValue: 1 << 16)
+  /// A grow on persistent memory does not zero the bytes the data takes over from the log.
+  package static let skipGrowZeroing = Fault(rawValue: 1 << 17)
+  /// Recovery leaves in place the size record of a grow whose commit never became durable.
+  package static let keepAbandonedSize = Fault(rawValue: 1 << 18)
 }
 
 extension MemoryMedium {

@@ -12,20 +12,40 @@ struct MemoryMapping {
   let base: UnsafeMutableRawPointer
   let length: Int
 
-  /// Maps fresh zero-filled memory, asking for transparent huge pages when large enough: random stores
-  /// into a gigabyte-sized working copy otherwise spend much of their time in TLB misses.
+  /// Maps fresh zero-filled memory for a tracking structure sized for the largest a region may grow
+  /// to: pages are allocated only where touched, so the memory is not reserved up front
+  /// (`MAP_NORESERVE`) and a large maximum costs address space only.
   static func anonymous(length: Int) throws(Errno) -> MemoryMapping {
-    let mapping = try map(length: length, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: -1)
-    if length >= 4 << 20 {
-      _ = madvise(mapping.base, length, MADV_HUGEPAGE)
-    }
+    let mapping = try map(length: length, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, file: -1)
+    adviseHugePages(mapping.base, length: length)
     return mapping
   }
 
   /// Reserves `length` bytes of address space without memory behind them (`PROT_NONE`): a range
-  /// another mapping can later be placed into with `MAP_FIXED`.
-  static func reserve(length: Int) throws(Errno) -> MemoryMapping {
-    try map(length: length, protection: PROT_NONE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, file: -1)
+  /// another mapping can later be placed into with `MAP_FIXED`. The base is aligned to `alignment`
+  /// (a power of two), so that memory committed at its start can be backed by huge pages.
+  static func reserve(length: Int, alignment: Int = 4096) throws(Errno) -> MemoryMapping {
+    let padded = try map(length: length + alignment, protection: PROT_NONE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, file: -1)
+    let aligned = UnsafeMutableRawPointer(bitPattern: roundUp(Int(bitPattern: padded.base), to: alignment))!
+    let head = aligned - padded.base
+    if head > 0 { munmap(padded.base, head) }
+    if alignment - head > 0 { munmap(aligned + length, alignment - head) }
+    return MemoryMapping(base: aligned, length: length)
+  }
+
+  /// Puts fresh zero-filled, writable memory at `[address, address + length)` of a reservation (or in
+  /// place of memory there, which is dropped), asking for transparent huge pages when large enough:
+  /// random stores into a gigabyte-sized working copy otherwise spend much of their time in TLB misses.
+  static func commit(at address: UnsafeMutableRawPointer, length: Int) throws(Errno) {
+    let mapped = mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+    guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
+    adviseHugePages(address, length: length)
+  }
+
+  private static func adviseHugePages(_ address: UnsafeMutableRawPointer, length: Int) {
+    if length >= 4 << 20 {
+      _ = madvise(address, length, MADV_HUGEPAGE)
+    }
   }
 
   /// Maps `[offset, offset + length)` of `file` shared at `address`, replacing what was mapped there

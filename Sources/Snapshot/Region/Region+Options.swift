@@ -76,17 +76,23 @@ extension Region {
     /// than the log still succeeds: the log grows for it and shrinks back at the next checkpoint. A
     /// smaller log makes checkpoints more frequent. The undo journal takes no log size.
     public var logSize: Int?
+    /// The largest size ``Region/grow(to:)`` may give the region through this handle, in bytes; nil
+    /// for ``Region/defaultMaximumSize``. Address space for it is reserved, not memory. Not recorded in
+    /// the file: a later open chooses its own.
+    public var maximumSize: Int?
 
     /// Creates options; the defaults are the automatic backing, the redo journal, line tracking, one
-    /// thread at a time and the default log size.
+    /// thread at a time, the default log size and the largest maximum size.
     public init(
-      backing: Backing? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one, logSize: Int? = nil
+      backing: Backing? = nil, journal: Journal = .redo, tracking: Tracking = .lines, threads: Threads = .one, logSize: Int? = nil,
+      maximumSize: Int? = nil
     ) {
       self.backing = backing
       self.journal = journal
       self.tracking = tracking
       self.threads = threads
       self.logSize = logSize
+      self.maximumSize = maximumSize
     }
 
     func resolvedBacking(for path: FilePath) -> Backing {

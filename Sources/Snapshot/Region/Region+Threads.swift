@@ -108,12 +108,13 @@ extension Region {
     let lines = shared.beginCommit()
     defer { shared.endCommit() }
     do {
-      try journal.restore(lines, into: _working)
+      try restoreCommitted(lines)
     } catch {
       shared.restoreLines(lines)
       throw error
     }
     shared.clearBits(of: lines)
+    try discardGrowth()
   }
 
 }

@@ -27,8 +27,15 @@ import SystemPackage
 public final class Region {
   /// The region's file.
   public let path: FilePath
-  /// The number of bytes in the region (a multiple of 4096).
-  public let size: Int
+  /// The number of bytes in the region (a multiple of 4096): the size it was created with, or the size
+  /// ``grow(to:)`` made it.
+  ///
+  /// Only ``grow(to:)`` and ``discard()`` change it, under the commit protocol's exclusion, so the
+  /// store path reads it without exclusivity checks.
+  @exclusivity(unchecked) public internal(set) var size: Int
+  /// The largest size ``grow(to:)`` may give the region through this handle: address space for it is
+  /// reserved at open, so the working copy never moves.
+  public let maximumSize: Int
   /// What recovery found and did when the region was opened.
   public let recovery: RecoveryReport
 
@@ -38,7 +45,9 @@ public final class Region {
   /// Orders msync, discard, checkpoint and close of a shared region.
   let commitLock = Locked()
   let journal: any CommitJournal
-  private let file: RegionFile
+  let file: RegionFile
+  /// The address space reserved for the working copy at its maximum size; the first `size` bytes are
+  /// memory.
   private let workingMapping: MemoryMapping
   private(set) var isClosed = false
 
@@ -97,10 +106,12 @@ public final class Region {
     switch header.backing {
     case .persistentMemory:
       return try create(
-        at: path, header: header, tracking: options.tracking, threads: options.threads, memory: { PersistentMemory(file: $0) })
+        at: path, header: header, tracking: options.tracking, threads: options.threads, maximumSize: options.maximumSize,
+        memory: { PersistentMemory(file: $0) })
     case .file:
       return try create(
-        at: path, header: header, tracking: options.tracking, threads: options.threads, files: { FileStorage(data: $0, log: $1) })
+        at: path, header: header, tracking: options.tracking, threads: options.threads, maximumSize: options.maximumSize,
+        files: { FileStorage(data: $0, log: $1) })
     }
   }
 
@@ -109,10 +120,13 @@ public final class Region {
   /// Recovery replays or undoes what the log holds, makes the result durable and retires the log, so a
   /// crash during recovery is recovered again the same way. ``recovery`` tells what was done.
   ///
-  /// `tracking` and `threads` apply to this handle only; ``Threads/many`` needs the redo journal and
-  /// line tracking.
-  public static func open(at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one) throws(SnapshotError) -> Region {
-    let file = try RegionFile.open(at: path, access: .readWrite)
+  /// `tracking`, `threads` and `maximumSize` apply to this handle only; ``Threads/many`` needs the redo
+  /// journal and line tracking. `maximumSize` bounds ``grow(to:)`` (nil: ``defaultMaximumSize``; never
+  /// less than the region's size).
+  public static func open(
+    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, maximumSize: Int? = nil
+  ) throws(SnapshotError) -> Region {
+    let file = try RegionFile.open(at: path, access: .readWrite, maximumSize: maximumSize)
     switch file.storage {
     case .mapped(let mapping):
       return try Region(path: path, file: file, tracking: tracking, threads: threads, memory: PersistentMemory(file: mapping))
@@ -125,7 +139,8 @@ public final class Region {
   init(path: FilePath, file: RegionFile, parts: Parts) {
     self.path = path
     self.file = file
-    self.size = file.header.dataSize
+    self.size = parts.size
+    self.maximumSize = file.maximumSize
     self.recovery = parts.recovery
     self.journal = parts.journal
     self._changes = parts.changes
@@ -135,27 +150,33 @@ public final class Region {
 
   /// What a medium's factory hands to the region.
   struct Parts {
+    var size: Int
     var working: MemoryMapping
     var changes: ChangeTracker
     var journal: any CommitJournal
     var recovery: RecoveryReport
   }
 
-  /// Allocates the working copy and the tracking structures, fills the working copy with `fill`, and
-  /// makes the journal; frees what it allocated when a step fails.
+  /// Reserves address space for the working copy at `maximumSize`, allocates its first `header.dataSize`
+  /// bytes and the tracking structures (for the maximum), fills the working copy with `fill`, and makes
+  /// the journal; frees what it allocated when a step fails.
   static func parts(
-    path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, recovery: RecoveryReport,
+    path: FilePath, header: RegionHeader, maximumSize: Int, tracking: Tracking, threads: Threads, recovery: RecoveryReport,
     fill: (UnsafeMutableRawPointer) throws(SnapshotError) -> Void,
     journal makeJournal: (UnsafeMutableRawPointer) throws(Errno) -> any CommitJournal
   ) throws(SnapshotError) -> Parts {
     try threads.check(journal: header.journal, tracking: tracking)
-    let working = try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.anonymous(length: header.dataSize) }
+    let working = try SnapshotError.allocating(path.string) { () throws(Errno) in
+      try MemoryMapping.reserve(length: maximumSize, alignment: 2 << 20)
+    }
     do throws(SnapshotError) {
+      try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: working.base, length: header.dataSize) }
       try fill(working.base)
       let journal = try SnapshotError.allocating(path.string) { () throws(Errno) in try makeJournal(working.base) }
       let changes = try ChangeTracker(
-        path: path.string, lineCount: header.lineCount, working: working, tracking: tracking, threads: threads, journal: journal)
-      return Parts(working: working, changes: changes, journal: journal, recovery: recovery)
+        path: path.string, lineCount: maximumSize / 64, working: working, size: header.dataSize, tracking: tracking, threads: threads,
+        journal: journal)
+      return Parts(size: header.dataSize, working: working, changes: changes, journal: journal, recovery: recovery)
     } catch {
       working.unmap()
       throw error
@@ -230,10 +251,20 @@ public final class Region {
       let tracker = _changes.lines
       _changes.commitWord.pointee = ConcurrentLineTracker.takingLines
       defer { _changes.commitWord.pointee = 0 }
-      try journal.restore(tracker.lines, into: _working)
+      try restoreCommitted(tracker.lines)
       tracker.removeAll()
       try rearmPages()
+      try discardGrowth()
     }
+  }
+
+  /// Restores the last committed contents of `lines`, but for lines past the committed size, which
+  /// `discardGrowth` zeroes.
+  func restoreCommitted(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
+    guard size > journal.committedSize else { return try journal.restore(lines, into: _working) }
+    let committed = UInt32(journal.committedSize / 64)
+    let kept = lines.filter { $0 < committed }
+    try kept.withUnsafeBufferPointer { kept in Result { () throws(SnapshotError) in try journal.restore(kept, into: _working) } }.get()
   }
 
   /// Brings the home copy up to date with every commit and retires the log, so that an open after a

@@ -11,7 +11,12 @@ import SystemPackage
 final class RegionFile {
   let path: String
   let descriptor: FileDescriptor
+  /// The header line: the size the region was created with, among the rest.
   let header: RegionHeader
+  /// The sizes the region has grown to, as found at open; the journal's recovery resolves which holds.
+  let sizes: SizeRecords
+  /// The largest size this handle lets the region grow to: address space for it is reserved.
+  let maximumSize: Int
   let storage: Storage
 
   /// How the durable copy is reached, by medium.
@@ -32,13 +37,27 @@ final class RegionFile {
   /// Where the log of the region at `path` lives when its medium is a file.
   static func logPath(for path: String) -> String { path + "-log" }
 
+  /// The data file whose log is at `logPath`.
+  static func dataPath(forLog logPath: String) -> String { String(logPath.dropLast("-log".count)) }
+
   var logPath: String { Self.logPath(for: path) }
 
-  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, storage: Storage) {
+  private init(path: String, descriptor: FileDescriptor, header: RegionHeader, sizes: SizeRecords, maximumSize: Int, storage: Storage) {
     self.path = path
     self.descriptor = descriptor
     self.header = header
+    self.sizes = sizes
+    self.maximumSize = maximumSize
     self.storage = storage
+  }
+
+  /// The largest size a handle on a region with `header` and `sizes` may grow it to: `requested` (by
+  /// default the largest region), never less than a size already recorded; the size it has for a region
+  /// that cannot grow.
+  static func maximumSize(_ requested: Int?, header: RegionHeader, sizes: SizeRecords) -> Int {
+    guard header.canGrow else { return header.dataSize }
+    let wanted = min(roundUp(requested ?? Region.defaultMaximumSize, to: RegionHeader.pageSize), Region.defaultMaximumSize)
+    return max(wanted, header.dataSize, sizes.largestSize ?? 0)
   }
 
   /// Creates the region's files. Each is made under a temporary name, allocated in full, written and
@@ -47,7 +66,8 @@ final class RegionFile {
   ///
   /// `directorySynced` is called once the directory is synced, for a tracing medium to record it.
   static func create(
-    at filePath: FilePath, header: RegionHeader, control: [UInt8], faults: Fault = [], directorySynced: () -> Void = {}
+    at filePath: FilePath, header: RegionHeader, control: [UInt8], maximumSize: Int? = nil, faults: Fault = [],
+    directorySynced: () -> Void = {}
   ) throws(SnapshotError) -> RegionFile {
     let path = filePath.string
     let directory = directoryName(of: filePath)
@@ -77,14 +97,16 @@ final class RegionFile {
           try SnapshotError.step(path, "fsync directory") { () throws(Errno) in try synchronizeDirectory(directory) }
           directorySynced()
         }
+        let sizes = SizeRecords.none
+        let maximum = Self.maximumSize(maximumSize, header: header, sizes: sizes)
         let storage: Storage = if let log {
           .logFile(log)
         } else {
           .mapped(try SnapshotError.step(path, "mmap") { () throws(Errno) in
-            try MappedFile(descriptor, length: header.restingFileSize, largest: header.largestFileSize, writable: true)
+            try MappedFile(descriptor, length: header.restingFileSize, largest: header.resized(to: maximum).largestFileSize, writable: true)
           })
         }
-        return RegionFile(path: path, descriptor: descriptor, header: header, storage: storage)
+        return RegionFile(path: path, descriptor: descriptor, header: header, sizes: sizes, maximumSize: maximum, storage: storage)
       } catch {
         unlink(path)
         try? descriptor.close()
@@ -161,10 +183,10 @@ final class RegionFile {
   }
 
   /// Opens, locks and checks an existing region: header magic, version and checksum, then the file
-  /// size the header implies (on persistent memory, whole pages between the resting size and the
-  /// largest the log can make it). Nothing is mapped until the size is known to be right, so a
-  /// truncated file cannot raise SIGBUS.
-  static func open(at filePath: FilePath, access: Access) throws(SnapshotError) -> RegionFile {
+  /// size the header implies (whole pages, no shorter than the region was created, no longer than the
+  /// largest it can have grown to with its largest log). Nothing is mapped until the size is known to be
+  /// plausible, so a truncated file cannot raise SIGBUS; recovery checks it against the size it resolves.
+  static func open(at filePath: FilePath, access: Access, maximumSize: Int? = nil) throws(SnapshotError) -> RegionFile {
     let path = filePath.string
     let descriptor = try openDescriptor(path, access: access, missing: .fileNotFound(path: path))
     do throws(SnapshotError) {
@@ -177,7 +199,7 @@ final class RegionFile {
       guard locked else { throw SnapshotError.locked(path: path) }
       let size = try SnapshotError.step(path, "stat", descriptor.size)
       let prefix = try SnapshotError.step(path, "read header") { () throws(Errno) in
-        try descriptor.readPrefix(count: Int(min(size, 64)))
+        try descriptor.readPrefix(count: Int(min(size, Int64(SizeRecords.bytes.upperBound))))
       }
       if prefix.count >= 8, prefix.withUnsafeBytes({ $0.loadUnaligned(as: UInt64.self) }) != RegionHeader.magic.littleEndian {
         throw SnapshotError.notARegion(path: path)
@@ -186,9 +208,14 @@ final class RegionFile {
         throw SnapshotError.truncated(path: path, size: size, expected: Int64(RegionHeader.pageSize))
       }
       let header = try RegionHeader.decode(prefix, path: path)
+      let sizes = header.version >= 3
+        ? try prefix.withBytes { bytes throws(SnapshotError) in try SizeRecords.decode(bytes, salt: header.salt, path: path) }
+        : SizeRecords.none
+      let maximum = Self.maximumSize(maximumSize, header: header, sizes: sizes)
       let expected = Int64(header.restingFileSize)
       if size < expected { throw SnapshotError.truncated(path: path, size: size, expected: expected) }
-      if size > Int64(header.largestFileSize) || size % Int64(RegionHeader.pageSize) != 0 {
+      let largest = header.resized(to: max(header.dataSize, sizes.largestSize ?? 0)).largestFileSize
+      if size > Int64(largest) || size % Int64(RegionHeader.pageSize) != 0 {
         throw SnapshotError.sizeMismatch(path: path, size: size, expected: expected)
       }
       switch header.backing {
@@ -197,12 +224,12 @@ final class RegionFile {
           try PersistentMemory.checkSupported(directory: directoryName(of: filePath), path: path)
         }
         let mapping = try SnapshotError.step(path, "mmap") { () throws(Errno) in
-          try MappedFile(descriptor, length: Int(size), largest: header.largestFileSize, writable: access == .readWrite)
+          try MappedFile(descriptor, length: Int(size), largest: header.resized(to: maximum).largestFileSize, writable: access == .readWrite)
         }
-        return RegionFile(path: path, descriptor: descriptor, header: header, storage: .mapped(mapping))
+        return RegionFile(path: path, descriptor: descriptor, header: header, sizes: sizes, maximumSize: maximum, storage: .mapped(mapping))
       case .file:
         let log = try openDescriptor(logPath(for: path), access: access, missing: .logMissing(path: logPath(for: path)))
-        return RegionFile(path: path, descriptor: descriptor, header: header, storage: .logFile(log))
+        return RegionFile(path: path, descriptor: descriptor, header: header, sizes: sizes, maximumSize: maximum, storage: .logFile(log))
       }
     } catch {
       try? descriptor.close()

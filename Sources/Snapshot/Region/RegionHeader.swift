@@ -21,15 +21,18 @@
 /// number is believed only under a checksum that holds: a damaged header is reported as damaged, not
 /// as a file from another version.
 ///
+/// Format 3 lets a redo region grow: its size is the header line's until `SizeRecords` in the header
+/// page say otherwise. Older formats keep the size they were created with.
+///
 /// Format 2 bounds the redo log: it rests at the size recorded here and grows only for a commit that
 /// does not fit, back to this size at the next checkpoint (on persistent memory the log is the end of
 /// the data file, so the file is between `restingFileSize` and `largestFileSize` long). Format 1 files
 /// open as format 2 files whose log rests at the size format 1 gave it.
 package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
-  package static let formatVersion: UInt32 = 2
+  package static let formatVersion: UInt32 = 3
   /// The format versions this library opens.
-  static let readableVersions: ClosedRange<UInt32> = 1...2
+  static let readableVersions: ClosedRange<UInt32> = 1...3
   /// The header page: this line, the journal's control line, and padding to a page boundary.
   static let pageSize = 4096
   /// Where the journal's control line starts.
@@ -39,6 +42,8 @@ package struct RegionHeader: Equatable, Sendable {
 
   package var backing: Region.Backing
   package var journal: Region.Journal
+  /// The data size: the size the region was created with in the header line, the size it has grown
+  /// to once `SizeRecords` have been resolved.
   package var dataSize: Int
   /// The size the log rests at between checkpoints: on persistent memory the log area at the end of
   /// the data file, on a file the batch area of the log file.
@@ -58,6 +63,17 @@ package struct RegionHeader: Equatable, Sendable {
   var largestFileSize: Int { backing == .file ? logOffset : logOffset + largestLogSize }
   /// The log a commit of every line needs: what the log grows to at most.
   var largestLogSize: Int { journal.memoryLayout.logSize(lineCount: lineCount) }
+
+  /// Whether the region can grow: format 3 and the redo journal (the undo journal's log is sized for
+  /// every line at creation, and older formats have no size records an older library would heed).
+  var canGrow: Bool { version >= 3 && journal == .redo }
+
+  /// This header with the data size `size`.
+  package func resized(to size: Int) -> RegionHeader {
+    var header = self
+    header.dataSize = size
+    return header
+  }
 
   /// The 64 bytes of the header line.
   func encoded() -> [UInt8] {

@@ -29,9 +29,10 @@ struct ChangeTracker {
   /// The commit word of a closed region: a first store then traps.
   static var closed: UInt64 { 3 }
 
-  /// The tracking of the region at `path`, of `lineCount` lines, whose working copy is `working`.
+  /// The tracking of the region at `path`, of up to `lineCount` lines, whose working copy is `working`
+  /// (reserved for that many lines), of which the first `size` bytes are in use.
   init(
-    path: String, lineCount: Int, working: MemoryMapping, tracking: Region.Tracking, threads: Region.Threads,
+    path: String, lineCount: Int, working: MemoryMapping, size: Int, tracking: Region.Tracking, threads: Region.Threads,
     journal: any CommitJournal
   ) throws(SnapshotError) {
     let commitWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
@@ -48,7 +49,7 @@ struct ChangeTracker {
         : nil
       pages = tracking == .pages
         ? try SnapshotError.step(path, "start page tracking") { () throws(Errno) in
-            try PageTracker(base: working.base, length: working.length)
+            try PageTracker(base: working.base, length: size, capacity: working.length)
           }
         : nil
     } catch {

@@ -19,20 +19,24 @@ final class PageTracker {
   static let pageSize = 4096
 
   let base: UnsafeMutableRawPointer
-  let pageCount: Int
+  /// The pages tracked: those of the working copy's current size.
+  private(set) var pageCount: Int
   private let tracker: UnsafeMutablePointer<snapshot_page_tracker>
   private let stateMapping: MemoryMapping
   private let listMapping: MemoryMapping
 
-  init(base: UnsafeMutableRawPointer, length: Int, isolatedBudget: Int = 16_384, chunkPages: Int = 512) throws(Errno) {
-    precondition(length % Self.pageSize == 0 && chunkPages.nonzeroBitCount == 1)
+  /// Tracks the `length` bytes at `base`, with room to track up to `capacity` bytes (by default
+  /// `length`) as the working copy grows.
+  init(base: UnsafeMutableRawPointer, length: Int, capacity: Int? = nil, isolatedBudget: Int = 16_384, chunkPages: Int = 512) throws(Errno) {
+    let capacity = capacity ?? length
+    precondition(length % Self.pageSize == 0 && capacity >= length && chunkPages.nonzeroBitCount == 1)
     self.base = base
     pageCount = length / Self.pageSize
     let installed = snapshot_page_tracking_install()
     guard installed == 0 else { throw Errno(rawValue: installed) }
-    stateMapping = try .anonymous(length: pageCount)
+    stateMapping = try .anonymous(length: capacity / Self.pageSize)
     do {
-      listMapping = try .anonymous(length: pageCount * 4)
+      listMapping = try .anonymous(length: capacity / Self.pageSize * 4)
     } catch {
       stateMapping.unmap()
       throw error
@@ -66,6 +70,19 @@ final class PageTracker {
     tracker.deallocate()
     stateMapping.unmap()
     listMapping.unmap()
+  }
+
+  /// Tracks the first `length` bytes from now on: new pages are made read-only, so that their first
+  /// write is recorded; pages past a shorter length must have been re-armed (none dirty), and are
+  /// no longer watched.
+  func resize(to length: Int) throws(Errno) {
+    let old = pageCount * Self.pageSize
+    precondition(length % Self.pageSize == 0 && (length >= old || tracker.pointee.dirty_count == 0))
+    if length > old {
+      guard mprotect(base + old, length - old, PROT_READ) == 0 else { throw Errno(rawValue: errno) }
+    }
+    tracker.pointee.length = length
+    pageCount = length / Self.pageSize
   }
 
   /// The pages written since the last re-arm, in the order they were first written.

@@ -68,8 +68,9 @@ public struct Heap<Memory: ContainerMemory> {
     memory.store(Self.magic, at: magicField)
   }
 
-  /// Allocates a block with at least `size` bytes of payload and returns the payload's offset.
-  /// Throws `SnapshotError.regionFull` before changing anything when no block fits.
+  /// Allocates a block with at least `size` bytes of payload and returns the payload's offset, growing
+  /// the memory when no block fits and it can grow. Throws `SnapshotError.regionFull` before changing
+  /// anything when no block fits even in the memory's maximum size.
   @inlinable public func allocate(_ size: Int) throws(SnapshotError) -> Int {
     precondition(size >= 0, "negative allocation size")
     let needed = size + Self.blockHeader
@@ -85,7 +86,7 @@ public struct Heap<Memory: ContainerMemory> {
       }
       return markAllocated(block: try bump(blockSize, top: top), size: blockSize, fromFreeList: false)
     }
-    guard needed <= memory.size else {
+    guard needed <= memory.maximumSize else {
       throw .regionFull(requested: size, available: largestAvailable - Self.blockHeader)
     }
     let blockSize = roundUp(needed, to: Self.largeUnit)
@@ -139,9 +140,13 @@ public struct Heap<Memory: ContainerMemory> {
     return block + Self.blockHeader
   }
 
+  /// Cuts a fresh block from the top, growing the memory if it can when the block does not fit.
   @inlinable func bump(_ size: Int, top: Int) throws(SnapshotError) -> Int {
-    guard size <= memory.size - top else {
-      throw .regionFull(requested: size - Self.blockHeader, available: largestAvailable - Self.blockHeader)
+    if size > memory.size - top {
+      guard size <= memory.maximumSize - top else {
+        throw .regionFull(requested: size - Self.blockHeader, available: largestAvailable - Self.blockHeader)
+      }
+      try memory.grow(toHold: top + size)
     }
     memory.store(UInt64(top + size), at: topField)
     return top
@@ -177,7 +182,7 @@ public struct Heap<Memory: ContainerMemory> {
   /// The largest block an allocation could get, for the message of `regionFull` (called after the
   /// top and the large free list were checked).
   @inlinable var largestAvailable: Int {
-    var largest = memory.size - Int(memory.load(UInt64.self, at: topField))
+    var largest = memory.maximumSize - Int(memory.load(UInt64.self, at: topField))
     var block = Int(memory.load(UInt64.self, at: largeFreeField))
     while block != 0 {
       largest = max(largest, Int(memory.load(UInt64.self, at: block)))

@@ -15,11 +15,23 @@ public protocol ContainerMemory {
   /// (undo logging, as PMDK's transactions do) snapshots them here; tracked memory and ordinary memory
   /// need nothing. Blocks allocated since the last commit need no announcement.
   func prepareToChange(at offset: Int, count: Int)
+  /// The largest `size` can become through `grow(toHold:)`; `size` for memory that cannot grow.
+  var maximumSize: Int { get }
+  /// Makes `size` at least `bytes` (at most `maximumSize`), perhaps more: the new bytes read as zeros,
+  /// and the growth becomes durable with the changes around it. Nothing moves: offsets stay valid.
+  func grow(toHold bytes: Int) throws(SnapshotError)
 }
 
 extension ContainerMemory {
   @inlinable @inline(__always)
   public func prepareToChange(at offset: Int, count: Int) {}
+
+  /// Memory of a fixed size.
+  @inlinable public var maximumSize: Int { size }
+
+  @inlinable public func grow(toHold bytes: Int) throws(SnapshotError) {
+    precondition(bytes <= size, "memory of a fixed size cannot grow")
+  }
 
   /// Stores `value` over bytes that were there before this commit: announces the change, then stores.
   /// Stores into blocks allocated since the last commit use `store`.

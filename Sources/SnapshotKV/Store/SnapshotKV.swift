@@ -27,12 +27,21 @@ public final class SnapshotKV {
 
   static var magic: UInt64 { 0x3156_4B50_414E_53 }  // "SNAPKV1"
 
-  /// Creates a store in a new region at `path`; `backing` and `logSize` are the region's
-  /// (`Region.CreateOptions`).
+  /// The size a store's region starts at when none is given: it grows as the store fills.
+  public static var defaultInitialSize: Int { 1 << 20 }
+
+  /// Creates a store in a new region at `path`, of `size` bytes (by default `defaultInitialSize`).
+  /// `backing`, `logSize` and `maximumSize` are the region's (`Region.CreateOptions`).
+  ///
+  /// The region grows by itself when the heap needs room (by an eighth of its size, at least 1 MiB, up
+  /// to `maximumSize`), atomically with the commit that needed it, so the size is never a thing to get
+  /// right; only a region with the undo journal keeps its size.
   public static func create(
-    at path: FilePath, size: Int, backing: Region.Backing? = nil, logSize: Int? = nil, index: Index = .ordered, autocommit: Bool = true
+    at path: FilePath, size: Int? = nil, backing: Region.Backing? = nil, logSize: Int? = nil, maximumSize: Int? = nil,
+    index: Index = .ordered, autocommit: Bool = true
   ) throws(SnapshotError) -> SnapshotKV {
-    let region = try Region.create(at: path, size: size, options: .init(backing: backing, logSize: logSize))
+    let region = try Region.create(
+      at: path, size: size ?? defaultInitialSize, options: .init(backing: backing, logSize: logSize, maximumSize: maximumSize))
     do {
       return try SnapshotKV(formatting: region, index: index, autocommit: autocommit)
     } catch {
@@ -41,9 +50,10 @@ public final class SnapshotKV {
     }
   }
 
-  /// Opens the store in the region at `path` (recovering the region first if a crash interrupted it).
-  public static func open(at path: FilePath, autocommit: Bool = true) throws(SnapshotError) -> SnapshotKV {
-    let region = try Region.open(at: path)
+  /// Opens the store in the region at `path` (recovering the region first if a crash interrupted it),
+  /// letting it grow up to `maximumSize` (by default `Region.defaultMaximumSize`).
+  public static func open(at path: FilePath, maximumSize: Int? = nil, autocommit: Bool = true) throws(SnapshotError) -> SnapshotKV {
+    let region = try Region.open(at: path, maximumSize: maximumSize)
     do {
       return try SnapshotKV(region: region, autocommit: autocommit)
     } catch {
@@ -104,7 +114,8 @@ public final class SnapshotKV {
     try storeIndex.withValue(for: key, body)
   }
 
-  /// Stores `value` under `key`. Throws `SnapshotError.regionFull` (storing nothing) when it does not fit.
+  /// Stores `value` under `key`, growing the region if the heap needs room. Throws
+  /// `SnapshotError.regionFull` (storing nothing) when it does not fit even at the region's maximum size.
   public func put(_ key: some Collection<UInt8>, _ value: some Collection<UInt8>) throws(SnapshotError) {
     let keyBytes = Array(key), valueBytes = Array(value)
     try keyBytes.withBytes { key throws(SnapshotError) in
@@ -180,6 +191,10 @@ public final class SnapshotKV {
   public func close() throws(SnapshotError) {
     try region.close()
   }
+
+  /// The largest the store's region may grow to through this handle: its size, for a region that
+  /// cannot grow.
+  public var maximumSize: Int { backend.memory.maximumSize }
 
   /// The heap's figures.
   public var statistics: HeapStatistics { backend.heap.statistics }

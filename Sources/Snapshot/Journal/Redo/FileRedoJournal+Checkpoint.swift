@@ -1,8 +1,8 @@
 import SystemPackage
 
 extension FileRedoJournal {
-  /// Writes the newest version of every line of `batches` into the data file and syncs it. Returns the
-  /// number of lines written.
+  /// Writes the newest version of every line of `batches` into the data file, and the size checkpointed
+  /// into its control line (`SizeRecords`), and syncs it. Returns the number of lines written.
   @discardableResult
   static func writeHome(
     batches: [Int], log: RedoLogReader, medium: Medium, header: RegionHeader, written: LineBitmap, path: String
@@ -20,6 +20,10 @@ extension FileRedoJournal {
     }
     do throws(Errno) {
       if let failure { throw failure }
+      if header.canGrow {
+        let word = SizeRecords.checkpointedSizeWord(header.dataSize, salt: header.salt).littleEndian
+        try withUnsafeBytes(of: word) { bytes throws(Errno) in try medium.write(bytes, at: SizeRecords.checkpointedSizeOffset, to: .data) }
+      }
       if !medium.faults.contains(.skipDataSync) { try medium.synchronize(.data) }
     } catch {
       throw .commitFailed(path: path, operation: "checkpoint into the data file", errno: error)

@@ -14,6 +14,8 @@ import SystemPackage
 /// - A batch larger than the whole resting log: after the checkpoint, the log file is allocated for
 ///   it before any byte is written (a full file system fails the msync with nothing changed); the
 ///   batch's own `fdatasync` makes the new length durable with it, so a commit still costs one.
+/// - A commit that grows the region (`FileRedoJournal+Growth`) first lengthens the data file and
+///   records the new size for its own epoch, each made durable, then writes its batch as any commit.
 /// - A failed write or sync leaves the handle unusable: the kernel may have dropped the pages it could
 ///   not write, so retrying could report success for data that is gone. Every later commit throws the
 ///   first error; reopening recovers the last acknowledged commit. Only running out of space while
@@ -21,7 +23,12 @@ import SystemPackage
 final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   let medium: Medium
   var faults: Fault { medium.faults }
-  let header: RegionHeader
+  /// The header, with the data size the last commit made durable.
+  var header: RegionHeader
+  /// The size records in the data file's header page, as this journal last wrote them.
+  var sizes: SizeRecords
+  /// The size the next commit grows the region to.
+  private var targetSize: Int?
   let working: UnsafeRawPointer
   let logPath: String
   let crc = CRC32C.Implementation.detected
@@ -46,19 +53,33 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
 
   static var defaultCheckpointThreshold: Int { 16 << 20 }
 
-  init(medium: Medium, header: RegionHeader, working: UnsafeRawPointer, logPath: String, logHeader: LogFileHeader) throws(Errno) {
+  init(
+    medium: Medium, header: RegionHeader, sizes: SizeRecords, working: UnsafeRawPointer, logPath: String, logHeader: LogFileHeader,
+    maximumSize: Int
+  ) throws(Errno) {
     self.capacity = try medium.size(of: .log)
     self.medium = medium
     self.header = header
+    self.sizes = sizes
     self.working = working
     self.logPath = logPath
     self.logHeader = logHeader
     self.epoch = logHeader.checkpointEpoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
-    self.scratch = try LineBitmap(lineCount: header.lineCount)
+    self.scratch = try LineBitmap(lineCount: maximumSize / 64)
   }
 
   func lineWillChange(_ line: Int) {}
+
+  var committedSize: Int { header.dataSize }
+
+  func willGrow(to size: Int) {
+    targetSize = size
+  }
+
+  func cancelGrowth() {
+    targetSize = nil
+  }
 
   func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
     try commit(lines) {}
@@ -76,6 +97,12 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     let size = RedoJournalLayout.batchSize(lineCount: lines.count, runCount: runCount)
     if tail - LogFileHeader.batchesOffset >= checkpointThreshold || tail + size > capacity {
       try checkpoint()
+    }
+    // After the checkpoint, which records the size it checkpoints: the grown size belongs to this
+    // commit, not to the ones before it.
+    if let targetSize {
+      try grow(to: targetSize)
+      self.targetSize = nil
     }
     if tail + size > capacity {
       let grown = roundUp(tail + size, to: RegionHeader.pageSize)
@@ -200,7 +227,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     return log
   }
 
-  private func poison(_ error: SnapshotError) -> SnapshotError {
+  func poison(_ error: SnapshotError) -> SnapshotError {
     failure = failure ?? error
     return failure!
   }

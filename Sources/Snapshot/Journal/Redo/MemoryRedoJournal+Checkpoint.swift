@@ -1,7 +1,11 @@
 extension MemoryRedoJournal {
   /// Stores the checkpoint word (one atomic 8-byte store) and makes it durable. Only after this may the
-  /// log be reused from its start.
+  /// log be reused from its start. The size checkpointed goes beside it (`SizeRecords`), in the same
+  /// line.
   static func writeCheckpoint(epoch: UInt64, medium: Medium, header: RegionHeader) {
+    if header.canGrow {
+      medium.storeWord(SizeRecords.checkpointedSizeWord(header.dataSize, salt: header.salt), at: SizeRecords.checkpointedSizeOffset)
+    }
     let word = RedoJournalLayout.encodeCheckpoint(epoch: epoch, salt: header.salt)
     if medium.faults.contains(.splitCommitWord) {
       withUnsafeBytes(of: word.littleEndian) { bytes in
@@ -11,7 +15,7 @@ extension MemoryRedoJournal {
     } else {
       medium.storeWord(word, at: RedoJournalLayout.checkpointWord)
     }
-    medium.flush(at: RedoJournalLayout.checkpointWord, count: 8)
+    medium.flush(at: RedoJournalLayout.checkpointWord, count: 16)
     medium.fence(unless: .dropRetireFence)
   }
 

@@ -15,11 +15,19 @@ import SystemPackage
 ///   file) is extended for it and the new length made durable (`fsync`) before any byte of the batch
 ///   is written. A failure there throws with nothing written; the commit's fence stays the only
 ///   ordering point of a commit that fits.
+/// - A commit that grows the region (`MemoryRedoJournal+Growth`) checkpoints first, so that the data
+///   can take over the start of the emptied log, then records the new size for its own epoch before
+///   its batch is written at the new end of the data.
 /// - Recovery (`MemoryRedoJournal+Recovery`) replays every valid batch after the checkpoint, then checkpoints.
 final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, CheckpointingJournal {
   let medium: Medium
   var faults: Fault { medium.faults }
-  let header: RegionHeader
+  /// The header, with the data size the last commit made durable.
+  private(set) var header: RegionHeader
+  /// The size records in the header page, as this journal last wrote them.
+  var sizes: SizeRecords
+  /// The size the next commit grows the region to.
+  var targetSize: Int?
   let path: String
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
@@ -48,18 +56,30 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// needed more.
   private var logSize: Int { medium.length - header.logOffset }
 
+  var committedSize: Int { header.dataSize }
+
   /// Any tracking: the redo journal reads the changed lines at msync, from the working copy.
   init(
-    medium: Medium, header: RegionHeader, path: String, working: UnsafeMutableRawPointer, tracking _: Region.Tracking, epoch: UInt64
+    medium: Medium, header: RegionHeader, path: String, working: UnsafeMutableRawPointer, tracking _: Region.Tracking, epoch: UInt64,
+    maximumSize: Int
   ) throws(Errno) {
     self.medium = medium
     self.header = header
+    self.sizes = Self.sizeRecords(medium: medium, header: header)
     self.path = path
     self.working = UnsafeRawPointer(working)
     self.epoch = epoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
-    self.scratch = try LineBitmap(lineCount: header.lineCount)
+    self.scratch = try LineBitmap(lineCount: maximumSize / 64)
     batches.reserveCapacity(1024)
+  }
+
+  func willGrow(to size: Int) {
+    targetSize = size
+  }
+
+  func cancelGrowth() {
+    targetSize = nil
   }
 
   func lineWillChange(_ line: Int) {}
@@ -80,11 +100,15 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     for _ in lines.lineRuns { runCount += 1 }
     let head = RedoJournalLayout.headSize(runCount: runCount)
     let size = head + 64 * lines.count
-    if tail + size > logSize || tail >= checkpointThreshold {
-      checkpoint()
-    }
-    if size > logSize {
-      try extendLog(toHold: size)
+    if let targetSize {
+      try grow(to: targetSize, toHold: size)
+    } else {
+      if tail + size > logSize || tail >= checkpointThreshold {
+        checkpoint()
+      }
+      if size > logSize {
+        try extendLog(toHold: size)
+      }
     }
     let batch = header.logOffset + tail
     writeBatch(lines, runCount: runCount, epoch: next, at: batch)
@@ -102,13 +126,27 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   @inline(never)
   private func extendLog(toHold size: Int) throws(SnapshotError) {
     let length = header.logOffset + roundUp(size, to: RegionHeader.pageSize)
+    try resizeDurably(to: length, operation: "extend the log") {}
+  }
+
+  /// Makes the data file `length` bytes long, calls `prepare` (which writes into the new length), and
+  /// makes the length durable; a failure throws with nothing committed.
+  func resizeDurably(to length: Int, operation: String, prepare: () -> Void) throws(SnapshotError) {
     do throws(Errno) {
       try medium.resize(to: length)
+      prepare()
       if !medium.faults.contains(.skipLengthSync) { try medium.synchronizeLength() }
     } catch {
       throw error == .noSpace || error == .fileTooLarge
-        ? .noSpace(path: path, needed: Int64(length)) : .system(path: path, operation: "extend the log", errno: error)
+        ? .noSpace(path: path, needed: Int64(length)) : .system(path: path, operation: operation, errno: error)
     }
+  }
+
+  /// The journal continues with the header of a region grown to `size`.
+  func didGrow(to size: Int, record: SizeRecords.Record, slot: Int) {
+    header = header.resized(to: size)
+    sizes.slots[slot] = record
+    targetSize = nil
   }
 
   /// Encodes the batch into the log at `batch`. Not inlined into `commit`: commit's unspecialized

@@ -82,7 +82,8 @@ struct RedoLogReader {
   /// Checks the batch at `position`: epoch and salt (without them no batch of this epoch starts here),
   /// then magic, counts, that it fits in the log, that its runs are in range and add up, and its
   /// checksum.
-  func validateBatch(at position: Int, epoch: UInt64) -> Validation {
+  func validateBatch(at position: Int, epoch: UInt64, lineLimit: Int? = nil) -> Validation {
+    let lineCount = lineLimit ?? self.lineCount
     guard position >= 0, position + 64 <= size else { return .absent }
     guard word(at: position + 8) == epoch, word(at: position + 16) == salt else { return .absent }
     let first = word(at: position)
@@ -113,13 +114,24 @@ struct RedoLogReader {
 
   /// The first valid batch at a line boundary from `position` on whose epoch is later than `epoch`.
   /// A line is a candidate only when it carries the salt, so the search costs one load per log line.
+  /// A batch may name any line a region can have: one written after the region grew is evidence too,
+  /// even where a damaged size record makes the region look smaller.
   func findBatch(after epoch: UInt64, from position: Int) -> (epoch: UInt64, offset: Int)? {
     for candidate in stride(from: position, to: size - 63, by: 64) where word(at: candidate + 16) == salt {
       let candidateEpoch = word(at: candidate + 8)
       guard candidateEpoch > epoch else { continue }
-      if case .valid = validateBatch(at: candidate, epoch: candidateEpoch) { return (candidateEpoch, candidate) }
+      if case .valid = validateBatch(at: candidate, epoch: candidateEpoch, lineLimit: RegionHeader.maximumDataSize / 64) {
+        return (candidateEpoch, candidate)
+      }
     }
     return nil
+  }
+
+  /// The highest line the valid batch at `position` names.
+  func lastLine(ofBatchAt position: Int) -> Int {
+    var last = 0
+    forEachRun(ofBatchAt: position) { first, count, _ in last = max(last, first + count - 1) }
+    return last
   }
 
   /// Calls `body(first line, line count, data position)` for each run of the valid batch at `position`.

@@ -86,10 +86,22 @@ final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
   private var entryChain = ChecksumChain()
   private(set) var bytesWritten = 0
 
+  /// The undo journal's regions keep their size (`RegionHeader.canGrow`).
+  var committedSize: Int { header.dataSize }
+
+  func willGrow(to size: Int) {
+    preconditionFailure("a region with the undo journal cannot grow")
+  }
+
+  func cancelGrowth() {}
+
   private var metadataOffset: Int { header.logOffset }
   private var imagesOffset: Int { header.logOffset + UndoJournalLayout.metadataSize(lineCount: header.lineCount) }
 
-  init(medium: Medium, header: RegionHeader, path _: String, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64) {
+  init(
+    medium: Medium, header: RegionHeader, path _: String, working: UnsafeMutableRawPointer, tracking: Region.Tracking, epoch: UInt64,
+    maximumSize _: Int
+  ) {
     self.medium = medium
     self.header = header
     // With page tracking, lines are logged at msync, after they changed: their old images come from

@@ -31,13 +31,21 @@ package final class MappedFile {
 
   /// Makes the file `newLength` bytes long (whole pages, within the reservation). Growing allocates
   /// the new bytes first (zeros, which a store can never fail to reach: no SIGBUS on a full file
-  /// system) and maps them; the new length is durable only after `synchronizeLength()`. Shrinking
+  /// system) and maps them, or, failing that, leaves the file as it was; the new length is durable only
+  /// after `synchronizeLength()`. Shrinking
   /// unmaps the end, then cuts the file.
   func resize(to newLength: Int) throws(Errno) {
     precondition(newLength % RegionHeader.pageSize == 0 && newLength <= reservation.length)
     if newLength > length {
-      try descriptor.allocate(offset: Int64(length), length: Int64(newLength - length))
-      try MemoryMapping.shared(descriptor, offset: length, length: newLength - length, writable: writable, at: base + length)
+      do {
+        try descriptor.allocate(offset: Int64(length), length: Int64(newLength - length))
+        try MemoryMapping.shared(descriptor, offset: length, length: newLength - length, writable: writable, at: base + length)
+      } catch {
+        // Whatever was allocated or mapped goes: a failed grow leaves the file as it was.
+        try? MemoryMapping.unreserve(at: base + length, length: newLength - length)
+        try? descriptor.resize(to: Int64(length))
+        throw error
+      }
     } else if newLength < length {
       try MemoryMapping.unreserve(at: base + newLength, length: length - newLength)
       do { try descriptor.resize(to: Int64(newLength)) } catch { throw Errno(error) }

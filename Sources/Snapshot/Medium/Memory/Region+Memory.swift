@@ -7,21 +7,24 @@ extension Region {
   ) throws(SnapshotError) -> Region {
     try create(
       at: path, header: RegionHeader.new(size: size, backing: .persistentMemory, journal: options.journal, logSize: options.logSize),
-      tracking: options.tracking, threads: options.threads, memory: makeMedium)
+      tracking: options.tracking, threads: options.threads, maximumSize: options.maximumSize, memory: makeMedium)
   }
 
   static func create<M: MemoryMedium>(
-    at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, memory makeMedium: (MappedFile) -> M
+    at path: FilePath, header: RegionHeader, tracking: Tracking, threads: Threads, maximumSize: Int? = nil,
+    memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
     try threads.check(journal: header.journal, tracking: tracking)
-    return try open(RegionFile.create(at: path, header: header, control: initialControlLine(for: header)), tracking: tracking, threads: threads, memory: makeMedium)
+    return try open(
+      RegionFile.create(at: path, header: header, control: initialControlLine(for: header), maximumSize: maximumSize),
+      tracking: tracking, threads: threads, memory: makeMedium)
   }
 
   /// Opens a region on persistent memory whose durable writes go through `makeMedium(file mapping)`.
   package static func open<M: MemoryMedium>(
-    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, memory makeMedium: (MappedFile) -> M
+    at path: FilePath, tracking: Tracking = .lines, threads: Threads = .one, maximumSize: Int? = nil, memory makeMedium: (MappedFile) -> M
   ) throws(SnapshotError) -> Region {
-    try open(RegionFile.open(at: path, access: .readWrite), tracking: tracking, threads: threads, memory: makeMedium)
+    try open(RegionFile.open(at: path, access: .readWrite, maximumSize: maximumSize), tracking: tracking, threads: threads, memory: makeMedium)
   }
 
   private static func open<M: MemoryMedium>(
@@ -38,19 +41,22 @@ extension Region {
   convenience init<M: MemoryMedium>(
     path: FilePath, file: RegionFile, tracking: Tracking, threads: Threads, memory medium: M
   ) throws(SnapshotError) {
-    let header = file.header
     let parts: Parts
     do throws(SnapshotError) {
       let start = ContinuousClock.now
-      let plan = try Self.planRecovery(memory: medium, header: header, path: path.string)
+      let plan = try Self.planRecovery(memory: medium, header: file.header, path: path.string)
+      let header = file.header.resized(to: plan.dataSize ?? file.header.dataSize)
       let journal = header.journal.onMemory(M.self)
       try SnapshotError.allocating(path.string) { () throws(Errno) in try journal.applyRecovery(plan, medium: medium, header: header) }
       var report = plan.report
       report.duration = ContinuousClock.now - start
-      parts = try Self.parts(path: path, header: header, tracking: tracking, threads: threads, recovery: report) { working in
+      parts = try Self.parts(
+        path: path, header: header, maximumSize: file.maximumSize, tracking: tracking, threads: threads, recovery: report
+      ) { working in
         working.copyMemory(from: medium.base + header.dataOffset, byteCount: header.dataSize)
       } journal: { working throws(Errno) -> any CommitJournal in
-        try journal.init(medium: medium, header: header, path: path.string, working: working, tracking: tracking, epoch: plan.epoch)
+        try journal.init(
+          medium: medium, header: header, path: path.string, working: working, tracking: tracking, epoch: plan.epoch, maximumSize: file.maximumSize)
       }
     } catch {
       file.close()
