@@ -15,6 +15,9 @@ package struct CrashSimulator {
     package var randomSubsets = 12
     /// Crash during the recovery of one distinct image in this many (1: every one).
     package var recoveryCrashEvery = 4
+    /// Commit on the recovered region and reopen it, for one distinct image in this many, and for every
+    /// image with all uncertain units written.
+    package var commitAfterRecoveryEvery = 16
     /// Stop at the first failure (enough to show that a mutant is caught).
     package var stopAtFirstFailure = false
     package var seed: UInt64 = 1
@@ -170,6 +173,8 @@ package struct CrashSimulator {
       if report.imagesDistinct % options.recoveryCrashEvery == 0 || choice.count == units.count {
         crashDuringRecovery(of: image, model: Model.self, trace: trace, state: state, context: context,
                             report: &report, generator: &generator)
+      }
+      if report.imagesDistinct % options.commitAfterRecoveryEvery == 0 || choice.count == units.count {
         commitAfterRecovery(of: image, model: Model.self, state: state, context: context, report: &report)
       }
       if options.stopAtFirstFailure, !report.failures.isEmpty { return }

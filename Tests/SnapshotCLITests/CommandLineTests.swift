@@ -120,6 +120,24 @@ import SnapshotTestSupport
     #expect(try Region.open(at: written).load(UInt64.self, at: 0) == 7)
   }
 
+  @Test func growAndStoreStatistics() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region").string
+    #expect(try runSnapshot(["create", path, "--size", "64K"]).status == 0)
+    let grown = try runSnapshot(["grow", path, "--size", "1M"])
+    #expect(grown.standardOutput == "grew \(path) from 65536 to 1048576 bytes, epoch 1\n")
+    let json = try runSnapshot(["info", path, "--json"])
+    let decoded = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+    #expect(decoded?["size"] as? Int == 1 << 20)
+    #expect(try runSnapshot(["grow", path, "--size", "64K"]).standardOutput == "\(path): already 1048576 bytes\n")
+
+    let store = directory.file("store").string
+    #expect(try runSnapshot(["kv", "put", store, "a", "1", "--create"]).standardOutput == "ok\n")
+    let stats = try runSnapshot(["kv", "stats", store]).standardOutput
+    #expect(stats.contains("size: 1M (grows up to "))
+    #expect(stats.contains("files: "))
+  }
+
   @Test func singleCommandsAndBatch() throws {
     let directory = TestDirectory()
     let path = directory.file("store").string

@@ -25,8 +25,11 @@ struct Micro: ParsableCommand {
   @Option(help: "Rounds of the paper's msync microbenchmark.")
   var paperRounds = 200_000
 
-  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, growth, pages).")
+  @Option(help: "Run only these groups (comma-separated: stores, msync, paper, recovery, growth, grow, pages; grow is left out unless named).")
   var only: String?
+
+  @Option(help: "Records the grow group loads into a store from its default size.")
+  var growRecords = 1_000_000
 
   func run() throws {
     ReportOptions.warnIfDebugBuild()
@@ -51,6 +54,10 @@ struct Micro: ParsableCommand {
     }
     if groups.contains("growth") {
       try LogGrowthBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2)).run(into: &report)
+      workspace.clear()
+    }
+    if groups.contains("grow") {
+      try RegionGrowthBenchmark(workspace: workspace, repetitions: max(3, repetitions / 2), records: growRecords).run(into: &report)
       workspace.clear()
     }
     if groups.contains("pages") {

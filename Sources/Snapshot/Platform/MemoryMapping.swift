@@ -14,10 +14,11 @@ struct MemoryMapping {
 
   /// Maps fresh zero-filled memory for a tracking structure sized for the largest a region may grow
   /// to: pages are allocated only where touched, so the memory is not reserved up front
-  /// (`MAP_NORESERVE`) and a large maximum costs address space only.
+  /// (`MAP_NORESERVE`), and never as huge pages, since a first touch would then allocate and zero
+  /// 2 MiB: a large maximum costs address space only.
   static func anonymous(length: Int) throws(Errno) -> MemoryMapping {
     let mapping = try map(length: length, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, file: -1)
-    adviseHugePages(mapping.base, length: length)
+    _ = madvise(mapping.base, length, MADV_NOHUGEPAGE)
     return mapping
   }
 

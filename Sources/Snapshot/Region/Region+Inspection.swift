@@ -51,6 +51,9 @@ extension Region {
     }
   }
 
+  /// The size the redo log rests at between checkpoints (the undo journal's log is always this size).
+  public var restingLogSize: Int { file.header.logSize }
+
   /// The redo log's bytes in use since the last checkpoint and the bytes batches may take before the
   /// next checkpoint; nil with the undo journal. For workloads that aim commits at the log's end.
   package var redoLogSpace: (used: Int, capacity: Int)? {
