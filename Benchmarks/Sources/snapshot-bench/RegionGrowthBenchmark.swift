@@ -29,6 +29,10 @@ struct RegionGrowthBenchmark {
     let sized = try load(size: grown.size)
     report.add("region growth", "load of \(records) records (one commit each), store grown from 1 MiB", grown.rate, unit: "records/s",
                baseline: ("store created at its final size", sized.rate), minRatio: 0.9)
+    // The store created at its final size allocated its file before the load; the grown one allocates
+    // during it. Counting the creation in both compares the time to a store holding the records.
+    report.add("region growth", "creation and load of \(records) records, store grown from 1 MiB", grown.rateWithCreation, unit: "records/s",
+               baseline: ("store created at its final size", sized.rateWithCreation), minRatio: 0.9)
     report.add("region growth", "files less the resting log, over the heap's bytes in use (grown store)",
                Double(grown.fileBytes - grown.restingLog) / Double(grown.usedBytes), unit: "x", maxValue: 1.4)
     report.add("region growth", "region size of the grown store", Double(grown.size) / Double(1 << 20), unit: "MiB",
@@ -55,6 +59,7 @@ struct RegionGrowthBenchmark {
 
   private struct Load {
     var rate: Double
+    var rateWithCreation: Double
     var size: Int
     var fileBytes: Int
     var restingLog: Int
@@ -64,15 +69,17 @@ struct RegionGrowthBenchmark {
   /// Loads the records, one autocommitted put each, into a store of `size` bytes (nil: the default).
   private func load(size: Int?) throws -> Load {
     let path = FilePath(workspace.file("store"))
-    let store = try SnapshotKV.create(at: path, size: size, backing: .persistentMemory, index: .ordered)
     let value = (0..<CoreWorkload.fieldCount * CoreWorkload.fieldLength).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
     let keys = (0..<records).map { Array(CoreWorkload.keyName(Int64($0)).utf8) }
+    let created = nanoseconds()
+    let store = try SnapshotKV.create(at: path, size: size, backing: .persistentMemory, index: .ordered)
     let start = nanoseconds()
     for key in keys { try store.put(key, value) }
-    let seconds = Double(nanoseconds() - start) / 1e9
+    let end = nanoseconds()
+    let seconds = Double(end - start) / 1e9
     let files = store.region.fileSizes!
     let result = Load(
-      rate: Double(records) / seconds, size: store.region.size, fileBytes: files.data + files.log,
+      rate: Double(records) / seconds, rateWithCreation: Double(records) / (Double(end - created) / 1e9), size: store.region.size, fileBytes: files.data + files.log,
       restingLog: store.region.restingLogSize, usedBytes: store.statistics.usedBytes)
     try store.close()
     workspace.clear()
