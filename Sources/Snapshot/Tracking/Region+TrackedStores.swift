@@ -65,11 +65,15 @@ extension Region {
   /// bounds check, a bit test and a branch. Everything else (a first store, a value spanning lines, a
   /// bulk range) goes to `ChangeTracker.markLines`.
   ///
+  /// A bit is set only for a line inside the region, so the common case checks the bound that never
+  /// moves, the maximum size (which also keeps the bit test inside the bitmap), and the region's size,
+  /// which a grow changes and every store would have to load again, only on the way to `markLines`.
+  ///
   /// The bit is read with a relaxed atomic load (a plain load to the processor), since in a region
   /// shared by threads another thread may set bits of the same word.
   @inlinable @inline(__always)
   func _willWrite(offset: Int, count: Int) {
-    _checkBounds(offset: offset, count: count)
+    _checkBounds(offset: offset, count: count, size: maximumSize)
     assert(
       snapshot_load_relaxed(_changes.commitWord) != 2,  // ConcurrentLineTracker.takingLines
       "a store raced with msync or discard on another thread: put stores in Region.change { } (threads: .many), or hand the region over between threads (threads: .one)")
@@ -77,12 +81,16 @@ extension Region {
       let line = offset &>> 6
       if snapshot_load_relaxed(_changes.bitmap + line &>> 6) & (1 &<< UInt64(truncatingIfNeeded: line & 63)) != 0 { return }
     }
+    _checkBounds(offset: offset, count: count)
     guard count > 0 else { return }
     _changes.markLines(first: offset &>> 6, last: (offset &+ count &- 1) &>> 6)
   }
 
+  /// Traps unless `[offset, offset + count)` lies inside the first `size` bytes (by default the
+  /// region's size).
   @inlinable @inline(__always)
-  func _checkBounds(offset: Int, count: Int) {
+  func _checkBounds(offset: Int, count: Int, size: Int? = nil) {
+    let size = size ?? self.size
     // One unsigned comparison rejects negative offsets too, as long as `count` fits the region.
     precondition(
       count >= 0 && count <= size && UInt(bitPattern: offset) <= UInt(bitPattern: size &- count),
