@@ -45,7 +45,7 @@ extension Region {
       try whileNoChangeIsInProgress { () throws(SnapshotError) in
         try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: _working + size, length: target - size) }
         try SnapshotError.step(path.string, "track the new pages") { () throws(Errno) in try _changes.pages?.resize(to: target) }
-        size = target
+        _sizeCell.pointee = target
       }
       journal.willGrow(to: target)
       // A grow commits even when nothing else changed: its first new line (zeros) is the batch.
@@ -60,7 +60,7 @@ extension Region {
     guard size > committed else { return }
     try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: _working + committed, length: size - committed) }
     try SnapshotError.step(path.string, "track the pages") { () throws(Errno) in try _changes.pages?.resize(to: committed) }
-    size = committed
+    _sizeCell.pointee = committed
     journal.cancelGrowth()
   }
 
