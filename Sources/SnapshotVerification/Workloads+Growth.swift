@@ -39,14 +39,7 @@ extension Workload {
           // No space to grow: msync throws, having committed nothing, and can be retried. (The
           // checkpoint first rests the log, so the failure meets the grow, not a cut of the log.)
           try recorder.region.checkpoint()
-          recorder.fileFailures.arm(.resize(.data), with: .noSpace)
-          do throws(SnapshotError) {
-            try recorder.region.msync()
-            recorder.fail("msync with no space to grow the region did not throw")
-          } catch {
-            guard case .noSpace = error else { throw error }
-            if !recorder.fileFailures.disarm() { recorder.fail("msync of a grown region did not lengthen its file") }
-          }
+          try recorder.msyncOutOfSpace(failing: .resize(.data), "to grow the region")
         default:
           break
         }

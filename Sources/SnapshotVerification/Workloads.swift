@@ -286,15 +286,7 @@ package struct Workload: Sendable {
         change(lines: first..<first + count)
         if round == 1, recorder.region.journalKind == .redo {
           // No space to grow the log: msync throws, having written nothing, and can be retried.
-          let file: RegionFileRole = recorder.region.backing == .file ? .log : .data
-          recorder.fileFailures.arm(.resize(file), with: .noSpace)
-          do throws(SnapshotError) {
-            try recorder.region.msync()
-            recorder.fail("msync with no space to grow the log did not throw")
-          } catch {
-            guard case .noSpace = error else { throw error }
-            if !recorder.fileFailures.disarm() { recorder.fail("msync of a batch larger than the log did not grow it") }
-          }
+          try recorder.msyncOutOfSpace(failing: .resize(recorder.region.backing == .file ? .log : .data), "to grow the log")
         }
         try recorder.msync()
         change(lines: (0..<3).map { _ in Int.random(in: 0..<lineCount, using: &generator) })
@@ -461,6 +453,21 @@ package struct Workload: Sendable {
         recorder.count()
         try recorder.crashAndReopen()
       }
+    }
+  }
+}
+
+extension ScenarioRecorder {
+  /// msync with `call` out of space: it must make that call and throw `noSpace`, having committed
+  /// nothing; the changes stay for the retry, which is the caller's.
+  func msyncOutOfSpace(failing call: FileCallFailure.Call, _ what: String) throws {
+    fileFailures.arm(call, with: .noSpace)
+    do throws(SnapshotError) {
+      try region.msync()
+      fail("msync with no space \(what) did not throw")
+    } catch {
+      guard case .noSpace = error else { throw error }
+      if !fileFailures.disarm() { fail("msync with no space \(what) made no \(call)") }
     }
   }
 }
