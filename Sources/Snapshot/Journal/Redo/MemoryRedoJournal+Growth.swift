@@ -33,7 +33,8 @@ extension MemoryRedoJournal {
       sizes.slots[slot] = nil
       throw error
     }
-    didGrow(to: size, record: record, slot: slot)
+    header = grown
+    sizes.slots[slot] = record
   }
 
   /// Streams zeros over the line-aligned `range` of the durable copy; durable after the next fence.

@@ -23,7 +23,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   let medium: Medium
   var faults: Fault { medium.faults }
   /// The header, with the data size the last commit made durable.
-  private(set) var header: RegionHeader
+  var header: RegionHeader
   /// The size records in the header page, as this journal last wrote them.
   var sizes: SizeRecords
   /// The size the next commit grows the region to.
@@ -102,6 +102,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     let size = head + 64 * lines.count
     if let targetSize {
       try grow(to: targetSize, toHold: size)
+      self.targetSize = nil
     } else {
       if tail + size > logSize || tail >= checkpointThreshold {
         checkpoint()
@@ -142,12 +143,6 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     }
   }
 
-  /// The journal continues with the header of a region grown to `size`.
-  func didGrow(to size: Int, record: SizeRecords.Record, slot: Int) {
-    header = header.resized(to: size)
-    sizes.slots[slot] = record
-    targetSize = nil
-  }
 
   /// Encodes the batch into the log at `batch`. Not inlined into `commit`: commit's unspecialized
   /// entry point, which only forwards to its specialization, would otherwise look up the sink's
