@@ -34,18 +34,16 @@ struct MemoryMapping {
     return MemoryMapping(base: aligned, length: length)
   }
 
-  /// Puts fresh zero-filled, writable memory at `[address, address + length)` of a reservation (or in
-  /// place of memory there, which is dropped), asking for transparent huge pages when large enough:
-  /// random stores into a gigabyte-sized working copy otherwise spend much of their time in TLB misses.
-  static func commit(at address: UnsafeMutableRawPointer, length: Int) throws(Errno) {
-    let mapped = mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+  /// Puts fresh zero-filled, writable memory at `bytes` of this reservation (in place of what was
+  /// there, which is dropped), whose first `bytes.upperBound` bytes are then in use. Once those are
+  /// large enough, all of them ask for transparent huge pages, so that memory committed in steps (a
+  /// region that grows) is backed as memory committed at once is: random stores into a gigabyte-sized
+  /// working copy otherwise spend much of their time in TLB misses.
+  func commit(_ bytes: Range<Int>) throws(Errno) {
+    let mapped = mmap(base + bytes.lowerBound, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
     guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
-    adviseHugePages(address, length: length)
-  }
-
-  private static func adviseHugePages(_ address: UnsafeMutableRawPointer, length: Int) {
-    if length >= 4 << 20 {
-      _ = madvise(address, length, MADV_HUGEPAGE)
+    if bytes.upperBound >= 4 << 20 {
+      _ = madvise(base, bytes.upperBound, MADV_HUGEPAGE)
     }
   }
 

@@ -43,7 +43,7 @@ extension Region {
       guard target <= maximumSize else { throw .maximumSizeReached(path: path.string, requested: newSize, maximum: maximumSize) }
       let first = size / 64
       try whileNoChangeIsInProgress { () throws(SnapshotError) in
-        try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: _working + size, length: target - size) }
+        try SnapshotError.allocating(path.string) { () throws(Errno) in try workingMapping.commit(size..<target) }
         try SnapshotError.step(path.string, "track the new pages") { () throws(Errno) in try _changes.pages?.resize(to: target) }
         _sizeCell.pointee = target
       }
@@ -58,7 +58,7 @@ extension Region {
   func discardGrowth() throws(SnapshotError) {
     let committed = journal.committedSize
     guard size > committed else { return }
-    try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: _working + committed, length: size - committed) }
+    try SnapshotError.allocating(path.string) { () throws(Errno) in try workingMapping.commit(committed..<size) }
     try SnapshotError.step(path.string, "track the pages") { () throws(Errno) in try _changes.pages?.resize(to: committed) }
     _sizeCell.pointee = committed
     journal.cancelGrowth()

@@ -50,7 +50,7 @@ public final class Region {
   let file: RegionFile
   /// The address space reserved for the working copy at its maximum size; the first `size` bytes are
   /// memory.
-  private let workingMapping: MemoryMapping
+  let workingMapping: MemoryMapping
   private(set) var isClosed = false
 
   /// What the region lives on: persistent memory or a file.
@@ -173,7 +173,7 @@ public final class Region {
       try MemoryMapping.reserve(length: maximumSize, alignment: 2 << 20)
     }
     do throws(SnapshotError) {
-      try SnapshotError.allocating(path.string) { () throws(Errno) in try MemoryMapping.commit(at: working.base, length: header.dataSize) }
+      try SnapshotError.allocating(path.string) { () throws(Errno) in try working.commit(0..<header.dataSize) }
       try fill(working.base)
       let journal = try SnapshotError.allocating(path.string) { () throws(Errno) in try makeJournal(working.base) }
       let changes = try ChangeTracker(
