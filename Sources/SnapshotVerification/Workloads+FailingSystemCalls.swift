@@ -6,7 +6,8 @@ extension Workload {
   /// once, in turn, after a few commits. msync, checkpoint, discard or open must then throw; a handle
   /// that cannot know what reached the disk (a write or sync failed) must refuse every later commit;
   /// one that can (nothing was written: out of space, a failed read) must go on. A region reopened
-  /// after a failure must hold the last acknowledged commit or the one whose msync failed.
+  /// after a failure must hold the last acknowledged commit or the one whose msync failed. The region
+  /// grows, a page at a time, in the calls of a grow.
   package static func failingSystemCalls(rounds: Int) -> Workload {
     var workload = Workload(name: "failing writes, syncs and reads", regionSize: 8192) { recorder, generator in
       func change() {
@@ -27,6 +28,7 @@ extension Workload {
       }
     }
     workload.needsFileMedium = true
+    workload.grows = true
     // A log of one page, so that a commit of many lines makes it grow.
     workload.logSize = 4096
     return workload
@@ -52,24 +54,33 @@ private enum FailingCall: CaseIterable {
   /// Opening cannot learn the log's size, read its header or its batches, or write what it recovers
   /// home.
   case openSize, openRead, openBatchesRead, openHomeWrite, openHomeSync
+  /// A grow cannot write or sync its size record, or sync the data file's new length.
+  case growRecordWrite, growRecordSync, growLengthSync
+  /// Opening cannot read the size records.
+  case openSizeRecordsRead
+  /// Opening finds the record of a grow whose batch was never written, and cannot cut the data file
+  /// back, sync the cut, or clear the record.
+  case openAbandonedSizeCut, openAbandonedSizeCutSync, openAbandonedSizeClear
 
   var call: FileCallFailure.Call {
     switch self {
     case .batchWriteOutOfSpace, .batchWrite, .logResetWrite: return .write(.log)
     case .batchSync, .logResetSync: return .synchronize(.log)
-    case .homeWrite, .openHomeWrite: return .write(.data)
-    case .homeSync, .openHomeSync: return .synchronize(.data)
+    case .homeWrite, .openHomeWrite, .growRecordWrite, .openAbandonedSizeClear: return .write(.data)
+    case .homeSync, .openHomeSync, .growRecordSync, .growLengthSync, .openAbandonedSizeCutSync: return .synchronize(.data)
     case .checkpointRead, .discardRead, .openRead, .openBatchesRead: return .read(.log)
-    case .discardDataRead: return .read(.data)
+    case .discardDataRead, .openSizeRecordsRead: return .read(.data)
     case .openSize: return .size(.log)
     case .logGrowthOutOfSpace: return .resize(.log)
+    case .openAbandonedSizeCut: return .resize(.data)
     }
   }
 
   var errno: Errno { self == .batchWriteOutOfSpace || self == .logGrowthOutOfSpace ? .noSpace : .ioError }
 
-  /// Calls of the same kind that succeed first: opening reads the log's header before its batches.
-  var skipped: Int { self == .openBatchesRead ? 1 : 0 }
+  /// Calls of the same kind that succeed first: opening reads the log's header before its batches; a
+  /// grow syncs its record before the data file's new length.
+  var skipped: Int { self == .openBatchesRead || self == .growLengthSync ? 1 : 0 }
 
   /// Makes the call fail in what reaches it, checks the outcome, and leaves an open region that holds
   /// a committed state (the changes in its working copy are committed or discarded).
@@ -114,8 +125,31 @@ private enum FailingCall: CaseIterable {
       failures.arm(call, with: errno)
       expectRefusal(recorder, "discard") { try recorder.region.discard() }
       try recorder.discard()
-    case .openSize, .openRead, .openBatchesRead, .openHomeWrite, .openHomeSync:
+    case .openSize, .openRead, .openBatchesRead, .openHomeWrite, .openHomeSync, .openSizeRecordsRead:
       try recorder.msync()
+      try recorder.reopenAfterFailure(failingFirst: (call, errno, skipped))
+    case .growRecordWrite, .growRecordSync, .growLengthSync:
+      // After a checkpoint the grow's msync writes nothing to the data file but the grow's own calls.
+      try recorder.msync()
+      try recorder.region.checkpoint()
+      try recorder.region.grow(to: recorder.region.size + 4096)
+      failures.arm(call, with: errno, after: skipped)
+      expectRefusal(recorder, "msync of a grow") { try recorder.msync() }
+      expectPoisoned(recorder)
+      try recorder.reopenAfterFailure()
+    case .openAbandonedSizeCut, .openAbandonedSizeCutSync, .openAbandonedSizeClear:
+      // The grow's record is durable and its batch is not: opening must cut the file back and clear
+      // the record before anything else writes the data file (the checkpoint left no batch to replay).
+      try recorder.msync()
+      try recorder.region.checkpoint()
+      try recorder.region.grow(to: recorder.region.size + 4096)
+      failures.arm(.write(.log), with: .ioError)
+      do {
+        try recorder.msync()
+        recorder.fail("msync of a grow whose batch could not be written did not throw")
+      } catch {
+        if !failures.disarm() { recorder.fail("msync of a grow wrote no batch") }
+      }
       try recorder.reopenAfterFailure(failingFirst: (call, errno, skipped))
     }
   }
