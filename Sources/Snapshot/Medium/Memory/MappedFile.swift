@@ -6,8 +6,10 @@ import SystemPackage
 /// dangles.
 package final class MappedFile {
   package let base: UnsafeMutableRawPointer
-  /// The file's length, all of it mapped.
-  package private(set) var length: Int
+  /// The file's length, all of it mapped. Read on every commit: kept in a private property, whose
+  /// accesses the compiler sees all of, so that reading it needs no run-time exclusivity check.
+  package var length: Int { mappedLength }
+  private var mappedLength: Int
   private let descriptor: FileDescriptor
   private let reservation: MemoryMapping
   private let writable: Bool
@@ -25,7 +27,7 @@ package final class MappedFile {
     }
     self.descriptor = descriptor
     self.base = reservation.base
-    self.length = length
+    self.mappedLength = length
     self.writable = writable
   }
 
@@ -36,6 +38,7 @@ package final class MappedFile {
   /// unmaps the end, then cuts the file.
   func resize(to newLength: Int) throws(Errno) {
     precondition(newLength % RegionHeader.pageSize == 0 && newLength <= reservation.length)
+    let length = mappedLength
     if newLength > length {
       do {
         try descriptor.allocate(offset: Int64(length), length: Int64(newLength - length))
@@ -50,7 +53,7 @@ package final class MappedFile {
       try MemoryMapping.unreserve(at: base + newLength, length: length - newLength)
       do { try descriptor.resize(to: Int64(newLength)) } catch { throw Errno(error) }
     }
-    length = newLength
+    mappedLength = newLength
   }
 
   /// Makes the file's length durable (`fsync`: its metadata with its data).
