@@ -46,10 +46,10 @@ protocol EngineVisitor {
 
 /// Creates `kind` on `medium` (with `index`, for the engines built on the containers) in `directory` with room for
 /// `bytes` of data, its accesses to the medium charged by `device` (the CXL emulation), runs `visitor` on it, and
-/// closes it.
+/// closes it. Snapshot's regions reserve address space for the largest region unless `exactReservation`.
 func withEngine<Visitor: EngineVisitor>(
   _ kind: EngineKind, medium: MediumKind, index: IndexKind, directory: String, bytes: Int, device: DeviceLatencyModel?,
-  _ visitor: Visitor
+  exactReservation: Bool = false, _ visitor: Visitor
 ) throws -> Visitor.Result {
   let path = "\(directory)/ycsb-\(kind.rawValue)"
   func run<Engine: KeyValueEngine>(_ engine: Engine) throws -> Visitor.Result {
@@ -57,7 +57,8 @@ func withEngine<Visitor: EngineVisitor>(
     return try visitor.visit(engine)
   }
   func createRegion(tracking: Region.Tracking) throws -> Region {
-    let options = Region.CreateOptions(backing: medium.isByteAddressable ? .persistentMemory : .file, tracking: tracking)
+    let options = Region.CreateOptions(
+      backing: medium.isByteAddressable ? .persistentMemory : .file, tracking: tracking, maximumSize: exactReservation ? bytes : nil)
     guard let device else { return try Region.create(at: FilePath(path), size: bytes, options: options) }
     return try Region.create(at: FilePath(path), size: bytes, options: options, emulating: device)
   }

@@ -20,6 +20,8 @@ struct YCSBRun: ParsableCommand {
   @Option var seed: UInt64 = 1
   @Option(help: "cxl: bytes the emulated device's cache holds.") var deviceCache: Int?
   @Option(help: "cxl: nanoseconds an access outside the device's cache costs.") var deviceLatency: Int?
+  @Flag(help: "Reserve address space for the region's size only, not the largest region (valgrind cannot reserve 256 GiB).")
+  var exactReservation = false
 
   func run() throws {
     // PMDK reads this when it first checks a mapping: cache flushes on byte-addressable media, msync on files.
@@ -38,7 +40,7 @@ struct YCSBRun: ParsableCommand {
     let result = try withEngine(
       engine, medium: medium, index: index, directory: directory,
       bytes: YCSBRunner.bytesNeeded(records: YCSBRunner.capacity(spec, records: records, operations: operations)),
-      device: device, runner)
+      device: device, exactReservation: exactReservation, runner)
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     print(String(decoding: try encoder.encode(result), as: UTF8.self))
