@@ -14,6 +14,8 @@ let package = Package(
     .library(name: "CSnapshotPlatform", targets: ["CSnapshotPlatform"]),
     // YCSB's workload generator, for the benchmarks.
     .library(name: "YCSB", targets: ["YCSB"]),
+    // SQLite on Snapshot: the `snapshot` VFS, whose commit is one failure-atomic msync.
+    .library(name: "SnapshotSQLite", targets: ["SnapshotSQLite"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -49,6 +51,10 @@ let package = Package(
     .target(name: "SnapshotKV", dependencies: ["Snapshot"]),
     // YCSB's core workloads: distributions, key names, operation mix. No dependency.
     .target(name: "YCSB"),
+    // The system's SQLite (Debian's libsqlite3-dev, which Scripts/setup installs).
+    .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+    // SQLite's database files kept in regions: a VFS, and a connection to open through it.
+    .target(name: "SnapshotSQLite", dependencies: ["Snapshot", "CSQLite"]),
     // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
     .target(
       name: "SnapshotVerification",
@@ -86,6 +92,7 @@ let package = Package(
     .testTarget(name: "SnapshotVerificationTests", dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "SnapshotCLITests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
+    .testTarget(name: "SnapshotSQLiteTests", dependencies: ["Snapshot", "SnapshotSQLite", "CSQLite", "SnapshotTestSupport"]),
     .testTarget(
       name: "SnapshotMacrosTests",
       dependencies: [
