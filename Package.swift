@@ -23,6 +23,8 @@ let package = Package(
     .package(url: "https://github.com/swiftlang/swift-syntax", exact: "603.0.1"),
     // `swift package generate-documentation` for the DocC catalogs; a build tool only.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    // For a test only: GRDB, unchanged, on the snapshot VFS.
+    .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
   ],
   targets: [
     // Machine instructions Swift cannot express, as static inline functions.
@@ -93,6 +95,12 @@ let package = Package(
     .testTarget(name: "SnapshotCLITests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
     .testTarget(name: "SnapshotSQLiteTests", dependencies: ["Snapshot", "SnapshotSQLite", "CSQLite", "SnapshotTestSupport"]),
+    .testTarget(
+      name: "SnapshotGRDBTests",
+      dependencies: [
+        "Snapshot", "SnapshotSQLite", "SnapshotTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]),
     .testTarget(
       name: "SnapshotMacrosTests",
       dependencies: [
