@@ -20,17 +20,24 @@ final class DatabaseFile: @unchecked Sendable {
   static let initialSize = 1 << 20
 
   let path: String
-  private let state: Mutex<State>
+  private let region: Region
+  /// Whether the last reference closes the region (false for a region lent by its owner).
+  private let ownsRegion: Bool
+  private let commitChanges: (Region) throws(SnapshotError) -> Void
+  /// The handles and the locks; held, too, by everything that touches the region, so that connections
+  /// on different threads take turns.
+  private let state = Mutex(State())
 
   private struct State {
-    let region: Region
-    var handles = 0
+    var handles = 1
     var locks = LockTable()
   }
 
-  private init(path: String, region: consuming sending Region) {
+  private init(path: String, region: Region, ownsRegion: Bool, commit: @escaping (Region) throws(SnapshotError) -> Void) {
     self.path = path
-    state = Mutex(State(region: region))
+    self.region = region
+    self.ownsRegion = ownsRegion
+    self.commitChanges = commit
   }
 
   // MARK: Opening and closing
@@ -45,31 +52,47 @@ final class DatabaseFile: @unchecked Sendable {
         file.state.withLock { $0.handles += 1 }
         return file
       }
-      let region = try openRegion(path: path, create: create, options: options)
-      let file = DatabaseFile(path: path, region: region)
-      file.state.withLock { $0.handles = 1 }
+      let region: Region
+      do throws(SnapshotError) {
+        region = try Region.open(at: FilePath(path), maximumSize: options.maximumSize)
+      } catch .fileNotFound where create {
+        region = try Region.create(at: FilePath(path), size: initialSize, options: options)
+      }
+      let file = DatabaseFile(path: path, region: region, ownsRegion: true) { region throws(SnapshotError) in try region.msync() }
+      do throws(SnapshotError) {
+        try file.prepare()
+      } catch {
+        try? region.close()
+        throw error
+      }
       files[path] = file
       return file
     }
   }
 
-  private static func openRegion(path: String, create: Bool, options: Region.CreateOptions) throws(SnapshotError) -> Region {
-    let region: Region
-    do {
-      region = try Region.open(at: FilePath(path), maximumSize: options.maximumSize)
-    } catch .fileNotFound where create {
-      region = try Region.create(at: FilePath(path), size: initialSize, options: options)
+  /// Lends `region` as the database file at `path`, committed by `commit`; the caller owns one
+  /// reference, and the region stays open after the last is given back.
+  static func adopt(
+    _ region: Region, path: String, commit: @escaping (Region) throws(SnapshotError) -> Void
+  ) throws(SnapshotError) -> DatabaseFile {
+    try open.withLock { (files: inout [String: DatabaseFile]) throws(SnapshotError) -> DatabaseFile in
+      guard files[path] == nil else { throw .locked(path: path) }
+      let file = DatabaseFile(path: path, region: region, ownsRegion: false, commit: commit)
+      try file.prepare()
+      files[path] = file
+      return file
     }
+  }
+
+  /// Checks that the region holds a database; one nothing was committed to becomes an empty one.
+  private func prepare() throws(SnapshotError) {
     switch region.load(UInt64.self, at: 0) {
-    case mark:
-      return region
-    case 0 where region.epoch == 0 && region.size >= dataOffset:
-      // A region nothing was committed to becomes an empty database.
-      region.store(mark, at: 0)
-      try region.msync()
-      return region
+    case Self.mark:
+      return
+    case 0 where region.epoch == 0 && region.size >= Self.dataOffset:
+      region.store(Self.mark, at: 0)
+      try commitChanges(region)
     default:
-      try? region.close()
       throw .invalidOptions(reason: "\(path): the region holds something other than a SQLite database")
     }
   }
@@ -80,7 +103,8 @@ final class DatabaseFile: @unchecked Sendable {
   /// The database at `path`, if a connection of this process has it open.
   static func opened(path: String) -> DatabaseFile? { open.withLock { $0[path] } }
 
-  /// Gives back a reference from `retain`; the last closes the region (its commits are durable already).
+  /// Gives back a reference from `retain` or `adopt`; the last closes a region this file opened (its
+  /// commits are durable already).
   func release() {
     Self.open.withLock { files in
       let remaining = state.withLock { state in
@@ -89,13 +113,13 @@ final class DatabaseFile: @unchecked Sendable {
       }
       guard remaining == 0 else { return }
       files[path] = nil
-      state.withLock { state in try? state.region.close() }
+      if ownsRegion { try? region.close() }
     }
   }
 
   /// Runs `body` on the region, with no other connection inside it.
   func withRegion<R>(_ body: (Region) throws(SnapshotError) -> R) throws(SnapshotError) -> R {
-    try state.withLock { (state: inout State) throws(SnapshotError) -> R in try body(state.region) }
+    try state.withLock { (_: inout State) throws(SnapshotError) -> R in try body(region) }
   }
 
   // MARK: The file's contents
@@ -103,8 +127,7 @@ final class DatabaseFile: @unchecked Sendable {
   /// Copies `count` bytes at `offset` of the file into `buffer`; zeros past the file's end, and false
   /// then (a short read).
   func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Bool {
-    state.withLock { state in
-      let region = state.region
+    state.withLock { _ in
       let available = max(0, min(count, Self.length(of: region) - offset))
       if available > 0 {
         region.withUnsafeBytes { bytes in
@@ -139,12 +162,12 @@ final class DatabaseFile: @unchecked Sendable {
     }
   }
 
-  var length: Int { state.withLock { Self.length(of: $0.region) } }
+  var length: Int { state.withLock { _ in Self.length(of: region) } }
 
   /// Commits every change since the last commit as one failure-atomic msync.
   func commit() throws(SnapshotError) {
     try withRegion { region throws(SnapshotError) in
-      if region.hasChanges { try region.msync() }
+      if region.hasChanges { try commitChanges(region) }
     }
   }
 
@@ -172,8 +195,8 @@ final class DatabaseFile: @unchecked Sendable {
   /// restored pages, equal to what is committed, are ever left).
   func unlock(_ handle: DatabaseHandle, to level: Int32) throws(SnapshotError) {
     try state.withLock { (state: inout State) throws(SnapshotError) in
-      if handle.level >= SQLITE_LOCK_RESERVED, level < SQLITE_LOCK_RESERVED, state.region.hasChanges {
-        try state.region.msync()
+      if handle.level >= SQLITE_LOCK_RESERVED, level < SQLITE_LOCK_RESERVED, region.hasChanges {
+        try commitChanges(region)
       }
       state.locks.unlock(handle, to: level)
     }

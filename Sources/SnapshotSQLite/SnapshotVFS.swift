@@ -45,6 +45,19 @@ public enum SnapshotVFS {
     return try file.withRegion(body)
   }
 
+  /// Lets connections of this process open `region`, which its caller owns, as the database at `path`
+  /// (absolute) while `body` runs; every commit goes through `commit`. For the crash simulator, which
+  /// records each msync and checks each recovered region. `body` closes the connections it opens.
+  package static func lending<R>(
+    _ region: Region, as path: String, commit: @escaping (Region) throws(SnapshotError) -> Void = { region throws(SnapshotError) in try region.msync() },
+    _ body: () throws -> R
+  ) throws -> R {
+    try register()
+    let file = try DatabaseFile.adopt(region, path: path, commit: commit)
+    defer { file.release() }
+    return try body()
+  }
+
   /// Why the last attempt to open the database at `path` (absolute) failed, if it did.
   static func openFailure(path: String) -> String? { openFailures.withLock { $0[path] } }
 
