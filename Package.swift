@@ -63,6 +63,7 @@ let package = Package(
       dependencies: [
         "Snapshot",
         "SnapshotKV",
+        "SnapshotSQLite",
         "YCSB",
         .product(name: "SystemPackage", package: "swift-system"),
       ]

@@ -71,7 +71,8 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale)]
+     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale),
+     sqlTransfers(rounds: 6 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside

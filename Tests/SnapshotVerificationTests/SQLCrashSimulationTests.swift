@@ -1,0 +1,18 @@
+import Snapshot
+import SnapshotTestSupport
+import SnapshotVerification
+import Testing
+
+/// The crash simulator on SQL bank transfers through the snapshot VFS, in a debug build.
+@Suite struct SQLCrashSimulationTests {
+  @Test(arguments: [Workload.Configuration(.persistentMemory, .redo), Workload.Configuration(.file, .redo)])
+  func everyCrashImageIsAnIntactDatabaseOfOneTransaction(configuration: Workload.Configuration) throws {
+    let directory = TestDirectory(onDisk: configuration.backing == .file)
+    let scenario = try Workload.sqlTransfers(rounds: 3).record(configuration, seed: 5, path: "\(directory.path)/bank.db")
+    #expect(scenario.failures.isEmpty, "\(scenario.failures)")
+    let report = CrashSimulator(scenario: scenario, options: .init(), scratchDirectory: directory.path).run()
+    #expect(report.failures.isEmpty, "\(report.failures.prefix(3))")
+    #expect(report.imagesDistinct > 100)
+    #expect(report.commitsAfterRecovery > 10)
+  }
+}
