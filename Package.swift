@@ -74,6 +74,7 @@ let package = Package(
       dependencies: [
         "Snapshot",
         "SnapshotKV",
+        "SnapshotSQLite",
         "SnapshotVerification",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]

@@ -71,6 +71,38 @@ public final class SQLiteConnection {
     }
   }
 
+  /// Runs every statement of `script` in turn, handing each row to `row` with its column names; stops
+  /// at the first statement that fails.
+  public func run(script: String, row: (_ columns: [String], _ values: [SQLiteValue]) -> Void) throws(SQLiteError) {
+    // withCString does not pass a typed error through.
+    var failure: SQLiteError?
+    script.withCString { start in
+      do throws(SQLiteError) {
+        var next: UnsafePointer<CChar>? = start
+        while let current = next, current.pointee != 0 {
+          var statement: OpaquePointer?
+          try check(sqlite3_prepare_v2(handle, current, -1, &statement, &next))
+          guard let statement else { continue }  // only whitespace or a comment was left
+          defer { sqlite3_finalize(statement) }
+          let columns = (0..<sqlite3_column_count(statement)).map { String(cString: sqlite3_column_name(statement, $0)) }
+          while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw SQLiteError(code: code, message: errorMessage) }
+            row(columns, columns.indices.map { SQLiteValue(statement, column: Int32($0)) })
+          }
+        }
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+  }
+
+  /// Whether `sql` ends with a complete statement (SQLite's own test, which knows about quotes,
+  /// comments and triggers): what a shell reads before it runs what it has.
+  public static func isComplete(_ sql: String) -> Bool { sqlite3_complete(sql) != 0 }
+
   private var errorMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
   private func check(_ code: Int32) throws(SQLiteError) {
