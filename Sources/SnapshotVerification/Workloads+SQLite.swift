@@ -10,7 +10,7 @@ extension Workload {
   /// pass `PRAGMA integrity_check` and hold the accounts' total, besides holding the bytes of the last
   /// acknowledged transaction or the one in flight (SQLite's commit is the region's msync, recorded).
   package static func sqlTransfers(rounds: Int) -> Workload {
-    var workload = Workload(name: "bank transfers in SQL (SQLite on the snapshot VFS)", regionSize: 16 << 10) { recorder, generator in
+    var workload = Workload(name: "bank transfers in SQL (SQLite on the snapshot VFS)", regionSize: 8 << 10) { recorder, generator in
       /// Runs `body` with a connection to the recorder's region, each commit recorded.
       func withDatabase(_ body: (SQLiteConnection) throws -> Void) throws {
         let path = recorder.region.path.string
