@@ -40,7 +40,7 @@ extension Workload {
         try withDatabase { database in
           if crashes, round % 6 == 2 { try database.execute("PRAGMA locking_mode = EXCLUSIVE") }
           if round % 4 == 3 { try database.execute("PRAGMA synchronous = OFF") }
-          for _ in 0..<3 {
+          for _ in 0..<2 {
             let from = Int.random(in: 0..<sqlAccounts, using: &generator)
             let to = (from + Int.random(in: 1..<sqlAccounts, using: &generator)) % sqlAccounts
             let amount = Int64.random(in: 1...50, using: &generator)
