@@ -16,6 +16,8 @@ let package = Package(
     .library(name: "YCSB", targets: ["YCSB"]),
     // SQLite on Snapshot: the `snapshot` VFS, whose commit is one failure-atomic msync.
     .library(name: "SnapshotSQLite", targets: ["SnapshotSQLite"]),
+    // The system's SQLite as a module, for programs that call its C API beside the VFS (the benchmarks).
+    .library(name: "CSQLite", targets: ["CSQLite"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),

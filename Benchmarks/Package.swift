@@ -28,6 +28,8 @@ let package = Package(
         .product(name: "SnapshotKV", package: root),
         .product(name: "YCSB", package: root),
         .product(name: "CSnapshotPlatform", package: root),
+        .product(name: "SnapshotSQLite", package: root),
+        .product(name: "CSQLite", package: root),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]

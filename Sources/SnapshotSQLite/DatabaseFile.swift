@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CSQLite
 import Snapshot
 import Synchronization
@@ -140,11 +145,31 @@ final class DatabaseFile: @unchecked Sendable {
   }
 
   /// Writes `count` bytes from `source` at `offset`, growing the region when the file outgrows it.
+  ///
+  /// SQLite writes whole pages, of which a transaction usually changes a few lines (a field, a cell
+  /// pointer, the change counter): only the 64-byte lines whose bytes differ are stored, so only they
+  /// are tracked and logged at the commit.
   func write(_ source: UnsafeRawPointer, count: Int, at offset: Int) throws(SnapshotError) {
     try withRegion { region throws(SnapshotError) in
       let end = offset + count
       try Self.reserve(region, fileLength: end)
-      region.copy(from: UnsafeRawBufferPointer(start: source, count: count), to: Self.dataOffset + offset)
+      region.withUnsafeBytes { current in
+        var position = 0
+        var changed: Int?  // the start of the run of changed lines being gathered
+        while position < count {
+          let lineEnd = min(count, (Self.dataOffset + offset + position) / 64 * 64 + 64 - Self.dataOffset - offset)
+          let differs = memcmp(current.baseAddress! + Self.dataOffset + offset + position, source + position, lineEnd - position) != 0
+          if differs, changed == nil { changed = position }
+          if !differs, let start = changed {
+            region.copy(from: UnsafeRawBufferPointer(start: source + start, count: position - start), to: Self.dataOffset + offset + start)
+            changed = nil
+          }
+          position = lineEnd
+        }
+        if let start = changed {
+          region.copy(from: UnsafeRawBufferPointer(start: source + start, count: count - start), to: Self.dataOffset + offset + start)
+        }
+      }
       if end > Self.length(of: region) { region.store(UInt64(end), at: Self.lengthOffset) }
     }
   }

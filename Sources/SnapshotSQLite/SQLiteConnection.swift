@@ -1,4 +1,5 @@
 import CSQLite
+import Snapshot
 
 /// A SQLite connection to a database kept in a Snapshot region (through ``SnapshotVFS``).
 ///
@@ -17,6 +18,8 @@ public final class SQLiteConnection {
   public let handle: OpaquePointer
   /// The database's path.
   public let path: String
+  /// The path SQLite gives the VFS: absolute.
+  private let absolutePath: String
 
   /// Opens the database at `path` through the `snapshot` VFS, creating it (a region of 1 MiB that grows
   /// with the file) unless `create` is false. `parameters` become URI parameters: `backing` (`pm` or
@@ -38,6 +41,7 @@ public final class SQLiteConnection {
     }
     self.handle = handle
     self.path = path
+    absolutePath = Self.absolute(path)
   }
 
   deinit { sqlite3_close_v2(handle) }
@@ -102,6 +106,21 @@ public final class SQLiteConnection {
   /// Whether `sql` ends with a complete statement (SQLite's own test, which knows about quotes,
   /// comments and triggers): what a shell reads before it runs what it has.
   public static func isComplete(_ sql: String) -> Bool { sqlite3_complete(sql) != 0 }
+
+  /// Bytes the database's region wrote to its medium (log batches, checkpoints) since it was opened.
+  public var bytesWritten: Int {
+    ((try? SnapshotVFS.withOpenRegion(path: absolutePath) { $0.bytesWritten }) ?? nil) ?? 0
+  }
+
+  /// Writes the region's log home now (a checkpoint: it happens by itself when the log fills and at
+  /// close), so that the time and the writes it takes fall where the caller chooses.
+  public func checkpointRegion() throws(SQLiteError) {
+    do throws(SnapshotError) {
+      _ = try SnapshotVFS.withOpenRegion(path: absolutePath) { region throws(SnapshotError) in try region.checkpoint() }
+    } catch {
+      throw SQLiteError(code: SQLITE_IOERR, message: error.description)
+    }
+  }
 
   private var errorMessage: String { String(cString: sqlite3_errmsg(handle)) }
 

@@ -19,11 +19,15 @@ protocol KeyValueEngine: AnyObject {
   func settle() throws
   /// Bytes written to the medium so far, when the engine can tell.
   var bytesWritten: Int? { get }
+  /// Whether `bytesWritten` counts on a file system too; otherwise the kernel's count for the process
+  /// (`write_bytes`) is used there.
+  var countsFileWrites: Bool { get }
   func close()
 }
 
 extension KeyValueEngine {
   func settle() {}
+  var countsFileWrites: Bool { false }
 }
 
 /// Which container a `ContainerEngine` uses.

@@ -19,6 +19,15 @@ enum EngineKind: String, CaseIterable, Codable, Sendable {
   case kyoto
   /// The same B+tree in ordinary memory, nothing durable: the limit for reads.
   case memory
+  /// SQLite on its own file, its default rollback journal (DELETE, synchronous=FULL).
+  case sqliteRollback = "sqlite-delete"
+  /// SQLite with write-ahead logging, synchronous=FULL.
+  case sqliteWAL = "sqlite-wal"
+  /// SQLite with write-ahead logging, synchronous=NORMAL: atomic, but a commit is not durable when it
+  /// returns (the log is synced at checkpoints only).
+  case sqliteWALNormal = "sqlite-wal-normal"
+  /// SQLite on the snapshot VFS: each commit one failure-atomic msync.
+  case sqliteSnapshot = "sqlite-snapshot"
 
   /// Whether a crash leaves one committed state.
   var isCrashConsistent: Bool { self != .msync && self != .memory }
@@ -95,6 +104,14 @@ func withEngine<Visitor: EngineVisitor>(
     return try run(LMDBEngine(directory: path, mapSize: 2 * bytes))
   case .kyoto:
     return try run(KyotoEngine(path: path, mapSize: bytes))
+  case .sqliteRollback:
+    return try run(SQLiteEngine(path: path, mode: .rollbackJournal, medium: medium))
+  case .sqliteWAL:
+    return try run(SQLiteEngine(path: path, mode: .writeAheadLog, medium: medium))
+  case .sqliteWALNormal:
+    return try run(SQLiteEngine(path: path, mode: .writeAheadLogNormal, medium: medium))
+  case .sqliteSnapshot:
+    return try run(SQLiteEngine(path: path, mode: .snapshot, medium: medium))
   case .memory:
     let mapping = AnonymousMapping(size: bytes)
     let backend = HeapBackend(memory: PlainMemory(base: mapping.base, size: bytes), heapOffset: 64) { () throws(SnapshotError) in 0 }

@@ -133,7 +133,7 @@ struct YCSBRunner: EngineVisitor {
   /// On a file system, what the kernel wrote to the disk for this process (the same measure for every
   /// engine); on persistent memory, what the engine counts, if it does.
   private func bytesWritten<Engine: KeyValueEngine>(_ engine: Engine) -> Int? {
-    guard medium == .file else { return engine.bytesWritten }
+    guard medium == .file, !engine.countsFileWrites else { return engine.bytesWritten }
     let io = (try? String(contentsOfFile: "/proc/self/io", encoding: .utf8)) ?? ""
     return io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") }
       .flatMap { Int($0.split(separator: " ").last ?? "") }
