@@ -20,6 +20,9 @@ package struct KillLoop: Sendable {
   package var maximumDelay = Duration.milliseconds(4)
   /// End the loop at the first kill that finds a failure.
   package var stopAtFirstFailure = false
+  /// The child runs SQL bank transfers through the snapshot VFS (`SQLKillSubject`) instead of
+  /// committing fills of the region.
+  package var sql = false
 
   /// What one kill found.
   package struct Kill: Sendable {
@@ -79,31 +82,35 @@ package struct KillLoop: Sendable {
   /// Runs the loop with `worker` as the child (an executable and arguments, to which `PATH --seed SEED`
   /// is appended), calling `observe` after every kill.
   package func run(worker: [String], directory: String, observe: (Kill) -> Void = { _ in }) throws -> Report {
-    let path = FilePath("\(directory)/kill-loop-\(configuration.backing)-\(configuration.journal).region")
+    let path = FilePath("\(directory)/kill-loop-\(configuration.backing)-\(configuration.journal)\(sql ? "-sql" : "").region")
     let remove = {
       try? FileManager.default.removeItem(atPath: path.string)
       try? FileManager.default.removeItem(atPath: path.string + "-log")
     }
     remove()
-    try Region.create(
-      at: path, size: regionSize,
-      options: .init(backing: configuration.backing, journal: configuration.journal, logSize: configuration.journal == .redo ? redoLogSize : nil)
-    ).close()
+    if sql {
+      try SQLKillSubject.create(at: path, backing: configuration.backing)
+    } else {
+      try Region.create(
+        at: path, size: regionSize,
+        options: .init(backing: configuration.backing, journal: configuration.journal, logSize: configuration.journal == .redo ? redoLogSize : nil)
+      ).close()
+    }
     defer { remove() }
     var report = Report()
     let grows = configuration.journal == .redo
     var model = [UInt8](repeating: 0, count: regionSize)
     var modelEpoch: UInt64 = 0
     var generator = SeededGenerator(seed: seed)
-    for iteration in 1...iterations {
-      let (acknowledged, begun) = try killChild(worker: worker, path: path, generator: &generator)
-      var kill = Kill(iteration: iteration, acknowledged: acknowledged, begun: begun)
+    /// Why the reopened region is not what `kill` may leave, or nil; notes what recovery did.
+    func checkRegion(_ kill: inout Kill) -> String? {
       do {
         let region = try Region.open(at: path)
         kill.recovery = region.recovery
         let epoch = region.epoch
-        if epoch != acknowledged && !(kill.insideMsync && epoch == begun) {
-          kill.failure = "reopened at epoch \(epoch); acknowledged \(acknowledged), in flight \(kill.insideMsync ? "\(begun)" : "none")"
+        var failure: String?
+        if epoch != kill.acknowledged && !(kill.insideMsync && epoch == kill.begun) {
+          failure = "reopened at epoch \(epoch); acknowledged \(kill.acknowledged), in flight \(kill.insideMsync ? "\(kill.begun)" : "none")"
         } else {
           while modelEpoch < epoch {
             modelEpoch += 1
@@ -114,15 +121,21 @@ package struct KillLoop: Sendable {
             }
           }
           if region.size != model.count {
-            kill.failure = "epoch \(epoch) has \(region.size) bytes, not the \(model.count) of that commit"
+            failure = "epoch \(epoch) has \(region.size) bytes, not the \(model.count) of that commit"
           } else if !region.withUnsafeBytes({ $0.elementsEqual(model) }) {
-            kill.failure = "epoch \(epoch) holds bytes that commit did not write (a torn state)"
+            failure = "epoch \(epoch) holds bytes that commit did not write (a torn state)"
           }
         }
         try region.close()
+        return failure
       } catch {
-        kill.failure = "reopening failed: \(error)"
+        return "reopening failed: \(error)"
       }
+    }
+    for iteration in 1...iterations {
+      let (acknowledged, begun) = try killChild(worker: worker, path: path, generator: &generator)
+      var kill = Kill(iteration: iteration, acknowledged: acknowledged, begun: begun)
+      kill.failure = sql ? SQLKillSubject.check(path: path, acknowledged: acknowledged, begun: begun) : checkRegion(&kill)
       report.iterations += 1
       if kill.insideMsync { report.insideMsync += 1 }
       report.commitsAcknowledged = max(report.commitsAcknowledged, acknowledged)
@@ -140,7 +153,7 @@ package struct KillLoop: Sendable {
   private func killChild(worker: [String], path: FilePath, generator: inout SeededGenerator) throws -> (UInt64, UInt64) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: worker[0])
-    child.arguments = Array(worker.dropFirst()) + [path.string, "--seed", "\(seed)", "--initial-size", "\(regionSize)"]
+    child.arguments = Array(worker.dropFirst()) + [path.string, "--seed", "\(seed)", "--initial-size", "\(regionSize)"] + (sql ? ["--sql"] : [])
     let output = Pipe()
     child.standardOutput = output
     try child.run()

@@ -69,10 +69,14 @@ struct CrashTestWorker: ParsableCommand {
   @Argument var path: String
   @Option var seed: UInt64
   @Option var initialSize: Int
+  @Flag var sql = false
 
   func run() throws {
-    try KillLoop.work(path: FilePath(path), seed: seed, initialSize: initialSize) { line in
-      FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    let announce = { (line: String) in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    if sql {
+      try SQLKillSubject.work(path: FilePath(path), seed: seed, announce: announce)
+    } else {
+      try KillLoop.work(path: FilePath(path), seed: seed, initialSize: initialSize, announce: announce)
     }
   }
 }

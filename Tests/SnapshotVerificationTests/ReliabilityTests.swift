@@ -23,7 +23,7 @@ import SnapshotTestSupport
     #expect(report.allCrashPointsVisited)
     #expect(report.images > 10_000)
     #expect(report.simulations.allSatisfy { $0.report.recoveredStates.count > 1 })
-    #expect(report.kills.count == 3 && report.kills.allSatisfy { $0.1.iterations == 20 })
+    #expect(report.kills.count == 5 && report.kills.allSatisfy { $0.1.iterations == ($0.0.hasSuffix("SQLite") ? 10 : 20) })
     #expect(report.fuzz.typedErrors > 0 && report.fuzz.recovered > 0 && report.fuzz.structuredCases > 0)
     #expect(report.storeFuzz.cases == 2_000 && report.storeFuzz.refused > 0 && report.storeFuzz.passed > 0)
   }
