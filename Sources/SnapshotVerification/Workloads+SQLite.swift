@@ -18,19 +18,7 @@ extension Workload {
           try body(try SQLiteConnection(path: path, create: false))
         }
       }
-      try withDatabase { database in
-        try database.execute(
-          """
-          PRAGMA page_size = 512; PRAGMA auto_vacuum = FULL;
-          BEGIN;
-          CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0));
-          CREATE INDEX accounts_by_balance ON accounts(balance);
-          CREATE TABLE ledger(id INTEGER PRIMARY KEY, memo TEXT NOT NULL);
-          WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < \(sqlAccounts - 1))
-            INSERT INTO accounts SELECT i, \(openingBalance) FROM n;
-          COMMIT
-          """)
-      }
+      try withDatabase { database in try sqlBank.create(in: database, pragmas: "PRAGMA page_size = 512; PRAGMA auto_vacuum = FULL;") }
       var transfers = 0
       for round in 0..<rounds {
         // Every third round crashes the process with the connection still open, alternately in
@@ -41,19 +29,9 @@ extension Workload {
           if crashes, round % 6 == 2 { try database.execute("PRAGMA locking_mode = EXCLUSIVE") }
           if round % 4 == 3 { try database.execute("PRAGMA synchronous = OFF") }
           for _ in 0..<2 {
-            let from = Int.random(in: 0..<sqlAccounts, using: &generator)
-            let to = (from + Int.random(in: 1..<sqlAccounts, using: &generator)) % sqlAccounts
             let amount = Int64.random(in: 1...50, using: &generator)
             let padding = transfers % 4 == 0 ? Int.random(in: 600...2_000, using: &generator) : Int.random(in: 0...100, using: &generator)
-            try database.execute("BEGIN")
-            guard case .integer(let balance) = try database.rows("SELECT balance FROM accounts WHERE id = ?", [.integer(Int64(from))]).first?.first
-            else { throw SQLiteError(code: 0, message: "account \(from) is missing") }
-            let moved = min(amount, balance)
-            try database.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", [.integer(moved), .integer(Int64(from))])
-            try database.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", [.integer(moved), .integer(Int64(to))])
-            try database.execute(
-              "INSERT INTO ledger(id, memo) VALUES (?, ?)",
-              [.integer(Int64(transfers)), .text("\(moved) from \(from) to \(to)" + String(repeating: ".", count: padding))])
+            try sqlBank.beginTransfer(in: database, entry: Int64(transfers), amount: amount, padding: padding, using: &generator)
             try database.execute("DELETE FROM ledger WHERE id <= ?", [.integer(Int64(transfers - 4))])
             try database.execute("COMMIT")
             transfers += 1
@@ -70,8 +48,8 @@ extension Workload {
         }
         if crashes {
           try withDatabase { database in
-            let last = try database.rows("SELECT max(id) FROM ledger")
-            if last != [[.integer(Int64(transfers - 1))]] {
+            let last = try sqlBank.lastEntry(in: database)
+            if last != transfers - 1 {
               recorder.fail("after a crash the ledger ends at \(last), not at transfer \(transfers - 1): a committed transaction was lost")
             }
           }
@@ -87,13 +65,7 @@ extension Workload {
         return try SnapshotVFS.lending(region, as: region.path.string, commit: { region throws(SnapshotError) in
           throw .readOnly(path: region.path.string)
         }) { () throws -> String? in
-          let database = try SQLiteConnection(path: region.path.string, create: false)
-          let integrity = try database.rows("PRAGMA integrity_check")
-          guard integrity == [["ok"]] else { return "integrity_check: \(integrity)" }
-          guard try database.rows("SELECT count(*) FROM sqlite_master WHERE name = 'accounts'") == [[1]] else { return nil }
-          let total = try database.rows("SELECT count(*), sum(balance) FROM accounts")
-          let expected: [[SQLiteValue]] = [[.integer(Int64(sqlAccounts)), .integer(Int64(sqlAccounts) * openingBalance)]]
-          return total == expected ? nil : "the accounts hold \(total), not \(expected)"
+          try sqlBank.violation(in: SQLiteConnection(path: region.path.string, create: false))
         }
       } catch {
         return "the recovered database: \(error)"
@@ -103,7 +75,7 @@ extension Workload {
   }
 }
 
-private let sqlAccounts = 8
+private let sqlBank = SQLBank(accounts: 8, openingBalance: 1000)
 
 /// The recorder's msync of `region`, its failures as the VFS's error type (the VFS reports them to
 /// SQLite). A region the recorder abandoned in a crash cannot commit.
