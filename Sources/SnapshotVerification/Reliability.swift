@@ -19,6 +19,8 @@ package struct Reliability: Sendable {
   package var phases = Set(Phase.allCases)
   /// The mutants to run.
   package var mutants = Mutant.all
+  /// Simulator workloads, by name, left out.
+  package var skippedWorkloads: Set<String> = []
   /// The `snapshot crash-test-worker` command the kill loop runs as its child.
   package var worker: [String]
   /// A directory on an ordinary file system, for the kill loop of the file medium.
@@ -83,6 +85,7 @@ package struct Reliability: Sendable {
     try part(.simulator, timedAs: "crash simulator") {
       var simulation = Simulation()
       simulation.scale = scale
+      simulation.skipping = skippedWorkloads
       simulation.options.recoveryCrashEvery = recoveryCrashEvery
       simulation.options.stopAtFirstFailure = stopAtFirstFailure
       var nextSeed = (seeds.max() ?? 0) + 1

@@ -16,12 +16,14 @@ package struct Simulation: Sendable {
   package var scale = 1
   package var seeds: [UInt64] = [11]
   package var options = CrashSimulator.Options()
+  /// Workloads, by name, left out of this run.
+  package var skipping: Set<String> = []
 
   package init() {}
 
   package func run(scratchDirectory: String, progress: (String) -> Void) throws -> [Result] {
     var results: [Result] = []
-    for workload in Workload.all(scale: scale) {
+    for workload in Workload.all(scale: scale) where !skipping.contains(workload.name) {
       for configuration in Workload.Configuration.simulated where workload.runs(on: configuration) {
         for seed in seeds {
           let start = Date()

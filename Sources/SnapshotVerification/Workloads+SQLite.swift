@@ -2,6 +2,8 @@ import Snapshot
 import SnapshotSQLite
 
 extension Workload {
+  package static let sqlTransfersName = "bank transfers in SQL (SQLite on the snapshot VFS)"
+
   /// SQL bank transfers through the snapshot VFS, each a transaction over an indexed table: two
   /// balances change and a memo goes into a ledger (sometimes a few pages long, on overflow pages),
   /// whose oldest entries are deleted, so that the database file grows and, with `auto_vacuum`, shrinks
@@ -10,7 +12,7 @@ extension Workload {
   /// pass `PRAGMA integrity_check` and hold the accounts' total, besides holding the bytes of the last
   /// acknowledged transaction or the one in flight (SQLite's commit is the region's msync, recorded).
   package static func sqlTransfers(rounds: Int) -> Workload {
-    var workload = Workload(name: "bank transfers in SQL (SQLite on the snapshot VFS)", regionSize: 8 << 10) { recorder, generator in
+    var workload = Workload(name: sqlTransfersName, regionSize: 8 << 10) { recorder, generator in
       /// Runs `body` with a connection to the recorder's region, each commit recorded.
       func withDatabase(_ body: (SQLiteConnection) throws -> Void) throws {
         let path = recorder.region.path.string

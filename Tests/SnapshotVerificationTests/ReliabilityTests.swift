@@ -18,6 +18,8 @@ import SnapshotTestSupport
     reliability.fuzzCases = 3_000
     reliability.storeFuzzCases = 2_000
     reliability.mutants = []
+    // Its own test runs it in a debug build (SQLCrashSimulationTests); the crash-test on every medium.
+    reliability.skippedWorkloads = [Workload.sqlTransfersName]
     let report = try reliability.run(directory: directory.path) { _ in }
     #expect(report.failures.isEmpty, "\(report.failures.prefix(5).joined(separator: "\n"))")
     #expect(report.allCrashPointsVisited)
