@@ -12,7 +12,9 @@ import Snapshot
 ///
 /// Each statement outside a transaction commits on its own, as one atomic msync. ``handle`` is the
 /// `sqlite3*`, for everything this small API leaves out; GRDB and other SQLite libraries can open the
-/// same database by the URI `file:PATH?vfs=snapshot`.
+/// same database by the URI `file:PATH?vfs=snapshot`. A connection is for one thread at a time
+/// (SQLite's multi-thread mode): threads that work at once open a connection each, and the VFS's
+/// locks order them.
 public final class SQLiteConnection {
   /// The `sqlite3*` handle.
   public let handle: OpaquePointer
