@@ -51,10 +51,7 @@ struct SQLiteComparison: ParsableCommand {
 
   func run() throws {
     ReportOptions.warnIfDebugBuild()
-    let specs = try workloads.split(separator: ",").map { name in
-      guard let spec = WorkloadSpec.all.first(where: { $0.name == name.uppercased() }) else { throw ValidationError("no workload \(name): A to F") }
-      return spec
-    }
+    let specs = try WorkloadSpec.list(workloads)
     let mediaKinds = try media.split(separator: ",").map { name in
       guard let medium = MediumKind(rawValue: String(name)), medium != .cxl else { throw ValidationError("no medium \(name): file or pm") }
       return medium

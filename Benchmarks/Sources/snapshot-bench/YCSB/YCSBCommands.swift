@@ -26,9 +26,7 @@ struct YCSBRun: ParsableCommand {
   func run() throws {
     // PMDK reads this when it first checks a mapping: cache flushes on byte-addressable media, msync on files.
     setenv("PMEM_IS_PMEM_FORCE", medium.isByteAddressable ? "1" : "0", 1)
-    guard let spec = WorkloadSpec.all.first(where: { $0.name == workload.uppercased() }) else {
-      throw ValidationError("no workload \(workload): A to F")
-    }
+    let spec = try WorkloadSpec.named(workload)
     var device: DeviceLatencyModel?
     if medium == .cxl {
       guard let deviceCache, let deviceLatency else { throw ValidationError("cxl needs --device-cache and --device-latency") }

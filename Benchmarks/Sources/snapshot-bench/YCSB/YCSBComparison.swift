@@ -59,12 +59,7 @@ struct YCSBComparison: ParsableCommand {
 
   func run() throws {
     ReportOptions.warnIfDebugBuild()
-    let specs = try workloads.split(separator: ",").map { name in
-      guard let spec = WorkloadSpec.all.first(where: { $0.name == name.uppercased() }) else {
-        throw ValidationError("no workload \(name): A to F")
-      }
-      return spec
-    }
+    let specs = try WorkloadSpec.list(workloads)
     let mediaKinds = try media.split(separator: ",").map { name in
       guard let medium = MediumKind(rawValue: String(name)) else { throw ValidationError("no medium \(name): pm, cxl or file") }
       return medium
@@ -184,5 +179,18 @@ struct ChildRunner {
         + String(decoding: message, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / "))
     }
     return try JSONDecoder().decode(YCSBResult.self, from: Data(line.utf8))
+  }
+}
+
+extension WorkloadSpec {
+  /// The workload called `name` (A to F, either case), or a usage error.
+  static func named(_ name: some StringProtocol) throws -> WorkloadSpec {
+    guard let spec = all.first(where: { $0.name == name.uppercased() }) else { throw ValidationError("no workload \(name): A to F") }
+    return spec
+  }
+
+  /// The workloads of a comma-separated list.
+  static func list(_ names: String) throws -> [WorkloadSpec] {
+    try names.split(separator: ",").map { try named($0) }
   }
 }
