@@ -14,8 +14,10 @@ public struct ZipfianGenerator: Sendable {
   public let theta: Double
   private let alpha: Double
   private let zeta2: Double
-  /// The number of items `zetaN` was computed for; it grows with the item count (workload D).
-  public private(set) var items: Int64
+  /// The item count the generator was built for. YCSB's `eta` keeps using it when the count grows.
+  public let items: Int64
+  /// The item count `zetaN` was computed for; it grows with the item count (workload D).
+  public private(set) var countForZeta: Int64
   public private(set) var zetaN: Double
   private var eta: Double
 
@@ -24,10 +26,10 @@ public struct ZipfianGenerator: Sendable {
     precondition(items >= 1, "a zipfian needs at least one item")
     self.theta = theta
     self.items = items
+    countForZeta = items
     alpha = 1 / (1 - theta)
     zeta2 = Self.zeta(from: 0, to: 2, theta: theta, initial: 0)
     self.zetaN = zetaN ?? Self.zeta(from: 0, to: items, theta: theta, initial: 0)
-    eta = 0
     eta = Self.eta(items: items, theta: theta, zeta2: zeta2, zetaN: self.zetaN)
   }
 
@@ -42,21 +44,21 @@ public struct ZipfianGenerator: Sendable {
     return sum
   }
 
-  private static func eta(items: Int64, theta: Double, zeta2: Double, zetaN: Double) -> Double {
+  /// YCSB's eta, which workload D's draws depend on.
+  public static func eta(items: Int64, theta: Double, zeta2: Double, zetaN: Double) -> Double {
     (1 - pow(2 / Double(items), 1 - theta)) / (1 - zeta2 / zetaN)
   }
 
-  /// The next rank in 0 ..< `itemCount`; a larger count than before extends zeta incrementally.
+  /// The next rank in 0 ..< `itemCount`, as YCSB's `nextLong(itemcount)` draws it: a larger count than
+  /// any before extends zeta incrementally and recomputes eta, from zeta and the count the generator
+  /// was built for (not the new count); a smaller count changes neither (YCSB's
+  /// `allowitemcountdecrease` is off by default).
   public mutating func next(itemCount: Int64? = nil, using random: inout RandomSource) -> Int64 {
     let count = itemCount ?? items
-    if count > items {
-      zetaN = Self.zeta(from: items, to: count, theta: theta, initial: zetaN)
-      items = count
-      eta = Self.eta(items: count, theta: theta, zeta2: zeta2, zetaN: zetaN)
-    } else if count < items {
-      zetaN = Self.zeta(from: 0, to: count, theta: theta, initial: 0)
-      items = count
-      eta = Self.eta(items: count, theta: theta, zeta2: zeta2, zetaN: zetaN)
+    if count > countForZeta {
+      zetaN = Self.zeta(from: countForZeta, to: count, theta: theta, initial: zetaN)
+      countForZeta = count
+      eta = Self.eta(items: items, theta: theta, zeta2: zeta2, zetaN: zetaN)
     }
     let u = random.nextUnit()
     let uz = u * zetaN
@@ -90,10 +92,13 @@ public struct ScrambledZipfianGenerator: Sendable {
 /// YCSB's "latest" distribution (workload D): the most recently inserted record is the most popular,
 /// then the one before, zipfian over the records inserted so far.
 public struct SkewedLatestGenerator: Sendable {
-  private var zipfian: ZipfianGenerator
+  /// The zipfian over the records' ages.
+  public private(set) var zipfian: ZipfianGenerator
 
+  /// Built, as YCSB builds it, for the last key loaded (`records - 1`), the count of the first draw,
+  /// so that no zeta is computed while operations run.
   public init(records: Int64) {
-    zipfian = ZipfianGenerator(items: max(records, 1))
+    zipfian = ZipfianGenerator(items: max(records - 1, 1))
   }
 
   /// A key number in 1 ... `lastInserted` (as YCSB's: `last - zipfian(last)`), or 0 when that is the

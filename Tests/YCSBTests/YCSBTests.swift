@@ -51,6 +51,47 @@ import YCSB
     var random = RandomSource(seed: 2)
     _ = generator.next(itemCount: 5000, using: &random)
     #expect(abs(generator.zetaN - direct) < 1e-9)
+    #expect(generator.countForZeta == 5000)
+  }
+
+  /// YCSB's `nextLong(itemcount)` for a count larger than the one it was built for: zeta over the new
+  /// count, eta from the count it was built for, the rank scaled by the new count.
+  @Test func aGrownCountDrawsAsYCSBDoes() {
+    let theta = ZipfianGenerator.defaultTheta
+    let zeta2 = ZipfianGenerator.zeta(from: 0, to: 2, theta: theta, initial: 0)
+    let zeta5000 = ZipfianGenerator.zeta(from: 0, to: 5000, theta: theta, initial: 0)
+    let eta = ZipfianGenerator.eta(items: 2000, theta: theta, zeta2: zeta2, zetaN: zeta5000)
+    var generator = ZipfianGenerator(items: 2000)
+    var random = RandomSource(seed: 7)
+    var sameRandom = random
+    var beyondTheFirstTwo = 0
+    for _ in 0..<1000 {
+      let rank = generator.next(itemCount: 5000, using: &random)
+      let u = sameRandom.nextUnit()
+      let expected: Int64
+      if u * zeta5000 < 1 {
+        expected = 0
+      } else if u * zeta5000 < 1 + pow(0.5, theta) {
+        expected = 1
+      } else {
+        expected = Int64(5000 * pow(eta * u - eta + 1, 1 / (1 - theta)))
+        beyondTheFirstTwo += 1
+      }
+      #expect(rank == expected)
+    }
+    #expect(beyondTheFirstTwo > 500)
+  }
+
+  /// A smaller count than the one zeta was computed for changes nothing (YCSB recomputes only when
+  /// `allowitemcountdecrease` is set, which it is not by default), and draws stay below the count.
+  @Test func aSmallerCountKeepsZeta() {
+    var generator = ZipfianGenerator(items: 2000)
+    let zeta = generator.zetaN
+    var random = RandomSource(seed: 8)
+    for _ in 0..<10_000 {
+      #expect(generator.next(itemCount: 100, using: &random) < 100)
+    }
+    #expect(generator.zetaN == zeta && generator.countForZeta == 2000)
   }
 
   /// YCSB's precomputed zeta for 10^10 items is what the formula gives (checked on the first 10^6 terms
@@ -85,6 +126,8 @@ import YCSB
       #expect(key >= 1 && key <= last)
       counts[Int(key)] += 1
     }
+    // Built for the count of its first draw, as YCSB's is: no zeta computed while operations run.
+    #expect(generator.zipfian.countForZeta == last && generator.zipfian.items == last)
     // key = last - zipfian(last): the newest record has rank 0.
     let expected = analytic(999)
     for age in 0...1 {
