@@ -61,39 +61,43 @@ struct SQLiteComparison: ParsableCommand {
       device: DeviceSettings(cacheBytes: 0, latencyNanoseconds: 0))
     let intervals = mediaKinds.contains(.file) && maxCommitInterval > 0
       ? Array(sequence(first: 1) { $0 * 2 }.prefix { $0 <= maxCommitInterval }) : []
-    runner.total = (mediaKinds.count * specs.count + intervals.count) * Self.engines.count
+    let measuredIntervals = intervals.filter { $0 > 1 || !specs.contains(.a) }.count
+    runner.total = repetitions * (mediaKinds.count * specs.count + measuredIntervals) * Self.engines.count
+    func measure(_ medium: MediumKind, _ spec: WorkloadSpec, records: Int, operations: Int, commitEvery: Int) throws -> [EngineKind: YCSBResult] {
+      let results = try runner.measure(Self.engines, medium: medium, spec: spec, records: records, operations: operations, commitEvery: commitEvery)
+      return Dictionary(uniqueKeysWithValues: zip(Self.engines, results))
+    }
     var results: [MediumKind: [String: [EngineKind: YCSBResult]]] = [:]
     for medium in mediaKinds {
       for spec in specs {
-        for engine in Self.engines {
-          results[medium, default: [:]][spec.name, default: [:]][engine] = try runner.median(
-            engine: engine, medium: medium, spec: spec, records: medium == .file ? fileRecords : records,
-            operations: medium == .file ? fileOperations : operations, commitEvery: 1)
-        }
+        results[medium, default: [:]][spec.name] = try measure(
+          medium, spec, records: medium == .file ? fileRecords : records, operations: medium == .file ? fileOperations : operations,
+          commitEvery: 1)
       }
     }
     var commitRate: [Int: [EngineKind: YCSBResult]] = [:]
     for interval in intervals {
-      for engine in Self.engines {
-        commitRate[interval, default: [:]][engine] = interval == 1 && specs.contains(.a)
-          ? results[.file]?["A"]?[engine]
-          : try runner.median(engine: engine, medium: .file, spec: .a, records: fileRecords, operations: fileOperations, commitEvery: interval)
-      }
+      commitRate[interval] = interval == 1 && specs.contains(.a)
+        ? results[.file]?["A"]
+        : try measure(.file, .a, records: fileRecords, operations: fileOperations, commitEvery: interval)
     }
     print(report(results, commitRate: commitRate, specs: specs))
   }
 
   private func report(_ results: [MediumKind: [String: [EngineKind: YCSBResult]]], commitRate: [Int: [EngineKind: YCSBResult]], specs: [WorkloadSpec]) -> String {
-    var lines = ["## SQLite on the snapshot VFS (operations per second, one transaction each; medians of \(repetitions))", ""]
+    var lines = ["## SQLite on the snapshot VFS (operations per second, one transaction each; medians of \(repetitions))", "",
+                 "Each configuration runs in a process of its own; one repetition runs every configuration of a row back "
+                   + "to back. A figure is the median of the repetitions, their range in parentheses; a ratio is the median "
+                   + "of the repetitions' ratios.", ""]
     let names = Self.engines.map(\.rawValue).joined(separator: " | ")
     for (medium, byWorkload) in results.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
       lines += ["### \(medium == .file ? "file (\(fileDirectory))" : "persistent memory (\(pmDirectory)): SQLite's fsync is free here and not durable")", ""]
       lines += ["| workload | \(names) | snapshot / delete | snapshot / wal | snapshot / wal-normal |", "|---|---|---|---|---|---|---|---|"]
       for spec in specs {
         guard let row = byWorkload[spec.name], let snapshot = row[.sqliteSnapshot] else { continue }
-        let rates = Self.engines.map { row[$0].map { String(Int($0.operationsPerSecond)) } ?? "" }.joined(separator: " | ")
+        let rates = Self.engines.map { row[$0]?.throughput.formattedRate ?? "" }.joined(separator: " | ")
         let ratios = [EngineKind.sqliteRollback, .sqliteWAL, .sqliteWALNormal].map { other in
-          row[other].map { String(format: "%.2fx", snapshot.operationsPerSecond / $0.operationsPerSecond) } ?? ""
+          row[other].map { snapshot.speedup(over: $0).formatted(suffix: "x") } ?? ""
         }
         lines.append("| \(spec.name) | \(rates) | \(ratios.joined(separator: " | ")) |")
       }
@@ -110,9 +114,9 @@ struct SQLiteComparison: ParsableCommand {
       lines += ["| N | \(names) | snapshot / delete | snapshot / wal |", "|---|---|---|---|---|---|---|"]
       for (interval, row) in commitRate.sorted(by: { $0.key < $1.key }) {
         guard let snapshot = row[.sqliteSnapshot] else { continue }
-        let rates = Self.engines.map { row[$0].map { String(Int($0.operationsPerSecond)) } ?? "" }.joined(separator: " | ")
+        let rates = Self.engines.map { row[$0]?.throughput.formattedRate ?? "" }.joined(separator: " | ")
         let ratios = [EngineKind.sqliteRollback, .sqliteWAL].map { other in
-          row[other].map { String(format: "%.2fx", snapshot.operationsPerSecond / $0.operationsPerSecond) } ?? ""
+          row[other].map { snapshot.speedup(over: $0).formatted(suffix: "x") } ?? ""
         }
         lines.append("| \(interval) | \(rates) | \(ratios.joined(separator: " | ")) |")
       }
@@ -132,7 +136,7 @@ struct SQLiteComparison: ParsableCommand {
     let a = results[.file]?["A"]
     func ratio(_ row: [EngineKind: YCSBResult]?, _ other: EngineKind) -> Double? {
       guard let snapshot = row?[.sqliteSnapshot], let base = row?[other] else { return nil }
-      return snapshot.operationsPerSecond / base.operationsPerSecond
+      return snapshot.speedup(over: base).median
     }
     row("file, A, N = 1: snapshot ≥ 3x SQLite's default (DELETE, FULL)", ratio(a, .sqliteRollback), 3)
     row("file, A, N = 1: snapshot ≥ 1.3x WAL (FULL)", ratio(a, .sqliteWAL), 1.3)

@@ -19,8 +19,8 @@ protocol KeyValueEngine: AnyObject {
   func settle() throws
   /// Bytes written to the medium so far, when the engine can tell.
   var bytesWritten: Int? { get }
-  /// Whether `bytesWritten` counts on a file system too; otherwise the kernel's count for the process
-  /// (`write_bytes`) is used there.
+  /// Whether `bytesWritten` counts on a file system too; otherwise the disk's own count of what it
+  /// wrote during the run is used there.
   var countsFileWrites: Bool { get }
   func close()
 }

@@ -34,7 +34,7 @@ struct YCSBRun: ParsableCommand {
     }
     let runner = YCSBRunner(
       spec: spec, medium: medium, kind: engine, records: records, operations: operations, commitEvery: commitEvery, seed: seed,
-      device: device)
+      directory: directory, device: device)
     let result = try withEngine(
       engine, medium: medium, index: index, directory: directory,
       bytes: YCSBRunner.bytesNeeded(records: YCSBRunner.capacity(spec, records: records, operations: operations)),

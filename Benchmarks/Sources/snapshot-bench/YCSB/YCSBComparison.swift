@@ -71,27 +71,30 @@ struct YCSBComparison: ParsableCommand {
       // N = 1 is workload A on a file, run with the workloads when it was asked for.
       ? Array(sequence(first: mediaKinds.contains(.file) && specs.contains(.a) ? 2 : 1) { $0 * 2 }.prefix { $0 <= maxCommitInterval })
       : []
-    runner.total = mediaKinds.map { specs.count * Self.engines(on: $0).count }.reduce(0, +)
-      + intervals.count * Self.engines(on: .file).count
+    runner.total = repetitions * (mediaKinds.map { specs.count * Self.engines(on: $0).count }.reduce(0, +)
+      + intervals.count * Self.commitRateEngines.count)
     var results: [YCSBResult] = []
     for medium in mediaKinds {
       for spec in specs {
-        for engine in Self.engines(on: medium) {
-          results.append(try runner.median(
-            engine: engine, medium: medium, spec: spec, records: medium == .file ? fileRecords : records,
-            operations: operations(on: medium), commitEvery: 1))
-        }
+        results += try runner.measure(
+          Self.engines(on: medium), medium: medium, spec: spec, records: medium == .file ? fileRecords : records,
+          operations: operations(on: medium), commitEvery: 1)
       }
     }
     for interval in intervals {
-      for engine in Self.engines(on: .file) {
-        results.append(try runner.median(
-          engine: engine, medium: .file, spec: .a, records: fileRecords, operations: fileOperations, commitEvery: interval))
-      }
+      results += try runner.measure(
+        Self.commitRateEngines, medium: .file, spec: .a, records: fileRecords,
+        operations: Self.commitRateOperations(interval: interval, atLeast: fileOperations), commitEvery: interval)
     }
     let report = YCSBReport(
       results: results, repetitions: repetitions, device: mediaKinds.contains(.cxl) ? device : nil)
     try report.write(to: output)
+  }
+
+  /// Operations of a commit-rate run with a commit every `interval` operations on average: at least
+  /// `minimum`, and enough for `minimum / 16` commits, so that no single sync decides a figure.
+  static func commitRateOperations(interval: Int, atLeast minimum: Int) -> Int {
+    max(minimum, interval * minimum / 16)
   }
 
   private func operations(on medium: MediumKind) -> Int {
@@ -111,75 +114,17 @@ struct YCSBComparison: ParsableCommand {
     case .cxl: [.snapshot, .snapshotPages, .msync, .pmdk]
     }
   }
+
+  /// The commit-rate experiment's engines. PMDK is left out: on a file it syncs at every range it adds to
+  /// its undo log, not at its commit, so its rate hardly depends on how often it commits (workload A on
+  /// a file gives its figure), and its load, a sync per change, would take most of the experiment's time.
+  static let commitRateEngines: [EngineKind] = [.snapshot, .snapshotPages, .msync, .lmdb, .kyoto]
 }
 
 /// The emulated CXL device's parameters.
 struct DeviceSettings: Codable {
   var cacheBytes: Int
   var latencyNanoseconds: Int
-}
-
-/// Runs `ycsb-run` in child processes, one per run, and keeps the median.
-struct ChildRunner {
-  let repetitions: Int
-  let seed: UInt64
-  let directories: [MediumKind: String]
-  let device: DeviceSettings
-  /// Configurations to run in all, for the progress line.
-  var total = 0
-  private var done = 0
-
-  init(repetitions: Int, seed: UInt64, directories: [MediumKind: String], device: DeviceSettings) {
-    self.repetitions = repetitions
-    self.seed = seed
-    self.directories = directories
-    self.device = device
-  }
-
-  /// The run with the median throughput of `repetitions` runs.
-  mutating func median(
-    engine: EngineKind, medium: MediumKind, spec: WorkloadSpec, records: Int, operations: Int, commitEvery: Int
-  ) throws -> YCSBResult {
-    var runs: [YCSBResult] = []
-    for _ in 0..<repetitions {
-      runs.append(try runOnce(engine: engine, medium: medium, spec: spec, records: records, operations: operations, commitEvery: commitEvery))
-    }
-    let result = runs.sorted { $0.operationsPerSecond < $1.operationsPerSecond }[runs.count / 2]
-    done += 1
-    printProgress("[\(done)/\(total)] \(medium.rawValue) \(spec.name) \(engine.rawValue)"
-      + (commitEvery > 1 ? " commit 1/\(commitEvery)" : "")
-      + ": \(Int(result.operationsPerSecond)) ops/s" + (result.writeAmplification.map { String(format: ", WA %.1f", $0) } ?? "")
-      + (result.deviceMisses.map { String(format: ", device misses %.2f/op", Double($0) / Double(result.operations)) } ?? ""))
-    return result
-  }
-
-  private func runOnce(
-    engine: EngineKind, medium: MediumKind, spec: WorkloadSpec, records: Int, operations: Int, commitEvery: Int
-  ) throws -> YCSBResult {
-    let scratch = "\(directories[medium]!)/snapshot-ycsb-\(getpid())"
-    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: scratch) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-    process.arguments = [
-      "ycsb-run", "--engine", engine.rawValue, "--medium", medium.rawValue, "--workload", spec.name,
-      "--index", (spec.scan > 0 ? IndexKind.ordered : .hashed).rawValue, "--directory", scratch,
-      "--records", "\(records)", "--operations", "\(operations)", "--commit-every", "\(commitEvery)", "--seed", "\(seed)",
-      "--device-cache", "\(device.cacheBytes)", "--device-latency", "\(device.latencyNanoseconds)",
-    ]
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let message = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0, let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last else {
-      throw BaselineError(description: "\(engine.rawValue) on \(spec.name) (\(medium.rawValue)) failed: "
-        + String(decoding: message, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / "))
-    }
-    return try JSONDecoder().decode(YCSBResult.self, from: Data(line.utf8))
-  }
 }
 
 extension WorkloadSpec {

@@ -5,6 +5,9 @@ struct YCSBReport: Codable {
   struct Target: Codable {
     var name: String
     var measured: Double
+    /// The range of the repetitions' ratios.
+    var lowest: Double
+    var highest: Double
     var wanted: String
     var met: Bool
   }
@@ -30,37 +33,39 @@ struct YCSBReport: Codable {
     results.first { $0.engine == engine && $0.medium == medium && $0.workload == workload && $0.commitEvery == commitEvery }
   }
 
-  /// `engine`'s throughput over `baseline`'s.
-  func speedup(_ engine: EngineKind, over baseline: EngineKind, _ medium: MediumKind, _ workload: String, commitEvery: Int = 1) -> Double? {
+  /// `engine`'s throughput over `baseline`'s, repetition by repetition.
+  func speedup(_ engine: EngineKind, over baseline: EngineKind, _ medium: MediumKind, _ workload: String, commitEvery: Int = 1) -> Spread? {
     guard let ours = result(engine, medium, workload, commitEvery: commitEvery),
       let theirs = result(baseline, medium, workload, commitEvery: commitEvery)
     else { return nil }
-    return ours.operationsPerSecond / theirs.operationsPerSecond
+    return ours.speedup(over: theirs)
   }
 
   private func computeTargets() -> [Target] {
     var targets: [Target] = []
-    func add(_ name: String, _ measured: Double?, atLeast minimum: Double) {
+    func add(_ name: String, _ measured: Spread?, atLeast minimum: Double) {
       guard let measured else { return }
-      targets.append(Target(name: name, measured: measured, wanted: "≥ \(format(minimum))x", met: measured >= minimum))
+      targets.append(Target(
+        name: name, measured: measured.median, lowest: measured.lowest, highest: measured.highest, wanted: "≥ \(format(minimum))x",
+        met: measured.median >= minimum))
     }
-    for (workload, minimum) in [("A", 2.0), ("F", 2.0), ("B", 1.2), ("D", 1.2), ("E", 1.2)] {
+    // Durability at the cost of one fence: on persistent memory, against the same container in ordinary memory.
+    for (workload, minimum) in [("A", 0.8), ("B", 0.95), ("C", 0.97), ("D", 0.85), ("F", 0.8)] {
+      add("pm \(workload): snapshot over ordinary memory", speedup(.snapshot, over: .memory, .pm, workload), atLeast: minimum)
+    }
+    for (workload, minimum) in [("A", 2.0), ("F", 2.0), ("B", 1.2), ("C", 1.0), ("D", 1.2), ("E", 1.2)] {
       add("pm \(workload): snapshot over pmdk", speedup(.snapshot, over: .pmdk, .pm, workload), atLeast: minimum)
     }
-    for workload in ["A", "B", "C", "D", "F"] {
-      add("cxl \(workload): snapshot over pmdk", speedup(.snapshot, over: .pmdk, .cxl, workload), atLeast: 5)
+    for (workload, minimum) in [("A", 4.0), ("B", 5.0), ("C", 5.0), ("D", 5.0), ("F", 4.0)] {
+      add("cxl \(workload): snapshot over pmdk", speedup(.snapshot, over: .pmdk, .cxl, workload), atLeast: minimum)
     }
-    if let limit = speedup(.memory, over: .snapshot, .pm, "C") {
-      targets.append(Target(name: "pm C: ordinary memory over snapshot", measured: limit, wanted: "≤ 1.10x", met: limit <= 1.1))
-    }
-    add("pm C: snapshot over pmdk", speedup(.snapshot, over: .pmdk, .pm, "C"), atLeast: 1)
     add("file commits, N = 1: snapshot over lmdb", speedup(.snapshot, over: .lmdb, .file, "A"), atLeast: 2)
     add("file commits, N = 1: snapshot over kyoto", speedup(.snapshot, over: .kyoto, .file, "A"), atLeast: 4)
     for interval in [16, 32, 64, 128] {
       add("file commits, N = \(interval): snapshot over kyoto", speedup(.snapshot, over: .kyoto, .file, "A", commitEvery: interval), atLeast: 8)
     }
     if let pages = result(.snapshotPages, .pm, "A")?.writeAmplification, let lines = result(.snapshot, .pm, "A")?.writeAmplification {
-      add("pm A: write amplification, snapshot-pages over snapshot", pages / lines, atLeast: 20)
+      add("pm A: write amplification, snapshot-pages over snapshot", Spread([pages / lines]), atLeast: 20)
     }
     return targets
   }
@@ -71,7 +76,11 @@ struct YCSBReport: Codable {
                    + "hash map index for A-D and F, B+tree for E (scans). `msync` is POSIX msync on a shared mapping: "
                    + "**not crash-consistent** (a crash can leave any mix of pages). `memory` is the same container in "
                    + "ordinary memory with nothing durable: the limit. "
-                   + (repetitions == 1 ? "Each figure is one run." : "Each figure is the median of \(repetitions) runs."), ""]
+                   + (repetitions == 1
+                     ? "Each figure is one run."
+                     : "Each figure is the median of \(repetitions) runs, their range in parentheses. One repetition runs "
+                       + "every engine of a row back to back, each in a process of its own; a ratio is the median of the "
+                       + "\(repetitions) repetitions' ratios, their range in parentheses."), ""]
     if device != nil {
       lines += ["Emulated CXL memory: the files live on /dev/shm, and every access an engine makes to them first goes "
                   + "through a model of a memory-semantic SSD: a small, 8-way set-associative DRAM cache of 4 KiB pages "
@@ -93,8 +102,8 @@ struct YCSBReport: Codable {
       lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " | " + baselines.map { "snapshot / \($0.rawValue)" }.joined(separator: " | ") + " |")
       lines.append("|---|" + String(repeating: "---|", count: engines.count + baselines.count))
       for workload in workloads {
-        let cells = engines.map { engine in result(engine, medium, workload).map { format($0.operationsPerSecond) } ?? "" }
-        let ratios = baselines.map { speedup(.snapshot, over: $0, medium, workload).map { format($0) + "x" } ?? "" }
+        let cells = engines.map { engine in result(engine, medium, workload)?.throughput.formattedRate ?? "" }
+        let ratios = baselines.map { speedup(.snapshot, over: $0, medium, workload)?.formatted(suffix: "x") ?? "" }
         lines.append("| \(workload) | " + cells.joined(separator: " | ") + " | " + ratios.joined(separator: " | ") + " |")
       }
       if medium == .cxl {
@@ -109,7 +118,9 @@ struct YCSBReport: Codable {
         }
       }
       lines += ["", "Write amplification (bytes written to the medium per byte of user data changed; "
-                  + (medium == .file ? "the kernel's write_bytes of the process" : "counted by the engine") + "):", ""]
+                  + (medium == .file
+                    ? "what the disk wrote during the run, by its own counter, the file system's journal included"
+                    : "counted by the engine") + "; of the median run):", ""]
       lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " |")
       lines.append("|---|" + String(repeating: "---|", count: engines.count))
       for workload in workloads where workload != "C" {
@@ -120,20 +131,36 @@ struct YCSBReport: Codable {
     }
     let intervals = Set(results.filter { $0.commitEvery > 1 }.map(\.commitEvery)).sorted()
     if !intervals.isEmpty {
-      let engines = YCSBComparison.engines(on: .file)
-      lines += ["### Commit rate on a file: workload A, a commit after each operation with probability 1/N (operations per second)", ""]
+      let engines = YCSBComparison.commitRateEngines
+      let counts = intervals.compactMap { interval in result(.snapshot, .file, "A", commitEvery: interval).map { "\($0.operations) at N = \(interval)" } }
+      lines += ["### Commit rate on a file: workload A, a commit after each operation with probability 1/N (operations per second)", "",
+                "Operations per run: as in workload A at N = 1, and enough for the same number of commits at larger N ("
+                  + counts.joined(separator: ", ") + "). PMDK is not in this experiment: on a file it syncs at every range it "
+                  + "adds to its undo log, not at its commit, so its rate hardly depends on N (its figure is workload A's).", ""]
       lines.append("| N | " + engines.map(\.rawValue).joined(separator: " | ") + " | snapshot / lmdb | snapshot / kyoto |")
       lines.append("|---|" + String(repeating: "---|", count: engines.count + 2))
       for interval in [1] + intervals {
-        let cells = engines.map { engine in result(engine, .file, "A", commitEvery: interval).map { format($0.operationsPerSecond) } ?? "" }
-        let ratios = [EngineKind.lmdb, .kyoto].map { speedup(.snapshot, over: $0, .file, "A", commitEvery: interval).map { format($0) + "x" } ?? "" }
+        let cells = engines.map { engine in result(engine, .file, "A", commitEvery: interval)?.throughput.formattedRate ?? "" }
+        let ratios = [EngineKind.lmdb, .kyoto].map { speedup(.snapshot, over: $0, .file, "A", commitEvery: interval)?.formatted(suffix: "x") ?? "" }
         lines.append("| \(interval) | " + cells.joined(separator: " | ") + " | " + ratios.joined(separator: " | ") + " |")
       }
+      let dips = engines.flatMap { engine in
+        zip([1] + intervals, intervals).compactMap { previous, interval -> String? in
+          guard let before = result(engine, .file, "A", commitEvery: previous)?.throughput,
+            let after = result(engine, .file, "A", commitEvery: interval)?.throughput, after.highest < before.lowest
+          else { return nil }
+          return "\(engine.rawValue) from N = \(previous) to \(interval)"
+        }
+      }
+      lines += ["", "Fewer commits, more operations per second: " + (dips.isEmpty
+        ? "every engine's curve rises or stays level within the range of its runs."
+        : "**not** within the range of the runs for " + dips.joined(separator: ", ") + ".")]
       lines.append("")
     }
     lines += ["### Targets", "", "| target | measured | wanted | met |", "|---|---|---|---|"]
     for target in targets {
-      lines.append("| \(target.name) | \(format(target.measured))x | \(target.wanted) | \(target.met ? "yes" : "**no**") |")
+      let measured = Spread([target.lowest, target.measured, target.highest])!.formatted(suffix: "x")
+      lines.append("| \(target.name) | \(measured) | \(target.wanted) | \(target.met ? "yes" : "**no**") |")
     }
     return lines.joined(separator: "\n")
   }

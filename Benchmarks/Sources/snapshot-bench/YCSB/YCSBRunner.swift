@@ -20,6 +20,9 @@ struct YCSBResult: Codable {
   var userBytes: Int
   /// Accesses to pages outside the emulated device's cache during the run (cxl only).
   var deviceMisses: Int?
+  /// Operations per second of every run of this configuration, in the order they ran, when this is
+  /// the median of several.
+  var runsPerSecond: [Double]?
 
   var operationsPerSecond: Double { Double(operations) / runSeconds }
   /// Nil where the engine cannot count its writes, or the run changed nothing (workload C).
@@ -39,6 +42,8 @@ struct YCSBRunner: EngineVisitor {
   let operations: Int
   let commitEvery: Int
   let seed: UInt64
+  /// Where the engine's files are.
+  let directory: String
   /// The emulated device the engine runs on (cxl), whose misses the result reports.
   let device: DeviceLatencyModel?
 
@@ -130,14 +135,36 @@ struct YCSBRunner: EngineVisitor {
     }
   }
 
-  /// On a file system, what the kernel wrote to the disk for this process (the same measure for every
-  /// engine); on persistent memory, what the engine counts, if it does.
+  /// On a file system, what the disk under `directory` wrote (the same measure for every engine); on
+  /// persistent memory, what the engine counts, if it does.
   private func bytesWritten<Engine: KeyValueEngine>(_ engine: Engine) -> Int? {
     guard medium == .file, !engine.countsFileWrites else { return engine.bytesWritten }
-    let io = (try? String(contentsOfFile: "/proc/self/io", encoding: .utf8)) ?? ""
-    return io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") }
-      .flatMap { Int($0.split(separator: " ").last ?? "") }
+    return deviceBytesWritten(under: directory)
   }
+}
+
+/// Bytes the block device holding `directory` has written since it started, from the device's own
+/// counter (sectors written, `/sys/dev/block/MAJOR:MINOR/stat`), after the kernel has written back all
+/// it holds dirty (`sync`), so that nothing an engine left in the page cache escapes the count. It counts
+/// the file system's own writes too (its journal): what the medium really got. The process's
+/// `write_bytes` in `/proc/self/io` is not used: the kernel counts it per page-cache folio dirtied, and
+/// with large folios an 8 KiB write and sync counted 2 MiB while the disk wrote 14 KiB.
+/// The counter is the whole device's: other processes writing to it during a run are counted too.
+func deviceBytesWritten(under directory: String) -> Int? {
+  let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
+  guard descriptor >= 0 else { return nil }
+  defer { close(descriptor) }
+  sync()
+  var status = stat()
+  guard fstat(descriptor, &status) == 0 else { return nil }
+  let device = UInt64(status.st_dev)
+  // Linux's encoding of a device number (glibc's gnu_dev_major and gnu_dev_minor).
+  let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+  let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+  guard let fields = try? String(contentsOfFile: "/sys/dev/block/\(major):\(minor)/stat", encoding: .utf8)
+    .split(separator: " "), fields.count > 6, let sectors = Int(fields[6])
+  else { return nil }
+  return sectors * 512
 }
 
 /// YCSB key names for key numbers 0 ..< count, made once, so that naming costs nothing in the timed loop.
