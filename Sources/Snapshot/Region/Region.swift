@@ -203,7 +203,10 @@ public final class Region {
   /// - Returns: The epoch of the commit the region now holds (unchanged when nothing was changed).
   @discardableResult
   public func msync() throws(SnapshotError) -> UInt64 {
-    try msync(observing: nil)
+    // A read-only transaction commits too (a store commits after every operation): with nothing
+    // to commit, this is a few loads, not a commit's bookkeeping.
+    if _changes.hasNothingToCommit, !isClosed { return journal.epoch }
+    return try msync(observing: nil)
   }
 
   /// msync that first shows `observe` the working copy exactly as the commit takes it (no change in

@@ -74,6 +74,10 @@ struct ChangeTracker {
   /// Whether anything was written since the last msync.
   var hasChanges: Bool { count > 0 || pages?.dirtyPages.isEmpty == false }
 
+  /// Whether an msync now would certainly find nothing to commit: one thread at a time, no page
+  /// tracking (whose dirty pages msync turns into lines), and no line changed. A grow marks a line.
+  var hasNothingToCommit: Bool { shared == nil && pages == nil && lines.count == 0 }
+
   /// How changes are found.
   var tracking: Region.Tracking { pages == nil ? .lines : .pages }
 
