@@ -8,8 +8,8 @@ package struct Fault: OptionSet, Sendable, Hashable {
     self.rawValue = rawValue
   }
 
-  /// Log records are not written back before their fence: the redo batch head, the undo metadata
-  /// and active record.
+  /// Log records are not written back before their fence: the redo batch head (stored instead of
+  /// streamed), the undo metadata and active record.
   package static let dropLogFlush = Fault(rawValue: 1 << 0)
   /// The commit's ordering point is missing: the redo batch fence, the undo journal's first fence.
   package static let dropCommitFence = Fault(rawValue: 1 << 1)

@@ -6,7 +6,8 @@ import SystemPackage
 /// - msync: the changed lines' new contents, coalesced into runs, are appended to the log as one batch
 ///   whose header carries the epoch, the salt and a checksum over everything; one fence makes it
 ///   durable, and that is the commit point: a torn batch fails its checksum. Nothing else is written:
-///   the committed state is the home copy plus the batches since the last checkpoint.
+///   the committed state is the home copy plus the batches since the last checkpoint. Every line of
+///   the batch, its head too, is streamed (non-temporal stores): no line of the log is read first.
 /// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
 ///   close, after recovery): the newest logged version of every line goes home (a line committed many
 ///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
@@ -49,6 +50,11 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// so that a line changing meanwhile cannot disagree with its checksum.
   private var staging: UnsafeMutableRawPointer?
   fileprivate static var stagingLines: Int { 64 }
+  /// The next batch's head (header and run words) is composed here, then streamed to the log in
+  /// whole lines. Stored word by word into the log, each head line, long out of the cache, was
+  /// first read from memory: a small commit waited for that read about as long as for its fence.
+  private var headBuffer: UnsafeMutableRawPointer
+  private var headCapacity: Int
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
@@ -73,6 +79,8 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     self.epoch = epoch
     self.checkpointThreshold = min(header.logSize, Self.defaultCheckpointThreshold)
     self.scratch = try LineBitmap(lineCount: maximumSize / 64)
+    headCapacity = RegionHeader.pageSize
+    headBuffer = UnsafeMutableRawPointer.allocate(byteCount: headCapacity, alignment: 64)
     batches.reserveCapacity(1024)
   }
 
@@ -93,6 +101,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   deinit {
     staging?.deallocate()
+    headBuffer.deallocate()
   }
 
   @_specialize(exported: false, where Medium == PersistentMemory)
@@ -113,9 +122,9 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
         try extendLog(toHold: size)
       }
     }
+    if head > headCapacity { reserveHead(head) }
     let batch = header.logOffset + tail
-    writeBatch(lines, runCount: runCount, epoch: next, at: batch)
-    medium.flushLog(at: batch, count: head)
+    writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head)
     medium.fence(unless: .dropCommitFence)
 
     batches.append(tail)
@@ -146,14 +155,31 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
 
-  /// Encodes the batch into the log at `batch`. Not inlined into `commit`: commit's unspecialized
-  /// entry point, which only forwards to its specialization, would otherwise look up the sink's
-  /// generic metadata on every call (a few hundred instructions per msync).
+  /// A head buffer of at least `size` bytes, for a batch with more runs than any before.
+  @inline(never)
+  private func reserveHead(_ size: Int) {
+    headBuffer.deallocate()
+    headCapacity = roundUp(size, to: RegionHeader.pageSize)
+    headBuffer = UnsafeMutableRawPointer.allocate(byteCount: headCapacity, alignment: 64)
+  }
+
+  /// Encodes the batch into the log at `batch`: its lines streamed as the encoder goes, then its
+  /// head, once the checksum is known. Not inlined into `commit`: commit's unspecialized entry
+  /// point, which only forwards to its specialization, would otherwise look up the sink's generic
+  /// metadata on every call (a few hundred instructions per msync).
   @_specialize(exported: false, where Medium == PersistentMemory)
   @inline(never)
-  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int) {
+  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int) {
+    // The bytes after the last run word are part of no record; zero, rather than a former head's.
+    (headBuffer + headSize - 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
     RedoBatchEncoder(crc: crc, working: working).encode(
-      lines, runCount: runCount, epoch: epoch, salt: header.salt, into: MappedLog(medium: medium, batch: batch, staging: staging))
+      lines, runCount: runCount, epoch: epoch, salt: header.salt,
+      into: MappedLog(medium: medium, batch: batch, staging: staging, head: headBuffer))
+    if medium.faults.contains(.dropLogFlush) {
+      medium.store(from: headBuffer, count: headSize, at: batch)
+    } else {
+      medium.streamLines(from: headBuffer, lineCount: headSize / 64, at: batch)
+    }
   }
 
   /// The last committed contents of `lines` are the newest logged version since the checkpoint, or
@@ -195,18 +221,20 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 }
 
-/// A batch written in place into the log of a memory medium: words stored, lines streamed. With a
-/// staging buffer (threads share the working copy) lines go through it a piece at a time.
+/// A batch written into the log of a memory medium: lines streamed in place, head words stored into
+/// the journal's head buffer (streamed after them). With a staging buffer (threads share the working
+/// copy) lines go through it a piece at a time.
 private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   let medium: Medium
   let batch: Int
   let staging: UnsafeMutableRawPointer?
+  let head: UnsafeMutableRawPointer
 
   var linesPerPiece: Int { staging == nil ? Int.max : MemoryRedoJournal<Medium>.stagingLines }
 
   @inline(__always)
   func storeWord(_ word: UInt64, at offset: Int) {
-    medium.storeWord(word, at: batch + offset)
+    (head + offset).storeBytes(of: word, as: UInt64.self)
   }
 
   @inline(__always)
