@@ -195,6 +195,31 @@ import SnapshotTestSupport
   }
 }
 
+extension CheckpointTests {
+  /// A batch of many runs has a head of many lines, larger than any before (the journal composes
+  /// heads in a buffer that grows for it); a crash after it and after a small batch that follows
+  /// replays both.
+  @Test func aBatchWithAHeadOfManyLinesIsReplayed() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 1 << 20)
+    // Every other line: 3,000 runs, a head of 24 KiB.
+    for run in 0..<3000 { region.store(UInt64(run + 1), at: run * 128) }
+    try region.msync()
+    region.store(UInt64(99), at: 64)
+    try region.msync()
+    let crashed = directory.file("crashed")
+    try Data(contentsOf: path).write(to: crashed)
+    try region.close()
+    let recovered = try Region.open(at: crashed)
+    #expect(recovered.recovery.outcome == .replayed(commits: 2, lines: 3001))
+    #expect(recovered.load(UInt64.self, at: 0) == 1)
+    #expect(recovered.load(UInt64.self, at: 64) == 99)
+    #expect(recovered.load(UInt64.self, at: 2999 * 128) == 3000)
+    #expect(recovered.load(UInt64.self, at: 2999 * 128 + 64) == 0)
+  }
+}
+
 /// Every cache-line write-back instruction the processor offers commits correctly, so that the
 /// fallback order clwb, clflushopt, clflush is not only the path of older machines.
 @Suite struct FlushInstructionTests {
