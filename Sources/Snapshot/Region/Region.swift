@@ -203,16 +203,19 @@ public final class Region {
   /// - Returns: The epoch of the commit the region now holds (unchanged when nothing was changed).
   @discardableResult
   public func msync() throws(SnapshotError) -> UInt64 {
-    // A read-only transaction commits too (a store commits after every operation): with nothing
-    // to commit, this is a few loads, not a commit's bookkeeping.
-    if _changes.hasNothingToCommit, !isClosed { return journal.epoch }
-    return try msync(observing: nil)
+    try msync(observing: nil)
   }
 
   /// msync that first shows `observe` the working copy exactly as the commit takes it (no change in
   /// progress on any thread), and whether there is anything to commit. For the crash simulator.
   package func msync(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
-    try serialized { () throws(SnapshotError) in
+    // A read-only transaction commits too (a store commits after every operation): with nothing
+    // to commit, this is a few loads, not a commit's bookkeeping.
+    if _changes.hasNothingToCommit, !isClosed {
+      observe?(UnsafeRawBufferPointer(start: _working, count: size), false)
+      return journal.epoch
+    }
+    return try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }
       if let shared = _changes.shared { return try commitShared(shared, observing: observe) }
       _changes.markDirtyPages()
