@@ -208,6 +208,7 @@ public final class Region {
 
   /// msync that first shows `observe` the working copy exactly as the commit takes it (no change in
   /// progress on any thread), and whether there is anything to commit. For the crash simulator.
+  @inline(__always)
   package func msync(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
     // A read-only transaction commits too (a store commits after every operation): with nothing
     // to commit, this is a few loads, not a commit's bookkeeping.
@@ -215,7 +216,11 @@ public final class Region {
       observe?(UnsafeRawBufferPointer(start: _working, count: size), false)
       return journal.epoch
     }
-    return try serialized { () throws(SnapshotError) in
+    return try commit(observing: observe)
+  }
+
+  private func commit(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
+    try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }
       if let shared = _changes.shared { return try commitShared(shared, observing: observe) }
       _changes.markDirtyPages()
