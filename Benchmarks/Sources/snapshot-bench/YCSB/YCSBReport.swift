@@ -106,6 +106,14 @@ struct YCSBReport: Codable {
         let ratios = baselines.map { speedup(.snapshot, over: $0, medium, workload)?.formatted(suffix: "x") ?? "" }
         lines.append("| \(workload) | " + cells.joined(separator: " | ") + " | " + ratios.joined(separator: " | ") + " |")
       }
+      let settled = workloads.compactMap { workload -> String? in
+        guard let run = result(.snapshot, medium, workload), let settle = run.settleSeconds else { return nil }
+        return "\(workload) \(format(settle * 1000)) of \(format(run.runSeconds * 1000)) ms"
+      }
+      if !settled.isEmpty {
+        lines += ["", "Of each snapshot figure's median run, the final checkpoint (timed with the run, as every engine's "
+                    + "deferred writes are): " + settled.joined(separator: ", ") + "."]
+      }
       if medium == .cxl {
         lines += ["", "Accesses to pages outside the device's cache, per operation (each costs the flash's latency):", ""]
         lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " |")
