@@ -41,7 +41,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   private var tail = 0
   /// Where each batch since the last checkpoint starts, oldest first. Appended to by every commit,
   /// always under the region's serialization, so Swift's run-time exclusivity check (about 80
-  /// instructions per commit here, as much as the commit's fence path) is left out.
+  /// instructions per commit) is left out.
   @exclusivity(unchecked) private var batches: [Int] = []
   /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
   /// `restore`, the lines wanted.
