@@ -15,14 +15,15 @@ struct Spread {
 
   /// "1.85x (1.70-1.93x)"-style: the median, and the range when there was more than one measurement.
   func formatted(suffix: String = "") -> String {
-    let median = format(self.median) + suffix
-    return lowest == highest ? median : "\(median) (\(format(lowest))-\(format(highest))\(suffix))"
+    shown(format, suffix: suffix)
   }
 
   /// A rate to three figures, "19.8k (15.4k-24.1k)"-style.
-  var formattedRate: String {
-    let median = abbreviated(self.median)
-    return lowest == highest ? median : "\(median) (\(abbreviated(lowest))-\(abbreviated(highest)))"
+  var formattedRate: String { shown(abbreviated) }
+
+  private func shown(_ figure: (Double) -> String, suffix: String = "") -> String {
+    let median = figure(self.median) + suffix
+    return lowest == highest ? median : "\(median) (\(figure(lowest))-\(figure(highest))\(suffix))"
   }
 
   private func abbreviated(_ value: Double) -> String {
