@@ -18,6 +18,8 @@ let package = Package(
     .library(name: "SnapshotSQLite", targets: ["SnapshotSQLite"]),
     // The system's SQLite as a module, for programs that call its C API beside the VFS (the benchmarks).
     .library(name: "CSQLite", targets: ["CSQLite"]),
+    // Replicated msync: commits shipped through a NATS JetStream stream, followers, failover.
+    .library(name: "SnapshotReplication", targets: ["SnapshotReplication"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -27,6 +29,8 @@ let package = Package(
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     // For a test only: GRDB, unchanged, on the snapshot VFS.
     .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    // For SnapshotReplication only: the NATS client runs on SwiftNIO.
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
   ],
   targets: [
     // Machine instructions Swift cannot express, as static inline functions.
@@ -59,6 +63,16 @@ let package = Package(
     .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
     // SQLite's database files kept in regions: a VFS, and a connection to open through it.
     .target(name: "SnapshotSQLite", dependencies: ["Snapshot", "CSQLite"]),
+    // Replication over NATS JetStream: a small NATS client, the JetStream API, primary and followers.
+    .target(
+      name: "SnapshotReplication",
+      dependencies: [
+        "Snapshot",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+      ]
+    ),
     // The checking machinery: tracing medium, crash simulator, mutants, kill loop, recovery fuzzer.
     .target(
       name: "SnapshotVerification",
@@ -98,6 +112,9 @@ let package = Package(
     .testTarget(name: "SnapshotVerificationTests", dependencies: ["Snapshot", "SnapshotVerification", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "SnapshotCLITests", dependencies: ["Snapshot", "SnapshotKV", "SnapshotTestSupport", "snapshot"]),
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
+    .testTarget(
+      name: "SnapshotReplicationTests",
+      dependencies: ["Snapshot", "SnapshotKV", "SnapshotReplication", "SnapshotTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
     .testTarget(name: "SnapshotSQLiteTests", dependencies: ["Snapshot", "SnapshotSQLite", "CSQLite", "SnapshotTestSupport"]),
     .testTarget(
       name: "SnapshotGRDBTests",
