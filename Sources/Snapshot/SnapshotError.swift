@@ -56,6 +56,10 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case commitFailed(path: String, operation: String, errno: Errno)
   /// The region was used after `close()`.
   case closed(path: String)
+  /// A replicated region's commit was not acknowledged by its replicated log (or the log refused it, a
+  /// newer primary having taken over), so it was not made: the changes are still in the working copy.
+  /// The region commits no more through this handle: reopen it, which brings it to what the log holds.
+  case replicationFailed(path: String, reason: String)
   /// A system call failed in a way none of the other cases describes.
   case system(path: String, operation: String, errno: Errno)
 
@@ -116,6 +120,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
         + "the region: recovery restores the last acknowledged commit"
     case .closed(let path):
       return "\(path): the region is closed"
+    case .replicationFailed(let path, let reason):
+      return "\(path): the commit was not made, because it was not replicated: \(reason). Reopen the region to continue from what the replicated log holds"
     case .system(let path, let operation, let errno):
       return "\(path): \(operation) failed: \(errno)"
     }

@@ -92,3 +92,36 @@ final class NATSClientTests: XCTestCase {
     XCTAssertNil(try jetStream.streamState("NOSUCHSTREAM"))
   }
 }
+
+extension NATSClientTests {
+  func testAPullConsumerDeliversInOrderFromItsStartAndWaitsForMore() throws {
+    let connection = try NATSConnection.connect(to: servers)
+    defer { connection.close() }
+    let jetStream = JetStream(connection: connection)
+    let name = "PULL\(UInt32.random(in: 0...UInt32.max))"
+    try jetStream.createStream(.init(name: name, subjects: ["\(name).>"], replicas: 3))
+    defer { try? jetStream.deleteStream(name) }
+    for index in 1...5 { _ = try jetStream.publish(ByteBuffer(string: "m\(index)"), to: "\(name).batch") }
+
+    let consumer = try jetStream.createPullConsumer(on: name, from: 3)
+    let first = try jetStream.fetch(from: consumer, batch: 10, wait: 0.5)
+    XCTAssertEqual(first.map(\.sequence), [3, 4, 5])
+    XCTAssertEqual(first.map { String(buffer: $0.message.payload) }, ["m3", "m4", "m5"])
+    XCTAssertEqual(try jetStream.fetch(from: consumer, batch: 10, wait: 0.2).count, 0)
+    // A message published while a fetch waits is delivered to it.
+    let publisher = Thread {
+      Thread.sleep(forTimeInterval: 0.3)
+      _ = try? jetStream.publish(ByteBuffer(string: "m6"), to: "\(name).batch")
+    }
+    publisher.start()
+    let waited = try jetStream.fetch(from: consumer, batch: 10, wait: 5)
+    XCTAssertEqual(waited.map(\.sequence), [6])
+  }
+
+  func testTheStreamSequenceIsReadFromBothReplyForms() {
+    XCTAssertEqual(JetStream.streamSequence(ofReply: "$JS.ACK.S.C.1.42.7.1700000000.0"), 42)
+    XCTAssertEqual(JetStream.streamSequence(ofReply: "$JS.ACK.domain.hash.S.C.1.42.7.1700000000.0.token"), 42)
+    XCTAssertNil(JetStream.streamSequence(ofReply: "_INBOX.x"))
+    XCTAssertNil(JetStream.streamSequence(ofReply: nil))
+  }
+}

@@ -68,15 +68,15 @@ protocol CheckpointingJournal: CommitJournal {
 extension UnsafeBufferPointer<UInt32> {
   /// The changed lines as runs of consecutive lines, in list order. Lines stored one after another
   /// form one run without any sorting: the common sequential case coalesces for free.
-  var lineRuns: LineRuns { LineRuns(lines: self) }
+  package var lineRuns: LineRuns { LineRuns(lines: self) }
 }
 
 /// Consecutive lines of a dirty-line list, merged into `(first, count)` runs.
-struct LineRuns: Sequence, IteratorProtocol {
+package struct LineRuns: Sequence, IteratorProtocol {
   let lines: UnsafeBufferPointer<UInt32>
   var index = 0
 
-  mutating func next() -> (first: Int, count: Int)? {
+  package mutating func next() -> (first: Int, count: Int)? {
     guard index < lines.count else { return nil }
     let first = lines[index]
     var count = 1

@@ -52,6 +52,8 @@ public final class Region {
   /// memory.
   let workingMapping: MemoryMapping
   private(set) var isClosed = false
+  /// Sees every commit before the journal makes it durable: replication ships it from there.
+  package var commitListener: (any CommitListener)?
 
   /// What the region lives on: persistent memory or a file.
   public var backing: Backing { file.header.backing }
@@ -229,6 +231,8 @@ public final class Region {
       defer { _changes.commitWord.pointee = 0 }
       observe?(UnsafeRawBufferPointer(start: _working, count: size), tracker.count > 0)
       if tracker.count > 0 {
+        try commitListener?.willCommit(
+          epoch: journal.epoch + 1, size: size, lines: tracker.lines, working: UnsafeRawPointer(_working), path: path)
         try journal.commit(tracker.lines)
         tracker.removeAll()
       }

@@ -169,6 +169,92 @@ package struct JetStream: Sendable {
     }
   }
 
+  /// An ephemeral pull consumer, and the subscription its messages arrive on.
+  package struct PullConsumer: Sendable {
+    package var stream: String
+    package var name: String
+    let subscription: NATSSubscription
+  }
+
+  /// Creates an ephemeral pull consumer that reads the stream from `sequence` on, in order, without
+  /// acknowledgements; the server forgets it after `inactiveThreshold` seconds without a fetch.
+  package func createPullConsumer(
+    on stream: String, from sequence: UInt64, inactiveThreshold: Double = 60
+  ) throws(JetStreamError) -> PullConsumer {
+    struct Created: Decodable { var name: String }
+    let config: [String: Any] = [
+      "deliver_policy": "by_start_sequence", "opt_start_seq": sequence, "ack_policy": "none", "replay_policy": "instant",
+      "inactive_threshold": Int64(inactiveThreshold * 1e9), "mem_storage": true, "num_replicas": 1,
+    ]
+    let created: Created = try call("$JS.API.CONSUMER.CREATE.\(stream)", ["stream_name": stream, "config": config])
+    do {
+      // Messages come with their stream subject, not the request's reply subject: only a
+      // subscription of their own tells them apart.
+      let subscription = try connection.subscribe(connection.makeInboxSubject(), timeout: timeout)
+      return PullConsumer(stream: stream, name: created.name, subscription: subscription)
+    } catch {
+      throw .nats(error)
+    }
+  }
+
+  /// Ends the consumer's subscription (the server forgets the consumer by itself).
+  package func remove(_ consumer: PullConsumer) {
+    connection.unsubscribe(consumer.subscription)
+  }
+
+  /// Up to `batch` messages from a pull consumer, with their stream sequences: those there now, or,
+  /// when there are none, the first to arrive within `wait` seconds (none if none do).
+  package func fetch(
+    from consumer: PullConsumer, batch: Int, wait: Double
+  ) throws(JetStreamError) -> [(sequence: UInt64, message: NATSMessage)] {
+    // A pull request waits until its whole batch is there; so take what is there without waiting,
+    // and only when that is nothing, wait for one.
+    let present = try pull(from: consumer, #"{"batch":\#(batch),"no_wait":true}"#, limit: batch, wait: 0)
+    guard present.isEmpty, wait > 0 else { return present }
+    return try pull(from: consumer, #"{"batch":1,"expires":\#(Int64(wait * 1e9))}"#, limit: 1, wait: wait)
+  }
+
+  private func pull(
+    from consumer: PullConsumer, _ request: String, limit: Int, wait: Double
+  ) throws(JetStreamError) -> [(sequence: UInt64, message: NATSMessage)] {
+    let queue = consumer.subscription.queue
+    connection.publish(
+      ByteBuffer(string: request), to: "$JS.API.CONSUMER.MSG.NEXT.\(consumer.stream).\(consumer.name)",
+      replyTo: consumer.subscription.subject)
+    var messages: [(sequence: UInt64, message: NATSMessage)] = []
+    let deadline = Date(timeIntervalSinceNow: wait + timeout)
+    while messages.count < limit {
+      let next: NATSMessage?
+      do {
+        next = try queue.next(until: deadline)
+      } catch {
+        throw .nats(error)
+      }
+      guard let message = next else { throw .nats(.timedOut(operation: "a fetch from consumer \(consumer.name)", seconds: wait + timeout)) }
+      if let status = message.status {
+        // 404: nothing there; 408: the wait expired. Anything else (409: the consumer is gone, or
+        // its leader changed) is an error for the caller to recreate the consumer.
+        guard status == 404 || status == 408 else {
+          throw .api(code: status, errorCode: 0, description: message.header("Description") ?? "pull request ended with status \(status)")
+        }
+        break
+      }
+      guard let sequence = Self.streamSequence(ofReply: message.replyTo) else {
+        throw .malformedResponse("a consumer message without its stream sequence: \(message.replyTo ?? "no reply subject")")
+      }
+      messages.append((sequence, message))
+    }
+    return messages
+  }
+
+  /// The stream sequence a consumer's message carries in its reply subject:
+  /// `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or the
+  /// newer form with a domain and an account hash after `ACK` (and a token at the end).
+  static func streamSequence(ofReply reply: String?) -> UInt64? {
+    guard let tokens = reply?.split(separator: "."), tokens.count >= 9, tokens[0] == "$JS", tokens[1] == "ACK" else { return nil }
+    return UInt64(tokens[tokens.count >= 11 ? 7 : 5])
+  }
+
   /// Sends a JSON request to the API and decodes the answer, or its error.
   private func call<Answer: Decodable>(_ subject: String, _ request: [String: Any]) throws(JetStreamError) -> Answer {
     let body: Data

@@ -133,12 +133,29 @@ package final class NATSConnection: Sendable {
     return answer
   }
 
-  /// An inbox whose messages arrive in the returned queue until ``removeInbox(_:)``: for requests with
-  /// many answers (a JetStream pull).
+  /// An inbox whose messages arrive in the returned queue until ``removeInbox(_:)``.
   package func makeInbox() -> (subject: String, queue: MessageQueue) { routes.newInbox() }
 
   /// Stops delivering to an inbox made by ``makeInbox()``.
   package func removeInbox(_ subject: String) { routes.removeInbox(subject) }
+
+  /// A subject no one else uses, for a subscription of one's own.
+  package func makeInboxSubject() -> String { "_INBOX.\(UInt64.random(in: 0...UInt64.max)).\(UInt64.random(in: 0...UInt64.max))" }
+
+  /// Subscribes to `subject`: its messages arrive in the subscription's queue. Returns once the
+  /// server has the subscription.
+  package func subscribe(_ subject: String, timeout: Double) throws(NATSError) -> NATSSubscription {
+    let subscription = routes.newSubscription(subject)
+    send(ClientOperation.subscribe(subject, id: subscription.id))
+    try flush(timeout: timeout)
+    return subscription
+  }
+
+  /// Ends a subscription.
+  package func unsubscribe(_ subscription: NATSSubscription) {
+    routes.removeSubscription(subscription.id)
+    send(ClientOperation.unsubscribe(id: subscription.id))
+  }
 
   /// Waits until the server has processed everything sent before (a `PING` answered by a `PONG`).
   package func flush(timeout: Double) throws(NATSError) {
@@ -177,7 +194,15 @@ package final class NATSConnection: Sendable {
   }
 }
 
-/// Where messages go: the connection's inbox (one wildcard subscription, a queue per reply subject).
+/// A subscription's subject and the queue its messages arrive in.
+package struct NATSSubscription: Sendable {
+  package let subject: String
+  let id: UInt64
+  package let queue: MessageQueue
+}
+
+/// Where messages go: the connection's inbox (one wildcard subscription, a queue per reply subject),
+/// and subscriptions of their own.
 package final class MessageRoutes: Sendable {
   static let inboxSubscription: UInt64 = 1
   /// `_INBOX.<random>.`: every reply subject of this connection starts with it.
@@ -185,7 +210,9 @@ package final class MessageRoutes: Sendable {
 
   private struct State {
     var inboxes: [String: MessageQueue] = [:]
+    var subscriptions: [UInt64: MessageQueue] = [:]
     var nextToken: UInt64 = 0
+    var nextSubscription = MessageRoutes.inboxSubscription
     var closed: NATSError?
   }
   private let state = NIOLockedValueBox(State())
@@ -207,16 +234,35 @@ package final class MessageRoutes: Sendable {
     _ = state.withLockedValue { $0.inboxes.removeValue(forKey: subject) }
   }
 
+  func newSubscription(_ subject: String) -> NATSSubscription {
+    let queue = MessageQueue()
+    let id = state.withLockedValue { state in
+      state.nextSubscription += 1
+      if let closed = state.closed { queue.fail(closed) } else { state.subscriptions[state.nextSubscription] = queue }
+      return state.nextSubscription
+    }
+    return NATSSubscription(subject: subject, id: id, queue: queue)
+  }
+
+  func removeSubscription(_ id: UInt64) {
+    _ = state.withLockedValue { $0.subscriptions.removeValue(forKey: id) }
+  }
+
   func deliver(_ message: NATSMessage, subscription: UInt64) {
-    guard subscription == Self.inboxSubscription else { return }
-    state.withLockedValue { $0.inboxes[message.subject] }?.append(message)
+    let queue = state.withLockedValue { state in
+      subscription == Self.inboxSubscription ? state.inboxes[message.subject] : state.subscriptions[subscription]
+    }
+    queue?.append(message)
   }
 
   func close(_ error: NATSError) {
     let queues = state.withLockedValue { state in
       state.closed = state.closed ?? error
-      defer { state.inboxes = [:] }
-      return Array(state.inboxes.values)
+      defer {
+        state.inboxes = [:]
+        state.subscriptions = [:]
+      }
+      return Array(state.inboxes.values) + Array(state.subscriptions.values)
     }
     for queue in queues { queue.fail(error) }
   }
