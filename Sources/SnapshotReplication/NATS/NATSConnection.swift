@@ -39,12 +39,17 @@ package struct NATSServer: Sendable, Hashable, CustomStringConvertible {
 package final class NATSConnection: Sendable {
   /// The server this connection reached.
   package let server: NATSServer
+  /// The largest message payload the server accepts, from its `INFO`.
+  package let maximumPayload: Int
   let channel: any Channel
   let routes: MessageRoutes
   let handler: NIOLoopBound<NATSClientHandler>
 
-  private init(server: NATSServer, channel: any Channel, routes: MessageRoutes, handler: NIOLoopBound<NATSClientHandler>) {
+  private init(
+    server: NATSServer, maximumPayload: Int, channel: any Channel, routes: MessageRoutes, handler: NIOLoopBound<NATSClientHandler>
+  ) {
     self.server = server
+    self.maximumPayload = maximumPayload
     self.channel = channel
     self.routes = routes
     self.handler = handler
@@ -83,14 +88,16 @@ package final class NATSConnection: Sendable {
       throw .cannotConnect(servers: server.description, reason: "\(error)")
     }
     do throws(NATSError) {
-      let handler = try Self.wait(
+      let (handler, info) = try Self.wait(
         "the server's INFO", timeout: timeout,
         channel.eventLoop.flatSubmit {
           let handler = try! channel.pipeline.syncOperations.handler(type: NATSClientHandler.self)
           let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-          return handler.serverInfo.futureResult.map { _ in bound }
+          return handler.serverInfo.futureResult.map { (bound, $0) }
         })
-      let connection = NATSConnection(server: server, channel: channel, routes: routes, handler: handler)
+      let fields = (try? JSONSerialization.jsonObject(with: Data(info.utf8))) as? [String: Any]
+      let connection = NATSConnection(
+        server: server, maximumPayload: (fields?["max_payload"] as? Int) ?? 1 << 20, channel: channel, routes: routes, handler: handler)
       let options = #"{"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"lang":"swift","version":"1","protocol":1}"#
       connection.send(ClientOperation.connect(options) + ClientOperation.subscribe("\(routes.inboxPrefix)*", id: MessageRoutes.inboxSubscription))
       try connection.flush(timeout: timeout)
