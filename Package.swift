@@ -92,6 +92,7 @@ let package = Package(
         "SnapshotKV",
         "SnapshotSQLite",
         "SnapshotVerification",
+        "SnapshotReplication",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -114,7 +115,10 @@ let package = Package(
     .testTarget(name: "YCSBTests", dependencies: ["YCSB"]),
     .testTarget(
       name: "SnapshotReplicationTests",
-      dependencies: ["Snapshot", "SnapshotKV", "SnapshotReplication", "SnapshotTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+      dependencies: [
+        "Snapshot", "SnapshotKV", "SnapshotReplication", "SnapshotVerification", "SnapshotTestSupport", "snapshot",
+        .product(name: "NIOCore", package: "swift-nio"),
+      ]),
     .testTarget(name: "SnapshotSQLiteTests", dependencies: ["Snapshot", "SnapshotSQLite", "CSQLite", "SnapshotTestSupport"]),
     .testTarget(
       name: "SnapshotGRDBTests",

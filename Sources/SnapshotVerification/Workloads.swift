@@ -332,8 +332,6 @@ package struct Workload: Sendable {
     return workload
   }
 
-  static let accounts = 12
-  static let openingBalance: Int64 = 1000
 
   /// Money moved between accounts of a key-value store, one transfer per commit, each recorded in a
   /// ledger entry of random length (an allocation) while the oldest entries are deleted (frees), with
@@ -345,16 +343,12 @@ package struct Workload: Sendable {
     var workload = Workload(name: "bank transfers, key-value store", regionSize: 64 << 10) { recorder, generator in
       try SnapshotKV.format(recorder.region, index: .ordered)
       var store = try SnapshotKV(region: recorder.region, autocommit: false)
-      for account in 0..<accounts { try store.put(key(account), balance(openingBalance)) }
+      try Bank.open(store)
       try recorder.msync()
       var transfers = 0
       for round in 0..<rounds {
         for _ in 0..<3 {
-          let from = Int.random(in: 0..<accounts, using: &generator)
-          let to = (from + Int.random(in: 1..<accounts, using: &generator)) % accounts
-          let amount = Int64.random(in: 1...50, using: &generator)
-          try store.put(key(from), balance(balance(amount: try store.get(key(from))!) - amount))
-          try store.put(key(to), balance(balance(amount: try store.get(key(to))!) + amount))
+          let (amount, from, to) = try Bank.transfer(store, using: &generator)
           // Every sixth memo is larger than the largest size class, two to three 4 KiB units: such
           // blocks come from the heap's large free list, first fit, split when too large, or from its top.
           let padding = transfers % 6 == 0 ? Int.random(in: 4_200...12_000, using: &generator) : Int.random(in: 0...300, using: &generator)
@@ -380,14 +374,7 @@ package struct Workload: Sendable {
       guard let store = try? SnapshotKV(region: region, autocommit: false) else {
         return region.epoch == 0 ? nil : "the recovered region holds no key-value store"
       }
-      do throws(SnapshotError) {
-        try store.check()
-        var total: Int64 = 0
-        for account in 0..<accounts { total += try store.get(key(account)).map { balance(amount: $0) } ?? 0 }
-        return total == Int64(accounts) * openingBalance ? nil : "the accounts hold \(total), not \(Int64(accounts) * openingBalance)"
-      } catch {
-        return "the recovered store: \(error)"
-      }
+      return Bank.audit(store).map { "the recovered store: \($0)" }
     }
     return workload
   }
@@ -434,10 +421,7 @@ package struct Workload: Sendable {
     try store.check()
   }
 
-  private static func key(_ account: Int) -> [UInt8] { Array("account-\(account)".utf8) }
   private static func ledgerKey(_ transfer: Int) -> [UInt8] { Array("ledger-\(transfer)".utf8) }
-  private static func balance(_ amount: Int64) -> [UInt8] { withUnsafeBytes(of: amount) { Array($0) } }
-  private static func balance(amount bytes: [UInt8]) -> Int64 { bytes.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } }
 
   /// Commits, then a process crash and a reopen (recovery), then more commits on the recovered region.
   package static func processCrashes(rounds: Int) -> Workload {

@@ -8,7 +8,10 @@ struct SnapshotCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "snapshot",
     abstract: "Create, inspect, verify and recover failure-atomic msync regions.",
-    subcommands: [Create.self, Grow.self, Info.self, Verify.self, Recover.self, KeyValueCommand.self, SQL.self, Demo.self, CrashTest.self, CrashTestWorker.self]
+    subcommands: [
+      Create.self, Grow.self, Info.self, Verify.self, Recover.self, KeyValueCommand.self, SQL.self, Demo.self, Follow.self, Promote.self, CrashTest.self, CrashTestWorker.self,
+      ReplicatedBankWorker.self,
+    ]
   )
 
   static func main() {

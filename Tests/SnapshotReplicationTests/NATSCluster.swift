@@ -23,7 +23,10 @@ final class NATSCluster: @unchecked Sendable {
   }
 
   deinit {
-    for node in Self.nodes { kill(node, signal: SIGTERM) }
+    for node in Self.nodes {
+      resume(node)
+      kill(node, signal: SIGTERM)
+    }
   }
 
   static let executable = "/usr/sbin/nats-server"
@@ -61,6 +64,24 @@ final class NATSCluster: @unchecked Sendable {
     guard let process = processes.removeValue(forKey: node), process.isRunning else { return }
     Foundation.kill(process.processIdentifier, signal)
     process.waitUntilExit()
+  }
+
+  /// Stops `node` as a network partition would: it keeps its connections but answers nothing.
+  func pause(_ node: Int) {
+    if let process = processes[node] { Foundation.kill(process.processIdentifier, SIGSTOP) }
+  }
+
+  /// Lets a paused node go on.
+  func resume(_ node: Int) {
+    if let process = processes[node] { Foundation.kill(process.processIdentifier, SIGCONT) }
+  }
+
+  /// Starts every node that is not running and resumes every paused one.
+  func restoreAll() throws {
+    for node in Self.nodes {
+      if processes[node]?.isRunning == true { resume(node) } else { try start(node) }
+    }
+    try waitUntilReady()
   }
 
   /// Waits until a stream with three replicas can be made: the cluster has a meta leader and every

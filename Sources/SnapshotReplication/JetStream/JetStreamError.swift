@@ -20,6 +20,16 @@ package enum JetStreamError: Error, Sendable, Equatable, CustomStringConvertible
     }
   }
 
+  /// Whether trying again may succeed: the connection failed, or the cluster is electing a leader
+  /// (JetStream answers 503 meanwhile).
+  var isTransient: Bool {
+    switch self {
+    case .nats: return true
+    case .api(let code, _, _): return code == 503
+    case .wrongLastSequence, .malformedResponse: return false
+    }
+  }
+
   /// JetStream's error codes this code acts on.
   static let wrongLastSequenceCode = 10071
   static let streamNotFoundCode = 10059

@@ -34,6 +34,12 @@ public final class Follower {
   ) throws(ReplicationError) -> Follower {
     let log = try ReplicatedLog(options: options)
     let region = try Replica.openRegion(at: path, log: log, creatingWithSize: creating ? 4096 : nil, createOptions: createOptions)
+    do throws(ReplicationError) {
+      try Replica.checkNotAhead(region, of: log, state: log.state())
+    } catch {
+      try? region.close()
+      throw error
+    }
     return Follower(region: region, log: log)
   }
 

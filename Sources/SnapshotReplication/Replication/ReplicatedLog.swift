@@ -49,7 +49,7 @@ final class ReplicatedLog {
   /// sequence. A publish whose answer is lost is sent again, with the same id, through another server
   /// when needed, until the options' timeout: the stream stores it once.
   func publish(
-    _ bytes: [UInt8], to subject: String, headers: [(name: String, value: String)], messageID: String, expectedLastSequence: UInt64
+    _ bytes: [UInt8], to subject: String, headers: [(name: String, value: String)], messageID: String, expectedLastSequence: UInt64?
   ) throws(JetStreamError) -> UInt64 {
     let deadline = Date(timeIntervalSinceNow: options.timeout)
     while true {
@@ -57,9 +57,9 @@ final class ReplicatedLog {
         return try jetStream.publish(
           ByteBuffer(bytes: bytes), to: subject, headers: headers, messageID: messageID, expectedLastSequence: expectedLastSequence
         ).sequence
-      } catch .nats(let error) {
-        guard Date() < deadline else { throw .nats(error) }
-        reconnect(until: deadline)
+      } catch {
+        guard error.isTransient, Date() < deadline else { throw error }
+        if case .nats = error { reconnect(until: deadline) } else { Thread.sleep(forTimeInterval: 0.1) }
       }
     }
   }
@@ -109,6 +109,7 @@ final class ReplicatedLog {
     var next = sequence
     var consumer: JetStream.PullConsumer?
     defer { if let consumer { jetStream.remove(consumer) } }
+    var lastProgress = Date()
     while end.map({ next <= $0 }) ?? keepGoing() {
       let messages = try retrying { () throws(JetStreamError) in
         do throws(JetStreamError) {
@@ -125,7 +126,20 @@ final class ReplicatedLog {
       }
       for (sequence, message) in messages where sequence >= next {
         next = sequence + 1
+        lastProgress = Date()
         if message.subject == commitSubject { try body(sequence, Array(message.payload.readableBytesView)) }
+      }
+      guard messages.isEmpty, let end else { continue }
+      // The stream holds the message, yet the consumer delivers nothing: its server may have lost
+      // its place (a node restarted); a new consumer starts afresh, and a stream that delivers
+      // nothing within the timeout is an error, not a hang.
+      let stalled = Date().timeIntervalSince(lastProgress)
+      if stalled > options.timeout {
+        throw .unreachable(stream: stream, reason: "message \(next) of \(end) was not delivered within \(options.timeout) s")
+      }
+      if stalled > 2 * wait, let old = consumer {
+        jetStream.remove(old)
+        consumer = nil
       }
     }
     return next
@@ -138,9 +152,8 @@ final class ReplicatedLog {
     while true {
       do throws(JetStreamError) {
         return try operation()
-      } catch .nats(let error) where Date() < deadline {
-        _ = error
-        reconnect(until: deadline)
+      } catch where error.isTransient && Date() < deadline {
+        if case .nats = error { reconnect(until: deadline) } else { Thread.sleep(forTimeInterval: 0.1) }
       } catch {
         throw ReplicationError(error, stream: stream)
       }

@@ -151,7 +151,7 @@ enum Replica {
   /// The region must not hold a commit the stream does not: the last message of the stream (a
   /// commit, or a claim, which carries the epoch its primary started from) belongs to the region's
   /// commit or a later one. An empty stream starts at the region's epoch.
-  private static func checkNotAhead(_ region: Region, of log: ReplicatedLog, state: JetStream.StreamState) throws(ReplicationError) {
+  static func checkNotAhead(_ region: Region, of log: ReplicatedLog, state: JetStream.StreamState) throws(ReplicationError) {
     guard state.messages > 0, let streamEpoch = try log.epoch(at: state.lastSequence) else { return }
     if region.epoch > streamEpoch {
       throw .diverged(path: region.path.string, epoch: region.epoch, streamEpoch: streamEpoch)
