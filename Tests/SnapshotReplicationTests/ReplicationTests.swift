@@ -177,3 +177,30 @@ final class ReplicationTests: XCTestCase {
     try copy.close()
   }
 }
+
+extension ReplicationTests {
+  func testTheCommandLineFollowsAndPromotes() throws {
+    let stream = Self.streamName(#function)
+    let servers = Self.cluster!.servers.map(\.description).joined(separator: ",")
+    let primary = try ReplicatedRegion.open(at: directory.file("a"), options: options(node: "a", stream: stream), creatingWithSize: 1 << 16)
+    for value in 1...3 as ClosedRange<UInt64> {
+      primary.region.store(value, at: 64)
+      try primary.region.msync()
+    }
+    let replica = directory.file("b").string
+    let followed = try runSnapshot(["follow", stream, replica, "--servers", servers, "--once"])
+    XCTAssertEqual(followed.status, 0, followed.standardError)
+    XCTAssertEqual(followed.standardOutput, "\(replica): at commit 3 of stream \(stream)\n")
+
+    let promoted = try runSnapshot(["promote", stream, replica, "--servers", servers, "--node", "b"])
+    XCTAssertEqual(promoted.status, 0, promoted.standardError)
+    XCTAssertEqual(promoted.standardOutput, "\(replica): primary of stream \(stream) at commit 3\n")
+    primary.region.store(UInt64(4), at: 64)
+    XCTAssertThrowsError(try primary.region.msync())
+    try primary.close()
+
+    let unreachable = try runSnapshot(["follow", stream, replica, "--servers", "127.0.0.1:1", "--once", "--timeout", "1"])
+    XCTAssertEqual(unreachable.status, 1)
+    XCTAssertTrue(unreachable.standardError.hasPrefix("error: stream \(stream): cannot connect to a NATS server (127.0.0.1:1)"), unreachable.standardError)
+  }
+}
