@@ -30,6 +30,7 @@ let package = Package(
         .product(name: "CSnapshotPlatform", package: root),
         .product(name: "SnapshotSQLite", package: root),
         .product(name: "CSQLite", package: root),
+        .product(name: "SnapshotReplication", package: root),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]

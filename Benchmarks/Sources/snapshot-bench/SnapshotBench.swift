@@ -6,7 +6,7 @@ struct SnapshotBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "snapshot-bench",
     abstract: "Benchmarks of Snapshot for Swift, each against a baseline measured in the same run.",
-    subcommands: [YCSBComparison.self, Micro.self, Files.self, KeyValue.self, ThreadScaling.self, SQLiteComparison.self, YCSBRun.self]
+    subcommands: [YCSBComparison.self, Micro.self, Files.self, KeyValue.self, ThreadScaling.self, SQLiteComparison.self, ReplicationBenchmark.self, YCSBRun.self]
   )
 }
 
