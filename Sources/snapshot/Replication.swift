@@ -28,16 +28,6 @@ struct ReplicationArguments: ParsableArguments {
   }
 }
 
-/// Runs a replication operation, turning its error into one line on standard error and exit code 1.
-func reportingReplicationErrors<T>(_ body: () throws(ReplicationError) -> T) throws -> T {
-  do {
-    return try body()
-  } catch {
-    printError("error: \(error)")
-    throw ExitCode.failure
-  }
-}
-
 struct Follow: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Keep a replica of a replicated region: apply the stream's commits to it as they come.",
@@ -59,19 +49,19 @@ struct Follow: ParsableCommand {
   var once = false
 
   func run() throws {
-    let follower = try reportingReplicationErrors { () throws(ReplicationError) in
+    let follower = try reportingErrors { () throws(ReplicationError) in
       try Follower.open(at: FilePath(path), options: replication.options(stream: stream))
     }
     defer { try? follower.close() }
     if once {
-      let epoch = try reportingReplicationErrors { () throws(ReplicationError) in try follower.catchUp() }
+      let epoch = try reportingErrors { () throws(ReplicationError) in try follower.catchUp() }
       print("\(path): at commit \(epoch) of stream \(stream)")
       return
     }
     let stop = StopRequest()
     var shown = UInt64.max
     var lastShown = Date.distantPast
-    try reportingReplicationErrors { () throws(ReplicationError) in
+    try reportingErrors { () throws(ReplicationError) in
       try follower.follow(wait: 0.5) {
         if follower.region.epoch != shown, Date().timeIntervalSince(lastShown) >= 1 {
           shown = follower.region.epoch
@@ -103,7 +93,7 @@ struct Promote: ParsableCommand {
   @OptionGroup var replication: ReplicationArguments
 
   func run() throws {
-    let epoch = try reportingReplicationErrors { () throws(ReplicationError) in
+    let epoch = try reportingErrors { () throws(ReplicationError) in
       try ReplicatedRegion.promote(at: FilePath(path), options: replication.options(stream: stream))
     }
     print("\(path): primary of stream \(stream) at commit \(epoch)")
@@ -146,7 +136,7 @@ struct ReplicatedBankWorker: ParsableCommand {
 
   func run() throws {
     let announce = { (line: String) in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-    let primary = try reportingReplicationErrors { () throws(ReplicationError) in
+    let primary = try reportingErrors { () throws(ReplicationError) in
       try ReplicatedRegion.open(at: FilePath(path), options: replication.options(stream: stream), creatingWithSize: 1 << 20)
     }
     var generator = SeededGenerator(seed: seed &+ primary.region.epoch)

@@ -19,8 +19,9 @@ struct SnapshotCommand: ParsableCommand {
   }
 }
 
-/// Runs a region operation, turning a `SnapshotError` into one line on standard error and exit code 1.
-func reportingErrors<T>(_ body: () throws(SnapshotError) -> T) throws -> T {
+/// Runs an operation, turning its error (a `SnapshotError`, a `ReplicationError`) into one line on
+/// standard error and exit code 1.
+func reportingErrors<T, Failure: Error>(_ body: () throws(Failure) -> T) throws -> T {
   do {
     return try body()
   } catch {

@@ -4,18 +4,8 @@ import XCTest
 @testable import SnapshotReplication
 
 /// The NATS client and the JetStream API against a real three-node cluster.
-final class NATSClientTests: XCTestCase {
-  nonisolated(unsafe) static var cluster: NATSCluster?
-
-  override class func setUp() {
-    cluster = try! NATSCluster()
-  }
-
-  override class func tearDown() {
-    cluster = nil
-  }
-
-  var servers: [NATSServer] { Self.cluster!.servers }
+final class NATSClientTests: ClusterTestCase {
+  var servers: [NATSServer] { cluster.servers }
 
   func testServerAddressesParse() {
     XCTAssertEqual(NATSServer("nats://10.0.0.1:4333"), NATSServer(host: "10.0.0.1", port: 4333))

@@ -10,22 +10,11 @@ import XCTest
 /// commit: the primary killed mid-commit, NATS nodes killed, paused and restarted. After each, the
 /// replica that takes over holds every commit the primary acknowledged, never one the primary did
 /// not make, and the balances add up.
-final class ReplicationFailureTests: XCTestCase {
-  nonisolated(unsafe) static var cluster: NATSCluster?
-
-  override class func setUp() {
-    cluster = try! NATSCluster()
-  }
-
-  override class func tearDown() {
-    cluster = nil
-  }
-
+final class ReplicationFailureTests: ClusterTestCase {
   override func tearDownWithError() throws {
     try cluster.restoreAll()
   }
 
-  var cluster: NATSCluster { Self.cluster! }
   let directory = TestDirectory()
   let stream = "BANK\(UInt32.random(in: 0...UInt32.max))"
 

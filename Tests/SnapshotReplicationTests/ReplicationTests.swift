@@ -6,21 +6,11 @@ import XCTest
 
 /// A primary and its followers through a real three-node JetStream cluster: commits arrive whole and
 /// in order, a follower resumes from its own epoch, a promoted follower fences the old primary.
-final class ReplicationTests: XCTestCase {
-  nonisolated(unsafe) static var cluster: NATSCluster?
-
-  override class func setUp() {
-    cluster = try! NATSCluster()
-  }
-
-  override class func tearDown() {
-    cluster = nil
-  }
-
+final class ReplicationTests: ClusterTestCase {
   let directory = TestDirectory()
 
   func options(node: String, stream: String) -> ReplicationOptions {
-    ReplicationOptions(servers: Self.cluster!.servers.map(\.description), stream: stream, node: node)
+    ReplicationOptions(servers: cluster.servers.map(\.description), stream: stream, node: node)
   }
 
   static func streamName(_ function: String) -> String {
@@ -62,7 +52,7 @@ final class ReplicationTests: XCTestCase {
     try primary.region.msync()
 
     // The claim, then the commit in several messages.
-    let connection = try NATSConnection.connect(to: Self.cluster!.servers)
+    let connection = try NATSConnection.connect(to: cluster.servers)
     defer { connection.close() }
     XCTAssertGreaterThanOrEqual(try XCTUnwrap(JetStream(connection: connection).streamState(stream)).messages, 4)
 
@@ -181,7 +171,7 @@ final class ReplicationTests: XCTestCase {
 extension ReplicationTests {
   func testTheCommandLineFollowsAndPromotes() throws {
     let stream = Self.streamName(#function)
-    let servers = Self.cluster!.servers.map(\.description).joined(separator: ",")
+    let servers = cluster.servers.map(\.description).joined(separator: ",")
     let primary = try ReplicatedRegion.open(at: directory.file("a"), options: options(node: "a", stream: stream), creatingWithSize: 1 << 16)
     for value in 1...3 as ClosedRange<UInt64> {
       primary.region.store(value, at: 64)

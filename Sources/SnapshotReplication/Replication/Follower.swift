@@ -51,8 +51,8 @@ public final class Follower {
     return region.epoch
   }
 
-  /// Applies the stream's commits as they come, until `keepGoing` returns false (it is asked at
-  /// least every `wait` seconds, and after every commit applied).
+  /// Applies the stream's commits as they come, until `keepGoing` returns false (it is asked after
+  /// each batch of messages fetched, and at least every `wait` seconds when none come).
   public func follow(wait: Double = 1, keepGoing: () -> Bool) throws(ReplicationError) {
     try follow(through: nil, wait: wait, keepGoing: keepGoing)
   }
