@@ -2,7 +2,9 @@
 // Source-level mutation testing: applies each mutant of Scripts/mutants.txt to a scratch copy of the
 // committed tree (results are kept per version of Sources/), builds `snapshot` in release, and runs the bounded crash-test (without its run-time
 // mutants, stopping at the first failure). A mutant is caught when the crash-test fails or runs over
-// the time limit. Results go to a file in the scratch folder, one line per mutant, so an interrupted
+// the time limit. A mutant of code the crash-test does not drive (replication) names the tests that
+// must catch it instead (`% ARGUMENTS` of `swift test`, in a debug build); the unmutated tree must pass
+// those too. Results go to a file in the scratch folder, one line per mutant, so an interrupted
 // run resumes where it stopped.
 //
 //   Scripts/mutate.swift [--only ID,ID] [--scratch DIR] [--timeout SECONDS] [--commit REV] [--report]
@@ -19,6 +21,8 @@ struct Mutant {
   var original: [String] = []
   var replacement: [String] = []
   var equivalentBecause: String?
+  /// Arguments of `swift test` that must fail with the mutant, instead of the crash-test.
+  var tests: [String]?
 }
 
 func fail(_ message: String) -> Never {
@@ -48,6 +52,8 @@ func catalogue(_ path: String) -> [Mutant] {
       mutants[mutants.count - 1].original.append(String(line.dropFirst(2)))
     } else if line == "+" || line.hasPrefix("+ ") {
       mutants[mutants.count - 1].replacement.append(String(line.dropFirst(2)))
+    } else if line.hasPrefix("% ") {
+      mutants[mutants.count - 1].tests = line.dropFirst(2).split(separator: " ").map(String.init)
     } else if line.hasPrefix("= ") {
       mutants[mutants.count - 1].equivalentBecause = String(line.dropFirst(2))
     } else {
@@ -186,7 +192,8 @@ let crashTest = [
   "\(tree)/.build/release/snapshot", "crash-test", "--only", "simulator,kills,fuzz,store-fuzz", "--stop-at-first-failure",
 ]
 
-func buildAndTest(_ label: String) -> (verdict: String, detail: String) {
+func buildAndTest(_ label: String, tests: [String]? = nil) -> (verdict: String, detail: String) {
+  if let tests { return buildAndRunTests(label, tests) }
   let build = run(["swift", "build", "-c", "release", "--product", "snapshot"], in: tree)
   if build.status != 0 {
     let error = build.text.split(separator: "\n").first { $0.contains("error:") } ?? "the build failed"
@@ -202,6 +209,22 @@ func buildAndTest(_ label: String) -> (verdict: String, detail: String) {
   return ("caught", "\(failure ?? "exit status \(test.status)") (\(seconds) s)")
 }
 
+/// A mutant with tests of its own: a debug build of the tests, then `swift test` with its arguments.
+func buildAndRunTests(_ label: String, _ tests: [String]) -> (verdict: String, detail: String) {
+  let build = run(["swift", "build", "--build-tests"], in: tree)
+  if build.status != 0 {
+    let error = build.text.split(separator: "\n").first { $0.contains("error:") } ?? "the build failed"
+    return ("does not compile", String(error))
+  }
+  let started = Date()
+  let test = run(["swift", "test", "--skip-build"] + tests, in: tree, timeout: timeout, output: "\(scratch)/\(label).out")
+  let seconds = Int(Date().timeIntervalSince(started))
+  if test.timedOut { return ("caught", "the tests ran over \(Int(timeout)) s (a hang)") }
+  if test.status == 0 { return ("NOT CAUGHT", "the tests passed in \(seconds) s") }
+  let failure = test.text.split(separator: "\n").first { $0.contains(" error: ") }.map(String.init)
+  return ("caught", "\(failure ?? "exit status \(test.status)") (\(seconds) s)")
+}
+
 if results["baseline"] == nil {
   note("baseline: the unmutated tree must pass")
   let baseline = buildAndTest("baseline")
@@ -210,6 +233,14 @@ if results["baseline"] == nil {
 }
 
 let selected = mutants.filter { only?.contains($0.id) ?? true }
+for tests in Set(selected.compactMap(\.tests)) {
+  let label = "baseline " + tests.joined(separator: " ")
+  guard results[label] == nil else { continue }
+  note("\(label): the unmutated tree must pass")
+  let baseline = buildAndTest(label.replacingOccurrences(of: " ", with: "_"), tests: tests)
+  guard baseline.verdict == "NOT CAUGHT" else { fail("the unmutated tree does not pass \(label): \(baseline.detail)") }
+  record(label, "passes", baseline.detail)
+}
 for (index, mutant) in selected.enumerated() where results[mutant.id] == nil {
   note("[\(index + 1)/\(selected.count)] \(mutant.id): \(mutant.summary)")
   let source = pristine(mutant.file)
@@ -222,7 +253,7 @@ for (index, mutant) in selected.enumerated() where results[mutant.id] == nil {
   } catch {
     fail("cannot write \(path): \(error)")
   }
-  let outcome = buildAndTest(mutant.id)
+  let outcome = buildAndTest(mutant.id, tests: mutant.tests)
   try? source.write(toFile: path, atomically: true, encoding: .utf8)
   record(mutant.id, outcome.verdict, outcome.detail)
   note("  \(outcome.verdict): \(outcome.detail)")

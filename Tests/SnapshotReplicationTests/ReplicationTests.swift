@@ -1,6 +1,6 @@
 import Foundation
 import Snapshot
-import SnapshotReplication
+@testable import SnapshotReplication
 import SnapshotTestSupport
 import XCTest
 
@@ -134,7 +134,9 @@ final class ReplicationTests: ClusterTestCase {
     bare.store(UInt64(2), at: 0)
     try bare.msync()
     try bare.close()
-    XCTAssertThrowsError(try ReplicatedRegion.open(at: directory.file("a"), options: options(node: "a", stream: stream))) { error in
+    var quick = options(node: "a", stream: stream)
+    quick.timeout = 1
+    XCTAssertThrowsError(try ReplicatedRegion.open(at: directory.file("a"), options: quick)) { error in
       XCTAssertEqual(error as? ReplicationError, .diverged(path: directory.file("a").string, epoch: 2, streamEpoch: 1))
     }
   }
@@ -192,5 +194,18 @@ extension ReplicationTests {
     let unreachable = try runSnapshot(["follow", stream, replica, "--servers", "127.0.0.1:1", "--once", "--timeout", "1"])
     XCTAssertEqual(unreachable.status, 1)
     XCTAssertTrue(unreachable.standardError.hasPrefix("error: stream \(stream): cannot connect to a NATS server (127.0.0.1:1)"), unreachable.standardError)
+  }
+}
+
+extension ReplicationTests {
+  /// What a commit retried after a lost acknowledgement relies on: the same message, id and expected
+  /// sequence, sent again, is stored once and answered with its first sequence.
+  func testAPublishSentAgainIsStoredOnce() throws {
+    let stream = Self.streamName(#function)
+    let log = try ReplicatedLog(options: options(node: "a", stream: stream))
+    let first = try log.publish([1, 2, 3], to: log.commitSubject, headers: [], messageID: "t-1-0", expectedLastSequence: 0)
+    let again = try log.publish([1, 2, 3], to: log.commitSubject, headers: [], messageID: "t-1-0", expectedLastSequence: 0)
+    XCTAssertEqual(again, first)
+    XCTAssertEqual(try log.state().messages, 1)
   }
 }

@@ -48,6 +48,10 @@ public final class Follower {
   public func catchUp() throws(ReplicationError) -> UInt64 {
     let end = try log.state().lastSequence
     try follow(through: end)
+    // The end once more, in case the first answer came from a leader that had been cut off and did
+    // not know the stream's latest messages yet.
+    let latest = try log.state().lastSequence
+    if latest > end { try follow(through: latest) }
     return region.epoch
   }
 

@@ -152,9 +152,15 @@ enum Replica {
   /// commit, or a claim, which carries the epoch its primary started from) belongs to the region's
   /// commit or a later one. An empty stream starts at the region's epoch.
   static func checkNotAhead(_ region: Region, of log: ReplicatedLog, state: JetStream.StreamState) throws(ReplicationError) {
-    guard state.messages > 0, let streamEpoch = try log.epoch(at: state.lastSequence) else { return }
-    if region.epoch > streamEpoch {
-      throw .diverged(path: region.path.string, epoch: region.epoch, streamEpoch: streamEpoch)
+    var state = state
+    // A server that was cut off (paused) or has just restarted may answer for a while with the
+    // stream as it knew it: read the end again, up to the timeout, before refusing.
+    let deadline = Date(timeIntervalSinceNow: log.options.timeout)
+    while true {
+      guard state.messages > 0, let streamEpoch = try log.epoch(at: state.lastSequence), region.epoch > streamEpoch else { return }
+      guard Date() < deadline else { throw .diverged(path: region.path.string, epoch: region.epoch, streamEpoch: streamEpoch) }
+      Thread.sleep(forTimeInterval: 0.25)
+      state = try log.state()
     }
   }
 }
