@@ -114,9 +114,6 @@ package final class NATSConnection: Sendable {
     channel.close(promise: nil)
   }
 
-  /// Whether the connection is still open.
-  package var isOpen: Bool { channel.isActive && !routes.isClosed }
-
   /// Publishes a message (no answer expected).
   package func publish(
     _ payload: ByteBuffer, to subject: String, replyTo: String? = nil, headers: [(name: String, value: String)] = []
@@ -223,8 +220,6 @@ package final class MessageRoutes: Sendable {
     var closed: NATSError?
   }
   private let state = NIOLockedValueBox(State())
-
-  var isClosed: Bool { state.withLockedValue { $0.closed != nil } }
 
   func newInbox() -> (subject: String, queue: MessageQueue) {
     let queue = MessageQueue()
