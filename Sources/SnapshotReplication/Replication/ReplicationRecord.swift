@@ -17,7 +17,7 @@ import Snapshot
 /// | 32..<36 | number of runs in this chunk |
 /// | 36..<40 | CRC32C of every other byte of the record |
 /// | 40... | runs: offset (8 bytes), length (4 bytes), then the bytes |
-struct ReplicationRecord: Equatable {
+struct ReplicationRecord {
   static let magic: UInt64 = 0x3150_4552_5041_4E53  // "SNAPREP1"
   static let headerSize = 40
   static let runHeaderSize = 12
@@ -27,11 +27,6 @@ struct ReplicationRecord: Equatable {
   var chunk: Int
   var chunkCount: Int
   var runs: [(offset: Int, bytes: [UInt8])]
-
-  static func == (a: Self, b: Self) -> Bool {
-    a.epoch == b.epoch && a.size == b.size && a.chunk == b.chunk && a.chunkCount == b.chunkCount
-      && a.runs.elementsEqual(b.runs) { $0.offset == $1.offset && $0.bytes == $1.bytes }
-  }
 
   /// The records of one commit: the changed lines (runs of consecutive ones merged) of `working`,
   /// cut so that no record exceeds `maximumRecordSize` bytes.
