@@ -102,11 +102,17 @@ final class ReplicatedLog {
   /// Reads the stream in order from `sequence`, handing each commit message to `body`, until the
   /// message at `end` has been read, or, without an end, until `keepGoing` says to stop (asked at
   /// least every `wait` seconds). Returns the sequence after the last message read.
+  ///
+  /// Only messages the stream's state holds are handed on. A consumer reads the store of one server,
+  /// and right after the cluster restarts a server may deliver a message it stored before the crash
+  /// that the cluster then drops (a publish in flight): a replica that applied it would hold a commit
+  /// the stream does not. Messages beyond the state's end wait until a newer state holds them.
   func read(
     from sequence: UInt64, through end: UInt64?, wait: Double = 1, keepGoing: () -> Bool = { true },
     _ body: (UInt64, [UInt8]) throws(ReplicationError) -> Void
   ) throws(ReplicationError) -> UInt64 {
     var next = sequence
+    var held = end ?? 0
     var consumer: JetStream.PullConsumer?
     defer { if let consumer { jetStream.remove(consumer) } }
     var lastProgress = Date()
@@ -124,12 +130,23 @@ final class ReplicatedLog {
           throw error
         }
       }
+      if end == nil, let last = messages.last?.sequence, last > held { held = try state().lastSequence }
+      var delivered = false
       for (sequence, message) in messages where sequence >= next {
+        guard sequence <= held else {
+          // Not in the stream's state (yet): read again from here, with a new consumer.
+          if let old = consumer { jetStream.remove(old) }
+          consumer = nil
+          break
+        }
         next = sequence + 1
+        delivered = true
         lastProgress = Date()
         if message.subject == commitSubject { try body(sequence, Array(message.payload.readableBytesView)) }
       }
-      guard messages.isEmpty, let end else { continue }
+      guard !delivered else { continue }
+      if consumer == nil, !messages.isEmpty { Thread.sleep(forTimeInterval: min(wait, 0.05)) }
+      guard let end else { continue }
       // The stream holds the message, yet the consumer delivers nothing: its server may have lost
       // its place (a node restarted); a new consumer starts afresh, and a stream that delivers
       // nothing within the timeout is an error, not a hang.
