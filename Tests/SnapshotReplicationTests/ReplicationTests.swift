@@ -209,3 +209,21 @@ extension ReplicationTests {
     XCTAssertEqual(try log.state().messages, 1)
   }
 }
+
+extension ReplicationTests {
+  /// A read hands on nothing past the end it was given, though its consumer delivers the messages
+  /// after it in the same batch: a server can deliver a message the stream's state does not hold
+  /// (right after the cluster restarts, one the cluster then drops), and a replica must not apply it.
+  func testAReadStopsAtItsEndThoughMoreIsDelivered() throws {
+    let stream = Self.streamName(#function)
+    let log = try ReplicatedLog(options: options(node: "a", stream: stream))
+    for sequence in 1...5 {
+      _ = try log.publish(
+        [UInt8(sequence)], to: log.commitSubject, headers: [], messageID: "t-\(sequence)", expectedLastSequence: UInt64(sequence - 1))
+    }
+    var read: [UInt64] = []
+    let next = try log.read(from: 1, through: 3) { sequence, _ in read.append(sequence) }
+    XCTAssertEqual(read, [1, 2, 3])
+    XCTAssertEqual(next, 4)
+  }
+}
