@@ -54,7 +54,7 @@ public final class Region {
   private(set) var isClosed = false
   /// Sees every commit before the journal makes it durable: replication ships it from there. Set
   /// only while no commit runs (opening and closing a replicated region), so the read at each commit
-  /// needs no run-time exclusivity check (about 75 instructions per commit).
+  /// needs no run-time exclusivity check (83 instructions per update of YCSB A).
   @exclusivity(unchecked) package var commitListener: (any CommitListener)?
 
   /// What the region lives on: persistent memory or a file.
