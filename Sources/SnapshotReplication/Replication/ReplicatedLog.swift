@@ -114,7 +114,11 @@ final class ReplicatedLog {
     var next = sequence
     var held = end ?? 0
     var consumer: JetStream.PullConsumer?
-    defer { if let consumer { jetStream.remove(consumer) } }
+    func dropConsumer() {
+      if let old = consumer { jetStream.remove(old) }
+      consumer = nil
+    }
+    defer { dropConsumer() }
     var lastProgress = Date()
     while end.map({ next <= $0 }) ?? keepGoing() {
       let messages = try retrying { () throws(JetStreamError) in
@@ -124,8 +128,7 @@ final class ReplicatedLog {
         } catch {
           // A new consumer from where reading stopped: after a lost connection, or a consumer the
           // server dropped (its node failed).
-          if let old = consumer { jetStream.remove(old) }
-          consumer = nil
+          dropConsumer()
           if case .api = error { return [] }
           throw error
         }
@@ -135,8 +138,7 @@ final class ReplicatedLog {
       for (sequence, message) in messages where sequence >= next {
         guard sequence <= held else {
           // Not in the stream's state (yet): read again from here, with a new consumer.
-          if let old = consumer { jetStream.remove(old) }
-          consumer = nil
+          dropConsumer()
           break
         }
         next = sequence + 1
@@ -154,10 +156,7 @@ final class ReplicatedLog {
       if stalled > options.timeout {
         throw .unreachable(stream: stream, reason: "message \(next) of \(end) was not delivered within \(options.timeout) s")
       }
-      if stalled > 2 * wait, let old = consumer {
-        jetStream.remove(old)
-        consumer = nil
-      }
+      if stalled > 2 * wait { dropConsumer() }
     }
     return next
   }
