@@ -76,12 +76,33 @@ final class NATSCluster: @unchecked Sendable {
     if let process = processes[node] { Foundation.kill(process.processIdentifier, SIGCONT) }
   }
 
-  /// Starts every node that is not running and resumes every paused one.
-  func restoreAll() throws {
+  /// Starts every node that is not running and resumes every paused one, and waits until `streams`
+  /// answer again: after every node was killed, a stream elects its leader some time after the
+  /// cluster's own (nats-server 2.9 answers 503 meanwhile, once for longer than 20 s).
+  func restoreAll(streams: [String] = []) throws {
     for node in Self.nodes {
       if processes[node]?.isRunning == true { resume(node) } else { try start(node) }
     }
     try waitUntilReady()
+    for stream in streams { try waitUntilAvailable(stream) }
+  }
+
+  /// Waits until `stream`'s state can be read, or finds it does not exist.
+  func waitUntilAvailable(_ stream: String, timeout: Double = 90) throws {
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    var last = ""
+    while Date() < deadline {
+      do {
+        let connection = try NATSConnection.connect(to: servers, timeout: 2)
+        defer { connection.close() }
+        _ = try JetStream(connection: connection, timeout: 2).streamState(stream)
+        return
+      } catch {
+        last = "\(error)"
+        Thread.sleep(forTimeInterval: 0.2)
+      }
+    }
+    throw ClusterError("stream \(stream) did not answer within \(timeout) s: \(last)")
   }
 
   /// Waits until a stream with three replicas can be made: the cluster has a meta leader and every

@@ -71,7 +71,7 @@ final class ReplicationFailureTests: ClusterTestCase {
     XCTAssertEqual(primary.waitForExit(timeout: 60), 3, "the primary kept committing without a majority")
     XCTAssertNotNil(primary.failureReason)
     let acknowledged = try XCTUnwrap(primary.lastAcknowledged)
-    try cluster.restoreAll()
+    try cluster.restoreAll(streams: [stream])
     try checkReplica("b", acknowledged: acknowledged)
 
     // The same primary goes on once the cluster is back, and with a node cut off (stopped, its
@@ -93,7 +93,7 @@ final class ReplicationFailureTests: ClusterTestCase {
     XCTAssertTrue(primary.waitForAcknowledgement(after: 30))
     for node in NATSCluster.nodes { cluster.kill(node) }
     let acknowledged = try XCTUnwrap(primary.kill())
-    try cluster.restoreAll()
+    try cluster.restoreAll(streams: [stream])
 
     // The replica takes over; the old primary is refused, then follows.
     try checkReplica("b", acknowledged: acknowledged)
