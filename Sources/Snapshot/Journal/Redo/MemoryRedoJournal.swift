@@ -55,10 +55,16 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
   /// `restore`, the lines wanted.
   private let scratch: LineBitmap
-  /// When threads share the working copy: lines are copied here, checksummed and written from here,
-  /// so that a line changing meanwhile cannot disagree with its checksum.
+  /// When threads share the working copy: a batch's lines are copied here, in batch order, while
+  /// changes wait; then changes resume, and the batch is checksummed, streamed to the log and
+  /// written home from here, so that a line changing meanwhile cannot disagree with its checksum. A
+  /// batch larger than `maximumStagedLines` goes through it a piece at a time, changes waiting.
   private var staging: UnsafeMutableRawPointer?
+  /// The lines `staging` holds.
+  private var stagingCapacity = 0
   fileprivate static var stagingLines: Int { 64 }
+  /// The largest batch staged whole (1 MiB).
+  static var maximumStagedLines: Int { 16384 }
   /// The next batch's head (header and run words) is composed here, then streamed to the log in
   /// whole lines. Stored word by word into the log, each head line, long out of the cache, was
   /// first read from memory: a small commit waited for that read about as long as for its fence.
@@ -105,7 +111,29 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   func workingCopyIsShared() {
     guard staging == nil else { return }
-    staging = UnsafeMutableRawPointer.allocate(byteCount: Self.stagingLines * 64, alignment: 64)
+    reserveStaging(lines: Self.stagingLines)
+  }
+
+  /// A staging buffer of at least `lines` lines.
+  @inline(never)
+  private func reserveStaging(lines: Int) {
+    staging?.deallocate()
+    stagingCapacity = max(lines, 2 * stagingCapacity)
+    staging = UnsafeMutableRawPointer.allocate(byteCount: stagingCapacity * 64, alignment: 64)
+  }
+
+  /// Copies the batch's lines into the staging buffer (threads share the working copy), in batch
+  /// order, unless the batch is too large to stage whole. Returns whether it did.
+  @inline(never)
+  private func stage(_ lines: UnsafeBufferPointer<UInt32>) -> Bool {
+    guard lines.count <= Self.maximumStagedLines else { return false }
+    if lines.count > stagingCapacity { reserveStaging(lines: lines.count) }
+    var place = staging!
+    for run in lines.lineRuns {
+      place.copyMemory(from: working + run.first * 64, byteCount: run.count * 64)
+      place += run.count * 64
+    }
+    return true
   }
 
   deinit {
@@ -115,8 +143,23 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>) throws(SnapshotError) {
+    try commitBatch(lines, linesRead: {})
+  }
+
+  /// With threads, changes resume (`linesRead`) as soon as the batch is staged and the log is ready
+  /// for it, while it is checksummed, streamed, fenced and written home; a batch too large to stage
+  /// whole keeps them waiting to the end.
+  @_specialize(exported: false, where Medium == PersistentMemory)
+  func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
+    try commitBatch(lines, linesRead: linesRead)
+  }
+
+  /// Both commits, inlined into each: one thread's pays no call to an empty `linesRead`.
+  @inline(__always)
+  private func commitBatch(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     let next = epoch + 1
-    let writesHome = writesHomeNow(lineCount: lines.count)
+    let staged = staging != nil && stage(lines)
+    let writesHome = Medium.writesHomeAtCommit && writtenHome == batches.count && (staging == nil || staged)
     var runCount = 0
     for run in lines.lineRuns {
       runCount += 1
@@ -142,11 +185,12 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
       }
     }
     if head > headCapacity { reserveHead(head) }
+    if staged { linesRead() }
     let batch = header.logOffset + tail
-    writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head)
+    writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head, staged: staged)
     medium.fence(unless: .dropCommitFence)
     if writesHome {
-      writeHomeNow(lines)
+      writeHomeNow(lines, staged: staged)
       writtenHome += 1
     }
 
@@ -154,6 +198,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     tail += size
     bytesWritten += size
     epoch = next
+    if !staged { linesRead() }
   }
 
   /// Makes the empty log large enough for a batch of `size` bytes, durably, before the batch is
@@ -178,23 +223,18 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
 
-  /// Whether the next commit, of `lineCount` lines, writes them home right after its fence. Where
-  /// the medium asks for it, as long as every earlier batch since the checkpoint did: then the
-  /// batch's lines are at hand, in the working copy (one thread) or in the staging buffer (threads,
-  /// when the batch fits in it), and a checkpoint has nothing to read back from the log.
-  private func writesHomeNow(lineCount: Int) -> Bool {
-    Medium.writesHomeAtCommit && writtenHome == batches.count && (staging == nil || lineCount <= Self.stagingLines)
-  }
-
-  /// Streams the committed `lines` home, from where the batch took them. Called after the batch's
-  /// fence, never before: a home write that reached the medium ahead of its batch would be a change
-  /// no commit made. The lines become durable at the next fence (the next commit's or the
-  /// checkpoint's); until then the batch in the log holds them.
-  private func writeHomeNow(_ lines: UnsafeBufferPointer<UInt32>) {
-    var staged = staging.map(UnsafeRawPointer.init)
+  /// Streams the committed `lines` home, from where the batch took them: the staging buffer if
+  /// `staged`, else the working copy, which no thread changed since. Called after the batch's fence,
+  /// never before: a home write that reached the medium ahead of its batch would be a change no
+  /// commit made. The lines become durable at the next fence (the next commit's or the
+  /// checkpoint's); until then the batch in the log holds them. Where the medium asks for it
+  /// (`MemoryMedium.writesHomeAtCommit`) and every earlier batch since the checkpoint was written
+  /// home so: the checkpoint then has nothing to read back from the log.
+  private func writeHomeNow(_ lines: UnsafeBufferPointer<UInt32>, staged: Bool) {
+    var source = staged ? UnsafeRawPointer(staging!) : nil
     for run in lines.lineRuns {
-      medium.streamLines(from: staged ?? working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
-      staged = staged.map { $0 + run.count * 64 }
+      medium.streamLines(from: source ?? working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
+      source = source.map { $0 + run.count * 64 }
     }
     bytesWritten += lines.count * 64
   }
@@ -213,12 +253,12 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// metadata on every call (a few hundred instructions per msync).
   @_specialize(exported: false, where Medium == PersistentMemory)
   @inline(never)
-  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int) {
+  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int, staged: Bool) {
     // The bytes after the last run word are part of no record; zero, rather than a former head's.
     (headBuffer + headSize - 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
     RedoBatchEncoder(crc: crc, working: working).encode(
       lines, runCount: runCount, epoch: epoch, salt: header.salt,
-      into: MappedLog(medium: medium, batch: batch, staging: staging, head: headBuffer, headSize: headSize))
+      into: MappedLog(medium: medium, batch: batch, staging: staging, staged: staged, head: headBuffer, headSize: headSize))
     if medium.faults.contains(.dropLogFlush) {
       medium.store(from: headBuffer, count: headSize, at: batch)
     } else {
@@ -267,17 +307,18 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 }
 
 /// A batch written into the log of a memory medium: lines streamed in place, head words stored into
-/// the journal's head buffer (streamed after them). With a staging buffer (threads share the working
-/// copy) lines go through it a piece at a time, each at its place in the batch modulo the buffer's
-/// size: a batch that fits in the buffer is left there whole, in order.
+/// the journal's head buffer (streamed after them). When threads share the working copy the lines
+/// come from the staging buffer: the whole batch was `staged` there in batch order, or else each
+/// piece goes through it.
 private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   let medium: Medium
   let batch: Int
   let staging: UnsafeMutableRawPointer?
+  let staged: Bool
   let head: UnsafeMutableRawPointer
   let headSize: Int
 
-  var linesPerPiece: Int { staging == nil ? Int.max : MemoryRedoJournal<Medium>.stagingLines }
+  var linesPerPiece: Int { staging == nil || staged ? Int.max : MemoryRedoJournal<Medium>.stagingLines }
 
   @inline(__always)
   func storeWord(_ word: UInt64, at offset: Int) {
@@ -287,12 +328,11 @@ private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   @inline(__always)
   func writeLines(from source: UnsafeRawPointer, count: Int, at offset: Int) -> UnsafeRawPointer {
     var source = source
-    if let staging {
-      let capacity = MemoryRedoJournal<Medium>.stagingLines * 64
-      var place = (offset - headSize) % capacity
-      if place + count * 64 > capacity { place = 0 }
-      (staging + place).copyMemory(from: source, byteCount: count * 64)
-      source = UnsafeRawPointer(staging + place)
+    if staged {
+      source = UnsafeRawPointer(staging! + (offset - headSize))
+    } else if let staging {
+      staging.copyMemory(from: source, byteCount: count * 64)
+      source = UnsafeRawPointer(staging)
     }
     medium.streamLines(from: source, lineCount: count, at: batch + offset)
     return source
