@@ -238,8 +238,6 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
 private struct BatchBuffer: RedoBatchSink {
   let base: UnsafeMutableRawPointer
 
-  var linesPerPiece: Int { Int.max }
-
   func storeWord(_ word: UInt64, at offset: Int) {
     base.storeBytes(of: word.littleEndian, toByteOffset: offset, as: UInt64.self)
   }

@@ -49,22 +49,16 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// always under the region's serialization, so Swift's run-time exclusivity check (about 80
   /// instructions per commit) is left out.
   @exclusivity(unchecked) private var batches: [Int] = []
-  /// How many of `batches`, oldest first, had their lines written home right after their commit
-  /// (`writeHomeNow`): the checkpoint writes home only the rest.
-  private var writtenHome = 0
   /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
   /// `restore`, the lines wanted.
   private let scratch: LineBitmap
   /// When threads share the working copy: a batch's lines are copied here, in batch order, while
   /// changes wait; then changes resume, and the batch is checksummed, streamed to the log and
-  /// written home from here, so that a line changing meanwhile cannot disagree with its checksum. A
-  /// batch larger than `maximumStagedLines` goes through it a piece at a time, changes waiting.
+  /// written home from here, so that a line changing meanwhile cannot disagree with its checksum.
+  /// It grows to the largest batch, as a file journal's batch buffer does.
   private var staging: UnsafeMutableRawPointer?
   /// The lines `staging` holds.
   private var stagingCapacity = 0
-  fileprivate static var stagingLines: Int { 64 }
-  /// The largest batch staged whole (1 MiB).
-  static var maximumStagedLines: Int { 16384 }
   /// The next batch's head (header and run words) is composed here, then streamed to the log in
   /// whole lines. Stored word by word into the log, each head line, long out of the cache, was
   /// first read from memory: a small commit waited for that read about as long as for its fence.
@@ -111,7 +105,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
   func workingCopyIsShared() {
     guard staging == nil else { return }
-    reserveStaging(lines: Self.stagingLines)
+    reserveStaging(lines: 64)
   }
 
   /// A staging buffer of at least `lines` lines.
@@ -123,17 +117,15 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   /// Copies the batch's lines into the staging buffer (threads share the working copy), in batch
-  /// order, unless the batch is too large to stage whole. Returns whether it did.
+  /// order.
   @inline(never)
-  private func stage(_ lines: UnsafeBufferPointer<UInt32>) -> Bool {
-    guard lines.count <= Self.maximumStagedLines else { return false }
+  private func stage(_ lines: UnsafeBufferPointer<UInt32>) {
     if lines.count > stagingCapacity { reserveStaging(lines: lines.count) }
     var place = staging!
     for run in lines.lineRuns {
       place.copyMemory(from: working + run.first * 64, byteCount: run.count * 64)
       place += run.count * 64
     }
-    return true
   }
 
   deinit {
@@ -147,8 +139,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   /// With threads, changes resume (`linesRead`) as soon as the batch is staged and the log is ready
-  /// for it, while it is checksummed, streamed, fenced and written home; a batch too large to stage
-  /// whole keeps them waiting to the end.
+  /// for it, while it is checksummed, streamed, fenced and written home.
   @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     try commitBatch(lines, linesRead: linesRead)
@@ -158,12 +149,12 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   @inline(__always)
   private func commitBatch(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     let next = epoch + 1
-    let staged = staging != nil && stage(lines)
-    let writesHome = Medium.writesHomeAtCommit && writtenHome == batches.count && (staging == nil || staged)
+    let shared = staging != nil
+    if shared { stage(lines) }
     var runCount = 0
     for run in lines.lineRuns {
       runCount += 1
-      if writesHome {
+      if Medium.writesHomeAtCommit {
         // The home pages are written after the fence. Their address translations, which miss the
         // TLB in a large region, are fetched now, while the batch streams and the fence waits:
         // this halved the paper benchmark's msync in a 1 GiB region.
@@ -185,20 +176,17 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
       }
     }
     if head > headCapacity { reserveHead(head) }
-    if staged { linesRead() }
+    if shared { linesRead() }
     let batch = header.logOffset + tail
-    writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head, staged: staged)
+    writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head)
     medium.fence(unless: .dropCommitFence)
-    if writesHome {
-      writeHomeNow(lines, staged: staged)
-      writtenHome += 1
-    }
+    if Medium.writesHomeAtCommit { writeHomeNow(lines) }
 
     batches.append(tail)
     tail += size
     bytesWritten += size
     epoch = next
-    if !staged { linesRead() }
+    if !shared { linesRead() }
   }
 
   /// Makes the empty log large enough for a batch of `size` bytes, durably, before the batch is
@@ -223,15 +211,14 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
 
-  /// Streams the committed `lines` home, from where the batch took them: the staging buffer if
-  /// `staged`, else the working copy, which no thread changed since. Called after the batch's fence,
+  /// Streams the committed `lines` home, from where the batch took them: the staging buffer when
+  /// threads share the working copy, else the working copy, which nothing changed since. Called after the batch's fence,
   /// never before: a home write that reached the medium ahead of its batch would be a change no
   /// commit made. The lines become durable at the next fence (the next commit's or the
   /// checkpoint's); until then the batch in the log holds them. Where the medium asks for it
-  /// (`MemoryMedium.writesHomeAtCommit`) and every earlier batch since the checkpoint was written
-  /// home so: the checkpoint then has nothing to read back from the log.
-  private func writeHomeNow(_ lines: UnsafeBufferPointer<UInt32>, staged: Bool) {
-    var source = staged ? UnsafeRawPointer(staging!) : nil
+  /// (`MemoryMedium.writesHomeAtCommit`): the checkpoint then has nothing to read back from the log.
+  private func writeHomeNow(_ lines: UnsafeBufferPointer<UInt32>) {
+    var source = staging.map(UnsafeRawPointer.init)
     for run in lines.lineRuns {
       medium.streamLines(from: source ?? working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
       source = source.map { $0 + run.count * 64 }
@@ -253,12 +240,12 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// metadata on every call (a few hundred instructions per msync).
   @_specialize(exported: false, where Medium == PersistentMemory)
   @inline(never)
-  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int, staged: Bool) {
+  private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int) {
     // The bytes after the last run word are part of no record; zero, rather than a former head's.
     (headBuffer + headSize - 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
     RedoBatchEncoder(crc: crc, working: working).encode(
       lines, runCount: runCount, epoch: epoch, salt: header.salt,
-      into: MappedLog(medium: medium, batch: batch, staging: staging, staged: staged, head: headBuffer, headSize: headSize))
+      into: MappedLog(medium: medium, batch: batch, staging: staging, head: headBuffer, headSize: headSize))
     if medium.faults.contains(.dropLogFlush) {
       medium.store(from: headBuffer, count: headSize, at: batch)
     } else {
@@ -293,14 +280,13 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     if medium.faults.contains(.commitBeforePayload) {
       Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
-    let lines = Self.writeHome(batches: batches[writtenHome...], medium: medium, header: header, written: scratch)
+    let lines = Self.writeHome(batches: Medium.writesHomeAtCommit ? [] : batches[...], medium: medium, header: header, written: scratch)
     if medium.faults.contains(.restLogBeforeCheckpoint) {
       Self.restLog(medium: medium, header: header)
     }
     Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     bytesWritten += lines * 64 + 8
     batches.removeAll(keepingCapacity: true)
-    writtenHome = 0
     tail = 0
     Self.restLog(medium: medium, header: header)
   }
@@ -308,17 +294,13 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 
 /// A batch written into the log of a memory medium: lines streamed in place, head words stored into
 /// the journal's head buffer (streamed after them). When threads share the working copy the lines
-/// come from the staging buffer: the whole batch was `staged` there in batch order, or else each
-/// piece goes through it.
+/// come from the staging buffer, where the whole batch was staged in batch order.
 private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   let medium: Medium
   let batch: Int
   let staging: UnsafeMutableRawPointer?
-  let staged: Bool
   let head: UnsafeMutableRawPointer
   let headSize: Int
-
-  var linesPerPiece: Int { staging == nil || staged ? Int.max : MemoryRedoJournal<Medium>.stagingLines }
 
   @inline(__always)
   func storeWord(_ word: UInt64, at offset: Int) {
@@ -328,12 +310,7 @@ private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   @inline(__always)
   func writeLines(from source: UnsafeRawPointer, count: Int, at offset: Int) -> UnsafeRawPointer {
     var source = source
-    if staged {
-      source = UnsafeRawPointer(staging! + (offset - headSize))
-    } else if let staging {
-      staging.copyMemory(from: source, byteCount: count * 64)
-      source = UnsafeRawPointer(staging)
-    }
+    if let staging { source = UnsafeRawPointer(staging + (offset - headSize)) }
     medium.streamLines(from: source, lineCount: count, at: batch + offset)
     return source
   }

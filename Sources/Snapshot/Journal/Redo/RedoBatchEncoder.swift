@@ -1,9 +1,6 @@
 /// Where the bytes of a redo batch go as it is encoded: straight into the log on a memory medium, or
 /// into a buffer that one `pwrite` then appends to the log file.
 protocol RedoBatchSink {
-  /// The most lines `writeLines` takes at once.
-  var linesPerPiece: Int { get }
-
   /// Stores a word of the batch's head, `offset` bytes from the batch's start.
   func storeWord(_ word: UInt64, at offset: Int)
 
@@ -40,13 +37,8 @@ struct RedoBatchEncoder {
     }
     var data = RedoJournalLayout.headSize(runCount: runCount)
     for run in lines.lineRuns {
-      var line = run.first
-      while line < run.first + run.count {
-        let count = min(run.first + run.count - line, sink.linesPerPiece)
-        checksum.add(lines: sink.writeLines(from: working + line * 64, count: count, at: data), count: count)
-        data += 64 * count
-        line += count
-      }
+      checksum.add(lines: sink.writeLines(from: working + run.first * 64, count: run.count, at: data), count: run.count)
+      data += 64 * run.count
     }
     sink.storeWord(UInt64(RedoJournalLayout.magic) | UInt64(checksum.value) << 32, at: 0)
   }
