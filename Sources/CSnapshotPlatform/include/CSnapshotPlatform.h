@@ -49,11 +49,6 @@ static inline __attribute__((always_inline)) void snapshot_stream_line(void *dst
       : "xmm0", "xmm1", "xmm2", "xmm3", "memory");
 }
 
-/// Asks for the line holding `p`, and so for its address translation, without waiting for either.
-static inline __attribute__((always_inline)) void snapshot_prefetch(const void *p) {
-  __asm__ volatile("prefetcht2 %0" : : "m"(*(const char *)p));
-}
-
 /// Stores one aligned 8-byte word with a non-temporal store.
 static inline __attribute__((always_inline)) void snapshot_stream_word(uint64_t *dst, uint64_t value) {
   __asm__ volatile("movnti %1, %0" : "=m"(*dst) : "r"(value) : "memory");
@@ -86,7 +81,6 @@ static inline void snapshot_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[
 static inline void snapshot_clwb(const void *p) { (void)p; }
 static inline void snapshot_clflushopt(const void *p) { (void)p; }
 static inline void snapshot_clflush(const void *p) { (void)p; }
-static inline void snapshot_prefetch(const void *p) { (void)p; }
 static inline void snapshot_sfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline void snapshot_stream_line(void *dst, const void *src) { __builtin_memcpy(dst, src, 64); }
 static inline void snapshot_stream_word(uint64_t *dst, uint64_t value) { *dst = value; }

@@ -291,13 +291,11 @@ public final class Region {
   /// Brings the home copy up to date with every commit and retires the log, so that an open after a
   /// crash has nothing to replay.
   ///
-  /// With the redo journal, the log holds the commits until a checkpoint: on a file and on emulated
-  /// CXL memory the home copy catches up only then; on persistent memory msync already writes the
-  /// lines home after its fence, and the checkpoint only makes sure they are durable. Checkpoints
-  /// happen by themselves when the log has grown past a threshold (64 MiB on persistent memory,
-  /// 16 MiB on a file, or the log's size if smaller) and at close. Call this to choose the moment
-  /// instead, for example when the program is idle. The undo journal's home copy is always current:
-  /// there, this does nothing.
+  /// With the redo journal, msync writes only the log; the home copy catches up at checkpoints, which
+  /// happen by themselves when the log has grown past a threshold (64 MiB on persistent memory, 16 MiB
+  /// on a file, or the log's size if smaller) and at close. Call this to choose the moment instead, for
+  /// example when the program is idle. The undo journal's home copy is always current: there, this
+  /// does nothing.
   public func checkpoint() throws(SnapshotError) {
     try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }

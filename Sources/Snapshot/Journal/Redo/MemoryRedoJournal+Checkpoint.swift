@@ -24,7 +24,7 @@ extension MemoryRedoJournal {
   /// clear on entry and on return. Returns the number of lines written.
   @discardableResult
   static func writeHome(
-    batches: ArraySlice<Int>, medium: Medium, header: RegionHeader, written: LineBitmap
+    batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap
   ) -> Int {
     var lines = 0
     let reader = reader(medium: medium, header: header)

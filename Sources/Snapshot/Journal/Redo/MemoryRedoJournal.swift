@@ -1,4 +1,3 @@
-import CSnapshotPlatform
 import SystemPackage
 
 /// A commit protocol with one fence per msync.
@@ -6,18 +5,15 @@ import SystemPackage
 /// - Store path: nothing reaches the medium; the region only marks lines dirty.
 /// - msync: the changed lines' new contents, coalesced into runs, are appended to the log as one batch
 ///   whose header carries the epoch, the salt and a checksum over everything; one fence makes it
-///   durable, and that is the commit point: a torn batch fails its checksum. The committed state is
-///   the home copy plus the batches since the last checkpoint. Every line of the batch, its head too,
-///   is streamed (non-temporal stores): no line of the log is read first.
-/// - Home writes: where the medium asks for it (`MemoryMedium.writesHomeAtCommit`: persistent memory),
-///   right after the fence the same lines are streamed home, from the working copy where they still
-///   are in the cache; no fence of their own: the next fence makes them durable, and until then the
-///   batch holds them. Elsewhere (a device that charges each page it fetches) the checkpoint writes
-///   them home from the log, where a line committed many times is written once.
+///   durable, and that is the commit point: a torn batch fails its checksum. Nothing else is written:
+///   the committed state is the home copy plus the batches since the last checkpoint. Every line of
+///   the batch, its head too, is streamed (non-temporal stores): no line of the log is read first.
 /// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
-///   close, after recovery): the newest logged version of every line not yet written home goes home,
-///   fence, then the checkpoint word with the last epoch, flush, fence. Only then is the log reused
-///   from its start, and a log grown past its resting size cut back to it.
+///   close, after recovery): the newest logged version of every line goes home (a line committed many
+///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
+///   is the log reused from its start, and a log grown past its resting size cut back to it.
+/// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
+///   wait, and written from there once they resume.
 /// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
 ///   file) is extended for it and the new length made durable (`fsync`) before any byte of the batch
 ///   is written. A failure there throws with nothing written; the commit's fence stays the only
@@ -53,8 +49,8 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// `restore`, the lines wanted.
   private let scratch: LineBitmap
   /// When threads share the working copy: a batch's lines are copied here, in batch order, while
-  /// changes wait; then changes resume, and the batch is checksummed, streamed to the log and
-  /// written home from here, so that a line changing meanwhile cannot disagree with its checksum.
+  /// changes wait; then changes resume, and the batch is checksummed and streamed to the log from
+  /// here, so that a line changing meanwhile cannot disagree with its checksum.
   /// It grows to the largest batch, as a file journal's batch buffer does.
   private var staging: UnsafeMutableRawPointer?
   /// The lines `staging` holds.
@@ -139,7 +135,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   /// With threads, changes resume (`linesRead`) as soon as the batch is staged and the log is ready
-  /// for it, while it is checksummed, streamed, fenced and written home.
+  /// for it, while it is checksummed, streamed and fenced.
   @_specialize(exported: false, where Medium == PersistentMemory)
   func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     try commitBatch(lines, linesRead: linesRead)
@@ -152,16 +148,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     let shared = staging != nil
     if shared { stage(lines) }
     var runCount = 0
-    for run in lines.lineRuns {
-      runCount += 1
-      if Medium.writesHomeAtCommit {
-        // The home pages are written after the fence. Their address translations, which miss the
-        // TLB in a large region, are fetched now, while the batch streams and the fence waits:
-        // this halved the paper benchmark's msync in a 1 GiB region.
-        snapshot_prefetch(medium.base + header.dataOffset + run.first * 64)
-        snapshot_prefetch(medium.base + header.dataOffset + (run.first + run.count - 1) * 64)
-      }
-    }
+    for _ in lines.lineRuns { runCount += 1 }
     let head = RedoJournalLayout.headSize(runCount: runCount)
     let size = head + 64 * lines.count
     if let targetSize {
@@ -180,7 +167,6 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     let batch = header.logOffset + tail
     writeBatch(lines, runCount: runCount, epoch: next, at: batch, headSize: head)
     medium.fence(unless: .dropCommitFence)
-    if Medium.writesHomeAtCommit { writeHomeNow(lines) }
 
     batches.append(tail)
     tail += size
@@ -210,21 +196,6 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     }
   }
 
-
-  /// Streams the committed `lines` home, from where the batch took them: the staging buffer when
-  /// threads share the working copy, else the working copy, which nothing changed since. Called after the batch's fence,
-  /// never before: a home write that reached the medium ahead of its batch would be a change no
-  /// commit made. The lines become durable at the next fence (the next commit's or the
-  /// checkpoint's); until then the batch in the log holds them. Where the medium asks for it
-  /// (`MemoryMedium.writesHomeAtCommit`): the checkpoint then has nothing to read back from the log.
-  private func writeHomeNow(_ lines: UnsafeBufferPointer<UInt32>) {
-    var source = staging.map(UnsafeRawPointer.init)
-    for run in lines.lineRuns {
-      medium.streamLines(from: source ?? working + run.first * 64, lineCount: run.count, at: header.dataOffset + run.first * 64)
-      source = source.map { $0 + run.count * 64 }
-    }
-    bytesWritten += lines.count * 64
-  }
 
   /// A head buffer of at least `size` bytes, for a batch with more runs than any before.
   @inline(never)
@@ -280,7 +251,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     if medium.faults.contains(.commitBeforePayload) {
       Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
-    let lines = Self.writeHome(batches: Medium.writesHomeAtCommit ? [] : batches[...], medium: medium, header: header, written: scratch)
+    let lines = Self.writeHome(batches: batches, medium: medium, header: header, written: scratch)
     if medium.faults.contains(.restLogBeforeCheckpoint) {
       Self.restLog(medium: medium, header: header)
     }

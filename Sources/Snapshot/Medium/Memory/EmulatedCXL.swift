@@ -90,8 +90,6 @@ package struct EmulatedCXL: MemoryMedium {
   package var base: UnsafeMutableRawPointer { memory.base }
   /// Each page written out of address order may be fetched again: a flash access each time.
   package static var prefersAddressOrder: Bool { true }
-  /// A line committed many times is written once, at the checkpoint: each home write can be a fetch.
-  package static var writesHomeAtCommit: Bool { false }
 
   @inline(__always)
   package func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {

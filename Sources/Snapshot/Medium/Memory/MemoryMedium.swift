@@ -47,17 +47,10 @@ package protocol MemoryMedium {
   /// Whether home writes should go in address order: true where touching a page costs far more than
   /// writing a line (a device that caches pages), false where sorting them costs more than it saves.
   static var prefersAddressOrder: Bool { get }
-
-  /// Whether the redo journal writes a commit's lines home right after its fence, from the working
-  /// copy, rather than from the log at the next checkpoint: true where writing a line costs less than
-  /// reading it back from the log later; false where a line committed many times should reach the
-  /// medium once (a device that charges each page it fetches).
-  static var writesHomeAtCommit: Bool { get }
 }
 
 extension MemoryMedium {
   package static var prefersAddressOrder: Bool { false }
-  package static var writesHomeAtCommit: Bool { true }
 }
 
 extension MemoryMedium {
