@@ -1,4 +1,3 @@
-import CSnapshotPlatform
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -28,22 +27,6 @@ package final class Locked<Value>: @unchecked Sendable {
 
   package func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
     pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
-    return try body(&value)
-  }
-
-  /// `withLock` for a lock held for about a microsecond at a time: a thread that finds it held
-  /// spins for a while before it sleeps, since sleeping and being woken cost more than that.
-  package func withLockSpinningFirst<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
-    var spins = 0
-    while pthread_mutex_trylock(mutex) != 0 {
-      guard spins < 2000 else {
-        pthread_mutex_lock(mutex)
-        break
-      }
-      snapshot_spin_pause()
-      spins += 1
-    }
     defer { pthread_mutex_unlock(mutex) }
     return try body(&value)
   }

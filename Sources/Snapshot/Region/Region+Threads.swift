@@ -69,7 +69,7 @@ extension Region {
 
   /// Runs `body` under the commit lock when threads share the region.
   func serialized<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    _changes.shared == nil ? try body() : try commitLock.withLockSpinningFirst { (_: inout Void) throws(E) -> R in try body() }
+    _changes.shared == nil ? try body() : try commitLock.withLock { (_: inout Void) throws(E) -> R in try body() }
   }
 
   /// msync of a shared region; the caller holds the commit lock.
