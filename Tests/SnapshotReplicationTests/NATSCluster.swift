@@ -89,42 +89,35 @@ final class NATSCluster: @unchecked Sendable {
 
   /// Waits until `stream`'s state can be read, or finds it does not exist.
   func waitUntilAvailable(_ stream: String, timeout: Double = 90) throws {
-    let deadline = Date(timeIntervalSinceNow: timeout)
-    var last = ""
-    while Date() < deadline {
-      do {
-        let connection = try NATSConnection.connect(to: servers, timeout: 2)
-        defer { connection.close() }
-        _ = try JetStream(connection: connection, timeout: 2).streamState(stream)
-        return
-      } catch {
-        last = "\(error)"
-        Thread.sleep(forTimeInterval: 0.2)
-      }
-    }
-    throw ClusterError("stream \(stream) did not answer within \(timeout) s: \(last)")
+    try poll(timeout: timeout, "stream \(stream) did not answer") { jetStream in _ = try jetStream.streamState(stream) }
   }
 
   /// Waits until a stream with three replicas can be made: the cluster has a meta leader and every
   /// node is routed.
   func waitUntilReady(timeout: Double = 30) throws {
+    try poll(timeout: timeout, "the NATS cluster was not ready") { jetStream in
+      let probe = "READY\(UInt32.random(in: 0...UInt32.max))"
+      try jetStream.createStream(.init(name: probe, subjects: [probe], replicas: 3))
+      try jetStream.deleteStream(probe)
+    }
+  }
+
+  /// Tries `check` on a fresh connection every 0.2 s until it succeeds, for at most `timeout` seconds.
+  private func poll(timeout: Double, _ failure: String, _ check: (JetStream) throws -> Void) throws {
     let deadline = Date(timeIntervalSinceNow: timeout)
     var last = ""
     while Date() < deadline {
       do {
         let connection = try NATSConnection.connect(to: servers, timeout: 2)
         defer { connection.close() }
-        let jetStream = JetStream(connection: connection, timeout: 2)
-        let probe = "READY\(UInt32.random(in: 0...UInt32.max))"
-        try jetStream.createStream(.init(name: probe, subjects: [probe], replicas: 3))
-        try jetStream.deleteStream(probe)
+        try check(JetStream(connection: connection, timeout: 2))
         return
       } catch {
         last = "\(error)"
         Thread.sleep(forTimeInterval: 0.2)
       }
     }
-    throw ClusterError("the NATS cluster was not ready within \(timeout) s: \(last)")
+    throw ClusterError("\(failure) within \(timeout) s: \(last)")
   }
 
   struct ClusterError: Error, CustomStringConvertible {
