@@ -31,8 +31,9 @@ package struct Scenario: Sendable {
 
 /// Runs a workload on a fresh region with a tracing medium and records it as a `Scenario`.
 ///
-/// A workload on a region shared by threads calls `msync` and `count` from any of them: the recorder
-/// takes one msync at a time, and notes each committed state as the commit takes it.
+/// A workload on a region shared by threads calls `msync`, `commit` and `count` from any of them: the
+/// recorder notes each committed state as the commit takes it, and each return with the state of the
+/// commit that covered it, which another thread's may be.
 package final class ScenarioRecorder: @unchecked Sendable {
   package private(set) var region: Region
   private let path: FilePath
@@ -46,14 +47,14 @@ package final class ScenarioRecorder: @unchecked Sendable {
   private let faults: Fault
   /// The system call on the region's files that a workload makes fail next.
   package let fileFailures = FileCallFailure()
-  /// One msync at a time, with its notes.
+  /// Guards the notes.
   private let lock = NSLock()
   /// Separate, so that counting never waits for an msync on another thread.
   private let countLock = NSLock()
   private let initialImage: CrashImage
   private var states: [CommittedState]
   private var acknowledged = 0
-  /// The state of an msync that has not returned (it failed).
+  /// The newest state a commit took whose msync has not returned (it is running, or it failed).
   private var inFlight: Int?
   private var failures: [String] = []
   private var operationCount = 0
@@ -104,25 +105,52 @@ package final class ScenarioRecorder: @unchecked Sendable {
     lock.withLock { failures.append(message) }
   }
 
-  /// msync, with the notes the simulator needs: the state in flight, then the one acknowledged.
+  /// msync, with the notes the simulator needs: the state a commit takes, then the one acknowledged.
   package func msync() throws {
-    try lock.withLock {
-      var state = 0
-      var expected: UInt64 = 0
-      let epoch = try region.msync { [self] working, commits in
-        expected = commits ? region.epoch + 1 : region.epoch
-        states.append(CommittedState(epoch: expected, data: Array(working)))
-        state = states.count - 1
-        inFlight = state
-        trace.append(.msyncBegins(state: state))
+    let entry = lock.withLock { states.count }
+    var own: (state: Int, epoch: UInt64)?
+    let epoch = try region.msync { [self] working, commits in own = begin(working, commits) }
+    acknowledge(epoch, own: own, entry: entry)
+  }
+
+  /// `Region.commit` of the change `body` makes, with the same notes as `msync()`.
+  package func commit(_ body: () -> Void) throws {
+    let entry = lock.withLock { states.count }
+    var own: (state: Int, epoch: UInt64)?
+    let epoch = try region.commit(observing: { [self] working, commits in own = begin(working, commits) }, body).epoch
+    acknowledge(epoch, own: own, entry: entry)
+  }
+
+  /// Notes the state a commit takes; called by the committing thread while no change is in progress.
+  private func begin(_ working: UnsafeRawBufferPointer, _ commits: Bool) -> (state: Int, epoch: UInt64) {
+    lock.withLock {
+      let expected = commits ? region.epoch + 1 : region.epoch
+      states.append(CommittedState(epoch: expected, data: Array(working)))
+      inFlight = states.count - 1
+      trace.append(.msyncBegins(state: states.count - 1))
+      return (states.count - 1, expected)
+    }
+  }
+
+  /// Notes that an msync (or commit) returned `epoch`. One that committed (`own`) must return its
+  /// commit's epoch. One that did not was covered by another thread's commit, which must have taken
+  /// its lines after it was called: a state noted since `entry`.
+  private func acknowledge(_ epoch: UInt64, own: (state: Int, epoch: UInt64)?, entry: Int) {
+    lock.withLock {
+      let state: Int
+      if let own {
+        if epoch != own.epoch { failures.append("msync returned epoch \(epoch), expected \(own.epoch)") }
+        state = own.state
+      } else if let covering = states.indices.last(where: { states[$0].epoch == epoch }), covering >= entry {
+        state = covering
+      } else {
+        failures.append("an msync that did not commit returned epoch \(epoch), which no commit that began after its call has")
+        return
       }
       trace.append(.msyncReturned(state: state))
-      acknowledged = state
-      inFlight = nil
+      acknowledged = max(acknowledged, state)
+      if let inFlight, inFlight <= acknowledged { self.inFlight = nil }
       msyncs += 1
-      if epoch != expected {
-        failures.append("msync returned epoch \(epoch), expected \(expected)")
-      }
     }
   }
 

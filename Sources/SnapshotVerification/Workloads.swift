@@ -71,13 +71,16 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), threadedTransfers(commits: 8 * scale),
+     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), scheduledSharedCommits(commits: 4 * scale),
+     threadedTransfers(commits: 8 * scale),
      sqlTransfers(rounds: 6 * scale)]
   }
 
   /// Three threads move money between their accounts (interleaved in the same lines) inside
   /// `Region.change`, without pause, while a fourth calls msync `commits` times, each once every
-  /// writer has moved on since the last; the writers call msync too, after their 20th and 200th change.
+  /// writer has moved on since the last; the writers call msync too, after their 20th and 200th change,
+  /// and commit their 10th, 30th, 100th and 300th change with `Region.commit`, which shares commits
+  /// with the other threads'.
   /// Every commit thus meets changes in progress on other threads. Every recovered region must hold
   /// whole changes only: each writer's total intact, each record matching its writer's counter.
   package static func threadedTransfers(commits: Int) -> Workload {
@@ -101,6 +104,15 @@ package struct Workload: Sendable {
         var change = 0
         while !stop.withLock({ $0 }) {
           change += 1
+          guard ![10, 30, 100, 300].contains(change) else {
+            do {
+              try recorder.commit { layout.transfer(in: recorder.region, writer: thread, change: change, using: &generator) }
+            } catch {
+              recorder.fail("commit on writer \(thread)'s thread: \(error)")
+            }
+            recorder.count()
+            continue
+          }
           recorder.region.change { layout.transfer(in: recorder.region, writer: thread, change: change, using: &generator) }
           recorder.count()
           guard change == 20 || change == 200 else { continue }
@@ -144,6 +156,45 @@ package struct Workload: Sendable {
         }
       }
       try recorder.msync()
+    }
+    workload.threads = .many
+    workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet
+    return workload
+  }
+
+  /// A change made with `Region.commit` while another thread's msync waits for it, in a schedule the
+  /// workload controls: the writer debits one account, lets the other thread call msync, and credits
+  /// the other account once that msync waits for the change. The msync's commit takes the change, so
+  /// the writer's call must not commit again but return that commit's epoch once it is durable, and
+  /// every recovered region must hold whole changes only.
+  package static func scheduledSharedCommits(commits: Int) -> Workload {
+    let layout = TransferLayout(writers: 1)
+    var workload = Workload(name: "threads: a commit shared with another thread's msync", regionSize: layout.size) { recorder, _ in
+      layout.fund(recorder.region)
+      try recorder.msync()
+      for change in 1...commits {
+        let halfDone = DispatchSemaphore(value: 0)
+        let returned = Locked(false)
+        onThreads(2) { thread in
+          guard thread == 0 else {
+            halfDone.wait()
+            do { try recorder.msync() } catch { recorder.fail("msync against a commit: \(error)") }
+            returned.withLock { $0 = true }
+            return
+          }
+          do {
+            try recorder.commit {
+              layout.transferOne(in: recorder.region, writer: 0, change: change) {
+                halfDone.signal()
+                while !recorder.region.isWaitingForChanges && !returned.withLock({ $0 }) { sched_yield() }
+              }
+            }
+          } catch {
+            recorder.fail("commit against an msync: \(error)")
+          }
+          recorder.count()
+        }
+      }
     }
     workload.threads = .many
     workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet

@@ -176,6 +176,77 @@ import SnapshotTestSupport
     #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("a store raced with msync or discard"))
   }
 
+  /// Threads each commit their own changes with `Region.commit`, sharing commits; each call returns
+  /// only once its change is durable: after the process dies, every returned change is there.
+  @Test(arguments: media)
+  func commitReturnsOnceTheChangeIsDurable(medium: Region.Backing) throws {
+    let directory = TestDirectory(onDisk: medium == .file)
+    let path = directory.file("region")
+    let threads = 3, commits = medium == .file ? 50 : 2000
+    let region = try Region.create(at: path, size: 1 << 16, options: .init(backing: medium, threads: .many))
+    let returned = Locked(Array(repeating: 0, count: threads))
+    onThreads(threads) { thread in
+      for count in 1...commits {
+        do {
+          // The counters share a line: each commit takes the others' finished changes with it.
+          let stored = try region.commit { region.store(UInt64(count), at: thread * 8); return count }
+          returned.withLock { $0[thread] = stored }
+        } catch {
+          Issue.record("commit on thread \(thread): \(error)")
+          return
+        }
+      }
+    }
+    #expect(region.epoch <= UInt64(threads * commits))
+    region.abandon()
+    let reopened = try Region.open(at: path)
+    for thread in 0..<threads {
+      #expect(reopened.load(UInt64.self, at: thread * 8) == UInt64(returned.withLock { $0[thread] }))
+    }
+    try reopened.close()
+  }
+
+  /// A change committed with `Region.commit` while another thread's msync waits for it is made
+  /// durable by that msync's commit: one commit for both calls.
+  @Test func commitSharesTheCommitOfAnMsyncWaitingForIt() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 1 << 16, options: .init(threads: .many))
+    let halfDone = DispatchSemaphore(value: 0)
+    onThreads(2) { thread in
+      guard thread == 0 else {
+        halfDone.wait()
+        #expect(throws: Never.self) { try region.msync() }
+        return
+      }
+      #expect(throws: Never.self) {
+        try region.commit {
+          region.store(UInt64(1), at: 0)
+          halfDone.signal()
+          while !region.isWaitingForChanges { sched_yield() }
+          region.store(UInt64(2), at: 4096)
+        }
+      }
+    }
+    #expect(region.epoch == 1)
+    region.abandon()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.load(UInt64.self, at: 0) == 1 && reopened.load(UInt64.self, at: 4096) == 2)
+    try reopened.close()
+  }
+
+  @Test func commitOnOneThreadIsAChangeAndAnMsync() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 1 << 16)
+    #expect(try region.commit { region.store(UInt64(7), at: 64); return "done" } == "done")
+    #expect(region.epoch == 1 && !region.hasChanges)
+    region.abandon()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.load(UInt64.self, at: 64) == 7)
+    try reopened.close()
+  }
+
   @Test func changesNestAndReturnTheirResult() throws {
     let directory = TestDirectory()
     let region = try Region.create(at: directory.file("region"), size: 1 << 16, options: .init(threads: .many))

@@ -15,6 +15,10 @@ static inline __attribute__((always_inline)) uint64_t snapshot_load_acquire(cons
   return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+static inline __attribute__((always_inline)) void snapshot_store_relaxed(uint64_t *p, uint64_t value) {
+  __atomic_store_n(p, value, __ATOMIC_RELAXED);
+}
+
 static inline __attribute__((always_inline)) void snapshot_store_release(uint64_t *p, uint64_t value) {
   __atomic_store_n(p, value, __ATOMIC_RELEASE);
 }

@@ -68,7 +68,7 @@ extension Region {
   /// caller holds the commit lock.
   private func whileNoChangeIsInProgress(_ body: () throws(SnapshotError) -> Void) throws(SnapshotError) {
     guard let shared = _changes.shared else { return try body() }
-    let lines = shared.beginCommit()
+    let lines = shared.beginCommit().lines
     defer {
       shared.restoreLines(lines)
       shared.endCommit()

@@ -67,6 +67,60 @@ extension Region {
     return try body()
   }
 
+  /// Runs `body` as one change and makes it durable: ``change(_:)`` followed by ``msync()``, in one
+  /// call.
+  ///
+  /// In a region shared by threads (``Threads/many``) this is how threads commit together: the change
+  /// is counted for a commit before any other thread can see it end, so a commit that another thread
+  /// starts meanwhile (it waits for this change) also makes this one durable, and this call returns
+  /// once that commit has, without committing again. Two threads that each change and commit in a
+  /// loop share their commits, where `change` then `msync()` would each wait for the other's next
+  /// change.
+  ///
+  /// - Returns: What `body` returns.
+  public func commit<R>(_ body: () -> R) throws(SnapshotError) -> R {
+    try commit(observing: nil, body).result
+  }
+
+  /// ``commit(_:)`` that also returns the epoch ``msync()`` would, and shows `observe` what
+  /// ``msync(observing:)`` shows it if this call commits. For the crash simulator.
+  package func commit<R>(
+    observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?, _ body: () -> R
+  ) throws(SnapshotError) -> (result: R, epoch: UInt64) {
+    guard let shared = _changes.shared else {
+      let result = body()
+      return (result, try msync(observing: observe))
+    }
+    let log = shared.enterChange()
+    precondition(log.depth == 1, "Region.commit inside Region.change: the commit would wait for its own change to end")
+    let result = body()
+    // The ticket before the change ends: a commit waiting for this change numbers itself after it.
+    let ticket = shared.ticket()
+    log.leave()
+    return (result, try msyncShared(shared, ticket: ticket, observing: observe))
+  }
+
+  /// msync of a shared region once its caller's stores are done, `ticket` taken after them: returns
+  /// when a commit that took lines after the ticket is durable, committing when none has.
+  func msyncShared(
+    _ shared: ConcurrentLineTracker, ticket: UInt64, observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?
+  ) throws(SnapshotError) -> UInt64 {
+    // Spinning, not sleeping on the lock: a commit takes a microsecond or two, and waking a thread
+    // that slept takes longer than that, long enough for the committer to start its next change,
+    // which the sleeper's commit would then have to wait for.
+    var backoff = Backoff(spins: 1024)
+    while true {
+      if let epoch = shared.epoch(covering: ticket) { return epoch }
+      let committed = try commitLock.withLockIfAvailable { (_: inout Void) throws(SnapshotError) -> UInt64 in
+        if let epoch = shared.epoch(covering: ticket) { return epoch }
+        guard !isClosed else { throw .closed(path: path.string) }
+        return try commitShared(shared, observing: observe)
+      }
+      if let committed { return committed }
+      backoff.pause()
+    }
+  }
+
   /// Runs `body` under the commit lock when threads share the region.
   func serialized<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     _changes.shared == nil ? try body() : try commitLock.withLock { (_: inout Void) throws(E) -> R in try body() }
@@ -76,10 +130,11 @@ extension Region {
   func commitShared(
     _ shared: ConcurrentLineTracker, observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?
   ) throws(SnapshotError) -> UInt64 {
-    let lines = shared.beginCommit()
+    let (number, lines) = shared.beginCommit()
     observe?(UnsafeRawBufferPointer(start: _working, count: size), lines.count > 0)
     guard lines.count > 0 else {
       shared.endCommit()
+      shared.completeCommit(number, epoch: journal.epoch)
       return journal.epoch
     }
     // Changes resume once the lines are read (on a file, while the log is synced): their bits are
@@ -100,12 +155,13 @@ extension Region {
       }
       throw error
     }
+    shared.completeCommit(number, epoch: journal.epoch)
     return journal.epoch
   }
 
   /// discard of a shared region; the caller holds the commit lock.
   func discardShared(_ shared: ConcurrentLineTracker) throws(SnapshotError) {
-    let lines = shared.beginCommit()
+    let lines = shared.beginCommit().lines
     defer { shared.endCommit() }
     do {
       try restoreCommitted(lines)

@@ -220,13 +220,13 @@ public final class Region {
       observe?(UnsafeRawBufferPointer(start: _working, count: size), false)
       return journal.epoch
     }
-    return try commit(observing: observe)
+    return try commitChanges(observing: observe)
   }
 
-  private func commit(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
-    try serialized { () throws(SnapshotError) in
+  private func commitChanges(observing observe: ((UnsafeRawBufferPointer, Bool) -> Void)?) throws(SnapshotError) -> UInt64 {
+    if let shared = _changes.shared { return try msyncShared(shared, ticket: shared.ticket(), observing: observe) }
+    return try serialized { () throws(SnapshotError) in
       guard !isClosed else { throw .closed(path: path.string) }
-      if let shared = _changes.shared { return try commitShared(shared, observing: observe) }
       _changes.markDirtyPages()
       let tracker = _changes.lines
       _changes.commitWord.pointee = ConcurrentLineTracker.takingLines

@@ -32,6 +32,9 @@ final class ConcurrentLineTracker {
   /// False only for the crash simulator's mutant that commits during changes.
   private let waitsForChanges: Bool
   private let logs = Locked<[ThreadLineLog]>([])
+  /// Word 0: how many commits have taken lines. Word 8 (a line of its own): the number of the last
+  /// commit that completed; word 9: its epoch. How an msync finds a commit that covers its caller.
+  private let sequence: UnsafeMutablePointer<UInt64>
   /// Every thread's lines, gathered for one commit.
   private let gathered: UnsafeMutablePointer<UInt32>
   private let gatheredMapping: MemoryMapping
@@ -46,10 +49,13 @@ final class ConcurrentLineTracker {
     serial = Self.serials.add(1, ordering: .relaxed).newValue
     gatheredMapping = try .anonymous(length: lineCount * 4)
     gathered = gatheredMapping.base.bindMemory(to: UInt32.self, capacity: lineCount)
+    sequence = .allocate(capacity: 16)
+    sequence.initialize(repeating: 0, count: 16)
   }
 
   deinit {
     gatheredMapping.unmap()
+    sequence.deallocate()
   }
 
   /// The calling thread's log, registered on its first use. A thread-local slot answers without a lock.
@@ -97,10 +103,29 @@ final class ConcurrentLineTracker {
 
   // MARK: Commits
 
+  /// What the calling thread's msync needs: a commit numbered above the returned one. Every store of
+  /// this thread made before the call is taken by any commit that takes lines after it. A
+  /// read-modify-write, so that such a commit (whose number is set by the next one) sees those stores.
+  func ticket() -> UInt64 {
+    snapshot_fetch_or(sequence, 0)
+  }
+
+  /// The epoch of a completed commit that took lines after `ticket` was issued, or nil while there is
+  /// none. A commit's number is published only once it is durable.
+  func epoch(covering ticket: UInt64) -> UInt64? {
+    snapshot_load_acquire(sequence + 8) > ticket ? snapshot_load_relaxed(sequence + 9) : nil
+  }
+
+  /// Publishes that commit `number` (from `beginCommit`) is durable, with `epoch`.
+  func completeCommit(_ number: UInt64, epoch: UInt64) {
+    snapshot_store_relaxed(sequence + 9, epoch)
+    snapshot_store_release(sequence + 8, number)
+  }
+
   /// Raises the commit word and waits until no thread is inside a change; then takes every thread's
   /// lines. The caller holds the region's commit lock, commits or restores the lines, calls
   /// `clearBits(of:)` on success, and `endCommit()` in every case.
-  func beginCommit() -> UnsafeBufferPointer<UInt32> {
+  func beginCommit() -> (number: UInt64, lines: UnsafeBufferPointer<UInt32>) {
     precondition(
       registeredLog().map { $0.depth == 0 } ?? true,
       "msync or discard inside Region.change: the commit would wait for its own change to end")
@@ -114,13 +139,16 @@ final class ConcurrentLineTracker {
       }
       snapshot_store_release(commitWord, Self.takingLines)
     }
+    // Numbered before any list is taken: an msync that got a lower ticket had finished its stores.
+    let number = snapshot_load_relaxed(sequence) + 1
+    _ = snapshot_exchange(sequence, number)
     var count = 0
     for log in all {
       let lines = log.take()
       (gathered + count).update(from: lines.baseAddress!, count: lines.count)
       count += lines.count
     }
-    return UnsafeBufferPointer(start: gathered, count: count)
+    return (number, UnsafeBufferPointer(start: gathered, count: count))
   }
 
   /// Clears the bits of `lines`, a word at a time where lines share one.
@@ -169,15 +197,8 @@ final class ConcurrentLineTracker {
 
   /// Spins briefly, then yields the processor, until `done` holds.
   private static func wait(until done: () -> Bool) {
-    var spins = 0
-    while !done() {
-      if spins < 128 {
-        snapshot_spin_pause()
-        spins += 1
-      } else {
-        sched_yield()
-      }
-    }
+    var backoff = Backoff(spins: 128)
+    while !done() { backoff.pause() }
   }
 
   /// Checks that every set bit is listed exactly once in some thread's current list. Only while no
