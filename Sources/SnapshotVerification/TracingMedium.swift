@@ -32,13 +32,16 @@ package enum TraceEvent: Equatable, Sendable {
 }
 
 /// The events of a run, shared by every medium of the run (one per open of the region).
-package final class Trace {
-  package private(set) var events: [TraceEvent] = []
+package final class Trace: Sendable {
+  /// Behind a lock: the threads of a shared region append, each while it commits or returns.
+  private let recorded = Locked<[TraceEvent]>([])
 
   package init() {}
 
+  package var events: [TraceEvent] { recorded.withLock { $0 } }
+
   package func append(_ event: TraceEvent) {
-    events.append(event)
+    recorded.withLock { $0.append(event) }
   }
 }
 

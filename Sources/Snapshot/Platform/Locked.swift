@@ -30,16 +30,16 @@ package final class Locked<Value>: @unchecked Sendable {
     defer { pthread_mutex_unlock(mutex) }
     return try body(&value)
   }
-
-  /// Runs `body` under the lock if no other thread holds it; nil, without waiting, if one does.
-  package func withLockIfAvailable<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R? {
-    guard pthread_mutex_trylock(mutex) == 0 else { return nil }
-    defer { pthread_mutex_unlock(mutex) }
-    return try body(&value)
-  }
 }
 
 extension Locked where Value == Void {
   /// A lock that only orders what runs under it.
   package convenience init() { self.init(()) }
+
+  /// Runs `body` under the lock if no other thread holds it; nil, without waiting, if one does.
+  package func withLockIfAvailable<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
+    guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+    defer { pthread_mutex_unlock(mutex) }
+    return try body()
+  }
 }

@@ -48,7 +48,8 @@ extension Region {
   /// In a region opened with ``Threads/many``, msync waits until every change in progress has ended and
   /// holds back changes that start while it takes the changed lines, so a commit never holds half a
   /// change. Put each update that must stay whole (an insertion into a data structure, a transfer
-  /// between two records) in a change, and call msync outside of it. Changes on different threads
+  /// between two records) in a change, and call msync outside of it (or use ``commit(_:)``, which does
+  /// both and shares its commit with other threads'). Changes on different threads
   /// run in parallel; nothing here serializes them, so two changes to the same bytes need the
   /// caller's own synchronization, as for any memory. Two threads may store to the same 64-byte line
   /// between msyncs; each line is committed as it is when msync takes it.
@@ -111,7 +112,7 @@ extension Region {
     var backoff = Backoff(spins: 1024)
     while true {
       if let epoch = shared.epoch(covering: ticket) { return epoch }
-      let committed = try commitLock.withLockIfAvailable { (_: inout Void) throws(SnapshotError) -> UInt64 in
+      let committed = try commitLock.withLockIfAvailable { () throws(SnapshotError) -> UInt64 in
         if let epoch = shared.epoch(covering: ticket) { return epoch }
         guard !isClosed else { throw .closed(path: path.string) }
         return try commitShared(shared, observing: observe)
