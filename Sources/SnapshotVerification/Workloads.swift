@@ -132,11 +132,30 @@ package struct Workload: Sendable {
   /// the change to end (or, if the commit does not hold changes back, has returned). Every recovered
   /// region must hold whole changes only.
   package static func scheduledTransfers(commits: Int) -> Workload {
+    scheduledAgainstMsync(name: "threads: a commit scheduled inside a change", commits: commits) { recorder, body in
+      recorder.region.change(body)
+    }
+  }
+
+  /// The same schedule with the change made by `Region.commit`: the msync's commit takes the change,
+  /// so the writer's call must not commit again but return that commit's epoch once it is durable.
+  package static func scheduledSharedCommits(commits: Int) -> Workload {
+    scheduledAgainstMsync(name: "threads: a commit shared with another thread's msync", commits: commits) { recorder, body in
+      try recorder.commit(body)
+    }
+  }
+
+  /// `commits` times: the writer runs `change` (a change, or a change and its commit) around a
+  /// transfer that, half done, lets the other thread call msync and waits for that msync to wait for
+  /// it (or to have returned).
+  private static func scheduledAgainstMsync(
+    name: String, commits: Int, change: @escaping @Sendable (ScenarioRecorder, _ body: () -> Void) throws -> Void
+  ) -> Workload {
     let layout = TransferLayout(writers: 1)
-    var workload = Workload(name: "threads: a commit scheduled inside a change", regionSize: layout.size) { recorder, _ in
+    var workload = Workload(name: name, regionSize: layout.size) { recorder, _ in
       layout.fund(recorder.region)
       try recorder.msync()
-      for change in 1...commits {
+      for count in 1...commits {
         let halfDone = DispatchSemaphore(value: 0)
         let returned = Locked(false)
         onThreads(2) { thread in
@@ -146,55 +165,20 @@ package struct Workload: Sendable {
             returned.withLock { $0 = true }
             return
           }
-          recorder.region.change {
-            layout.transferOne(in: recorder.region, writer: 0, change: change) {
-              halfDone.signal()
-              while !recorder.region.isWaitingForChanges && !returned.withLock({ $0 }) { sched_yield() }
-            }
-          }
-          recorder.count()
-        }
-      }
-      try recorder.msync()
-    }
-    workload.threads = .many
-    workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet
-    return workload
-  }
-
-  /// A change made with `Region.commit` while another thread's msync waits for it, in a schedule the
-  /// workload controls: the writer debits one account, lets the other thread call msync, and credits
-  /// the other account once that msync waits for the change. The msync's commit takes the change, so
-  /// the writer's call must not commit again but return that commit's epoch once it is durable, and
-  /// every recovered region must hold whole changes only.
-  package static func scheduledSharedCommits(commits: Int) -> Workload {
-    let layout = TransferLayout(writers: 1)
-    var workload = Workload(name: "threads: a commit shared with another thread's msync", regionSize: layout.size) { recorder, _ in
-      layout.fund(recorder.region)
-      try recorder.msync()
-      for change in 1...commits {
-        let halfDone = DispatchSemaphore(value: 0)
-        let returned = Locked(false)
-        onThreads(2) { thread in
-          guard thread == 0 else {
-            halfDone.wait()
-            do { try recorder.msync() } catch { recorder.fail("msync against a commit: \(error)") }
-            returned.withLock { $0 = true }
-            return
-          }
           do {
-            try recorder.commit {
-              layout.transferOne(in: recorder.region, writer: 0, change: change) {
+            try change(recorder) {
+              layout.transferOne(in: recorder.region, writer: 0, change: count) {
                 halfDone.signal()
                 while !recorder.region.isWaitingForChanges && !returned.withLock({ $0 }) { sched_yield() }
               }
             }
           } catch {
-            recorder.fail("commit against an msync: \(error)")
+            recorder.fail("the change against an msync: \(error)")
           }
           recorder.count()
         }
       }
+      try recorder.msync()
     }
     workload.threads = .many
     workload.invariant = { $0.epoch == 0 ? nil : layout.violation(in: $0) }  // epoch 0: not funded yet
