@@ -75,8 +75,7 @@ extension Region {
   /// is counted for a commit before any other thread can see it end, so a commit that another thread
   /// starts meanwhile (it waits for this change) also makes this one durable, and this call returns
   /// once that commit has, without committing again. Two threads that each change and commit in a
-  /// loop share their commits, where `change` then `msync()` would each wait for the other's next
-  /// change.
+  /// loop share their commits.
   ///
   /// - Returns: What `body` returns.
   public func commit<R>(_ body: () -> R) throws(SnapshotError) -> R {

@@ -18,6 +18,9 @@ import SystemPackage
 ///   either the commit sees the change and waits for it, or the change sees the commit and waits.
 /// - Commit: with the word raised, the lines of every thread's log are taken into one list, the
 ///   journal commits them as one batch, and only then are exactly their bits cleared.
+/// - Shared commits: each commit numbers itself just before it takes the lists, and publishes its
+///   number once durable. An msync's ticket is the count of numbers given out; a commit numbered
+///   above it took the caller's stores, so its completion is the msync's too.
 final class ConcurrentLineTracker {
   let bitmap: LineBitmap
   /// Raised (nonzero) while a commit or discard waits for changes to end (`waitingForChanges`), then
@@ -49,13 +52,13 @@ final class ConcurrentLineTracker {
     serial = Self.serials.add(1, ordering: .relaxed).newValue
     gatheredMapping = try .anonymous(length: lineCount * 4)
     gathered = gatheredMapping.base.bindMemory(to: UInt32.self, capacity: lineCount)
-    sequence = .allocate(capacity: 16)
+    sequence = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64).bindMemory(to: UInt64.self, capacity: 16)
     sequence.initialize(repeating: 0, count: 16)
   }
 
   deinit {
     gatheredMapping.unmap()
-    sequence.deallocate()
+    UnsafeMutableRawPointer(sequence).deallocate()
   }
 
   /// The calling thread's log, registered on its first use. A thread-local slot answers without a lock.
@@ -105,7 +108,7 @@ final class ConcurrentLineTracker {
 
   /// What the calling thread's msync needs: a commit numbered above the returned one. Every store of
   /// this thread made before the call is taken by any commit that takes lines after it. A
-  /// read-modify-write, so that such a commit (whose number is set by the next one) sees those stores.
+  /// read-modify-write, so that a commit numbering itself after it sees those stores.
   func ticket() -> UInt64 {
     snapshot_fetch_or(sequence, 0)
   }
