@@ -5,8 +5,9 @@ import SystemPackage
 /// Builds crash images at every ordering point of a recorded run (every fence on persistent memory,
 /// every sync on files, wherever the run ends or its process dies), recovers each, and checks that the
 /// recovered region holds a committed state: the last acknowledged one, or one taken by a commit since
-/// (the one in flight; with threads sharing a region, also one whose msync has not returned yet). Then crashes again at the ordering points of that recovery, recovers, and checks that the
-/// second recovery reaches the same state.
+/// (the one in flight; with threads sharing a region, also one whose msync has not returned yet).
+/// Then crashes again at the ordering points of that recovery, recovers, and checks that the second
+/// recovery reaches the same state.
 package struct CrashSimulator {
   package struct Options: Sendable {
     /// Up to this many uncertain units, every subset of them is tried.
