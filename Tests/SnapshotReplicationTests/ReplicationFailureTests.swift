@@ -18,8 +18,11 @@ final class ReplicationFailureTests: ClusterTestCase {
   let directory = TestDirectory()
   let stream = "BANK\(UInt32.random(in: 0...UInt32.max))"
 
+  /// The test's own calls retry for up to 60 s: after every node was killed and restarted, nats-server
+  /// 2.9 can answer 503 (10008, "JetStream system temporarily unavailable") for over 20 s even after
+  /// the stream had answered, while the cluster elects its leaders again.
   func options(node: String) -> ReplicationOptions {
-    ReplicationOptions(servers: cluster.servers.map(\.description), stream: stream, node: node, timeout: 20)
+    ReplicationOptions(servers: cluster.servers.map(\.description), stream: stream, node: node, timeout: 60)
   }
 
   func worker(node: String, transfers: Int? = nil, seed: UInt64 = 1) throws -> BankWorker {
