@@ -132,7 +132,7 @@ struct BarePersistentCopy {
     for line in lines {
       let destination = base + line * 64
       destination.copyMemory(from: source + line * 64, byteCount: 64)
-      snapshot_clwb(destination)
+      writeBack(destination, count: 64)
     }
     snapshot_sfence()
     return nanoseconds() - start

@@ -77,7 +77,7 @@ struct TrackedStoreScaling {
 /// same run.
 ///
 /// POSIX msync on tmpfs writes nothing back, so there each thread first does what msync does on a
-/// DAX file system: it writes back every line of each page it dirtied (clwb), then fences, then
+/// DAX file system: it writes back every line of each page it dirtied, then fences, then
 /// calls msync. On a file system with a page cache the kernel does the write-back.
 struct MsyncScaling {
   let workspace: Workspace
@@ -200,7 +200,7 @@ final class SharedMapping: @unchecked Sendable {
   func sync(pages: inout [Int]) throws {
     if flushesPages {
       for page in pages {
-        for line in stride(from: page << 12, to: (page + 1) << 12, by: 64) { snapshot_clwb(base + line) }
+        writeBack(base + (page << 12), count: 4096)
       }
       snapshot_sfence()
     }

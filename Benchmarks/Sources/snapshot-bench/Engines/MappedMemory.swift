@@ -29,7 +29,7 @@ struct PageTrackedMemory: ContainerMemory {
 ///
 /// On a file system with a page cache, `msync(MS_SYNC)` finds the dirty pages itself. On tmpfs it does
 /// nothing, so there the memory does what msync does on a DAX mount: it remembers the pages stored to
-/// and, at each commit, writes back every line of each (clwb), fences, and makes the system call.
+/// and, at each commit, writes back every line of each, fences, and makes the system call.
 final class MsyncFile {
   let mapping: UnsafeMutableRawPointer
   let size: Int
@@ -69,7 +69,7 @@ final class MsyncFile {
   func sync() throws {
     if flushesPages {
       for page in dirtyPages {
-        for line in stride(from: page << 12, to: (page + 1) << 12, by: 64) { snapshot_clwb(mapping + line) }
+        writeBack(mapping + (page << 12), count: 4096)
       }
       snapshot_sfence()
     }
