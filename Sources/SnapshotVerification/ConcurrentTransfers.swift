@@ -45,7 +45,9 @@ package struct TransferLayout: Sendable {
   package var size: Int { 4096 + writers * 256 }
 
   private func account(_ writer: Int, _ index: Int) -> Int { (index * writers + writer) * 8 }
-  private func record(_ writer: Int) -> Int { 4096 + writer * 256 }
+  /// Writer 0's record straddles lines 63 and 64, so a fill of it spans two words of the dirty-line
+  /// bitmap.
+  private func record(_ writer: Int) -> Int { 4096 - 128 + writer * 256 }
 
   package func fund(_ region: Region) {
     for writer in 0..<writers {

@@ -43,6 +43,36 @@ import SnapshotTestSupport
     try reopened.close()
   }
 
+  /// Copies that span several words of the dirty-line bitmap (64 lines each), from two threads whose
+  /// ranges overlap in part: each line is listed once, by the thread that marked it first, and one
+  /// msync commits every byte.
+  @Test func copiesAcrossBitmapWordsMarkEachLineOnce() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 1 << 20, options: .init(threads: .many))
+    // Thread 0 writes bytes 4000..<13000 (lines 62...203); thread 1 bytes 12000..<21000 (187...328).
+    let ranges = [4000..<13000, 12000..<21000]
+    onThreads(2) { thread in
+      let bytes = [UInt8](repeating: UInt8(thread + 1), count: ranges[thread].count)
+      region.change { bytes.withUnsafeBytes { region.copy(from: $0, to: ranges[thread].lowerBound) } }
+    }
+    region._changes.shared!._checkInvariants()
+    #expect(region.dirtyLineCount == 328 - 62 + 1)
+    #expect(try region.msync() == 1)
+    region._changes.shared!._checkInvariants()
+    try region.close()
+
+    let reopened = try Region.open(at: path)
+    #expect(reopened.load(UInt8.self, at: 3999) == 0)
+    for thread in 0..<2 {
+      for offset in ranges[thread] where !ranges[1 - thread].contains(offset) {
+        #expect(reopened.load(UInt8.self, at: offset) == UInt8(thread + 1))
+      }
+    }
+    #expect(reopened.load(UInt8.self, at: 21000) == 0)
+    try reopened.close()
+  }
+
   /// A thread's msync commits what another thread stored before it.
   @Test func msyncOnAnotherThreadCommitsTheStores() throws {
     let directory = TestDirectory()
