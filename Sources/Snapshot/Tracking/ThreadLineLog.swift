@@ -54,8 +54,8 @@ final class ThreadLineLog {
   /// Called by the owner only.
   ///
   /// One atomic or per bitmap word, and one append per word for the lines it turned on: a locked
-  /// instruction waits for every earlier store to leave the store buffer, so a 512-byte copy that
-  /// took one per line paid for the cache misses of the copy before it eight times over.
+  /// instruction waits for every earlier store to leave the store buffer, so one per line would make
+  /// a 512-byte copy wait out the cache misses of the copy before it eight times over.
   @inline(__always)
   func mark(first: Int, last: Int, in bitmap: UnsafeMutablePointer<UInt64>) {
     var line = first
