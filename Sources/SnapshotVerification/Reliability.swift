@@ -21,6 +21,8 @@ package struct Reliability: Sendable {
   package var mutants = Mutant.all
   /// Simulator workloads, by name, left out.
   package var skippedWorkloads: Set<String> = []
+  /// The media and journals the simulator runs each workload on (those a workload can run on).
+  package var configurations = Workload.Configuration.simulated
   /// The `snapshot crash-test-worker` command the kill loop runs as its child.
   package var worker: [String]
   /// A directory on an ordinary file system, for the kill loop of the file medium.
@@ -86,6 +88,7 @@ package struct Reliability: Sendable {
       var simulation = Simulation()
       simulation.scale = scale
       simulation.skipping = skippedWorkloads
+      simulation.configurations = configurations
       simulation.options.recoveryCrashEvery = recoveryCrashEvery
       simulation.options.stopAtFirstFailure = stopAtFirstFailure
       var nextSeed = (seeds.max() ?? 0) + 1

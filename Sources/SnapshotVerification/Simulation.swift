@@ -18,13 +18,15 @@ package struct Simulation: Sendable {
   package var options = CrashSimulator.Options()
   /// Workloads, by name, left out of this run.
   package var skipping: Set<String> = []
+  /// The media and journals each workload runs on, where it can.
+  package var configurations = Workload.Configuration.simulated
 
   package init() {}
 
   package func run(scratchDirectory: String, progress: (String) -> Void) throws -> [Result] {
     var results: [Result] = []
     for workload in Workload.all(scale: scale) where !skipping.contains(workload.name) {
-      for configuration in Workload.Configuration.simulated where workload.runs(on: configuration) {
+      for configuration in configurations where workload.runs(on: configuration) {
         for seed in seeds {
           let start = Date()
           let path = "\(scratchDirectory)/scenario.region"
