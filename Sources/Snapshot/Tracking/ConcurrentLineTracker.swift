@@ -10,8 +10,8 @@ import SystemPackage
 /// The dirty-line tracking of a region shared by threads (``Region/Threads/many``).
 ///
 /// - Store path: the bit test is the same as for one thread. The first store to a line sets its bit
-///   with an atomic or (one per bitmap word a range covers); the thread that turned it on appends the
-///   line to its own `ThreadLineLog`.
+///   with an atomic or (one per bitmap word a range covers); the thread appends the lines its or turned
+///   on to its own `ThreadLineLog`, one append per word.
 ///   Nothing on this path is shared between threads but the bitmap word itself.
 /// - Changes: a thread inside ``Region/change(_:)`` has published a nonzero depth. A commit raises the
 ///   commit word, then waits until every thread's depth is zero; a thread entering a change while the
