@@ -71,7 +71,7 @@ package struct Workload: Sendable {
   package static func all(scale: Int = 1) -> [Workload] {
     [randomStores(rounds: 12 * scale), bulkCopyAndFill(rounds: 5 * scale), logWrap(commits: 36 * scale),
      processCrashes(rounds: 3 * scale), libraryWrites(rounds: 6 * scale), bankTransfers(rounds: 8 * scale),
-     logEnds(fills: 3 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), scheduledSharedCommits(commits: 4 * scale),
+     logEnds(fills: 3 * scale), checkpointRepeats(fills: 5 * scale), logGrowth(rounds: 4 * scale), regionGrowth(rounds: 6 * scale), failingSystemCalls(rounds: 2 * scale), scheduledTransfers(commits: 6 * scale), scheduledSharedCommits(commits: 4 * scale),
      threadedTransfers(commits: 8 * scale),
      sqlTransfers(rounds: 6 * scale)]
   }
@@ -238,6 +238,37 @@ package struct Workload: Sendable {
         try recorder.msync()
       }
     }
+  }
+
+  /// Checkpoints of lines never repeated, then of lines repeated at every commit, on a log of 64
+  /// lines that 16 commits of three lines fill: the first checkpoint finds no line logged twice, so
+  /// the next two write every logged run home oldest batch first (`CheckpointDeduplication`), each
+  /// over batches that all change one hot line; the one after them looks for repeats again and finds
+  /// them. A checkpoint that took those runs in another order would leave an older version of the hot
+  /// line home, where no batch covers it once the checkpoint word is durable.
+  package static func checkpointRepeats(fills: Int) -> Workload {
+    var workload = Workload(name: "checkpoints of lines never repeated, then repeated", regionSize: 16 << 10) { recorder, generator in
+      let region = recorder.region
+      let lineCount = region.size / 64
+      var fresh = 0
+      func change(_ line: Int) {
+        region.store(UInt64.random(in: 0...UInt64.max, using: &generator), at: line * 64 + 8 * Int.random(in: 0..<8, using: &generator))
+        recorder.count()
+      }
+      for fill in 0..<fills {
+        let hot = Int.random(in: 0..<lineCount, using: &generator)
+        for _ in 0..<16 {
+          for _ in 0..<(fill == 0 ? 3 : 2) {
+            fresh = (fresh + 1) % lineCount
+            change(fresh == hot ? (fresh + 1) % lineCount : fresh)
+          }
+          if fill > 0 { change(hot) }
+          try recorder.msync()
+        }
+      }
+    }
+    workload.logSize = 4096
+    return workload
   }
 
   /// Commits aimed at the shapes the log's bounds meet: with the redo journal, each fill of the log

@@ -52,6 +52,9 @@ package struct Fault: OptionSet, Sendable, Hashable {
   package static let skipGrowZeroing = Fault(rawValue: 1 << 17)
   /// Recovery leaves in place the size record of a grow whose commit never became durable.
   package static let keepAbandonedSize = Fault(rawValue: 1 << 18)
+  /// A redo checkpoint that writes every logged run home (`CheckpointDeduplication`) takes the
+  /// batches newest first, so that an older version of a line lands over a newer one.
+  package static let checkpointNewestFirst = Fault(rawValue: 1 << 19)
 }
 
 extension MemoryMedium {

@@ -20,17 +20,25 @@ extension MemoryRedoJournal {
   }
 
   /// Writes the newest version of every line of the valid `batches` (log positions, oldest first) to
-  /// the home copy, then fences: a line committed in many batches is written once. `written` is all
-  /// clear on entry and on return. Returns the number of lines written.
+  /// the home copy, then fences. With `deduplicating`, a line committed in many batches is written
+  /// once; without, every run is written, oldest batch first (`CheckpointDeduplication`). `written` is
+  /// all clear on entry and on return. Returns the number of lines written.
   @discardableResult
   static func writeHome(
-    batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap
+    batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap, deduplicating: Bool = true
   ) -> Int {
     var lines = 0
     let reader = reader(medium: medium, header: header)
-    reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder) { line, count, data in
+    func writeRun(line: Int, count: Int, data: Int) {
       medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
       lines += count
+    }
+    if deduplicating || Medium.prefersAddressOrder {
+      reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder, writeRun)
+    } else {
+      for batch in medium.faults.contains(.checkpointNewestFirst) ? Array(batches.reversed()) : batches {
+        reader.forEachRun(ofBatchAt: batch, writeRun)
+      }
     }
     medium.fence(unless: .dropCheckpointFence)
     return lines

@@ -10,7 +10,8 @@ import SystemPackage
 ///   the batch, its head too, is streamed (non-temporal stores): no line of the log is read first.
 /// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
 ///   close, after recovery): the newest logged version of every line goes home (a line committed many
-///   times is written once), fence, then the checkpoint word with the last epoch, flush, fence. Only then
+///   times is written once, or, where lines seldom repeat, every run oldest first:
+///   `CheckpointDeduplication`), fence, then the checkpoint word with the last epoch, flush, fence. Only then
 ///   is the log reused from its start, and a log grown past its resting size cut back to it.
 /// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
 ///   wait, and written from there once they resume.
@@ -45,6 +46,10 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// always under the region's serialization, so Swift's run-time exclusivity check (about 80
   /// instructions per commit) is left out.
   @exclusivity(unchecked) private var batches: [Int] = []
+  /// The lines of `batches`, a line counted once per batch that holds it.
+  private var loggedLines = 0
+  /// Whether the next checkpoint writes each line home once or every logged run.
+  private var deduplication = CheckpointDeduplication()
   /// Scratch bits, all clear between calls: at a checkpoint, the lines already written home; in
   /// `restore`, the lines wanted.
   private let scratch: LineBitmap
@@ -169,6 +174,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     medium.fence(unless: .dropCommitFence)
 
     batches.append(tail)
+    loggedLines += lines.count
     tail += size
     bytesWritten += size
     epoch = next
@@ -251,13 +257,16 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     if medium.faults.contains(.commitBeforePayload) {
       Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
-    let lines = Self.writeHome(batches: batches, medium: medium, header: header, written: scratch)
+    let lines = Self.writeHome(
+      batches: batches, medium: medium, header: header, written: scratch, deduplicating: deduplication.looks)
+    deduplication.checkpointed(logged: loggedLines, written: lines)
     if medium.faults.contains(.restLogBeforeCheckpoint) {
       Self.restLog(medium: medium, header: header)
     }
     Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     bytesWritten += lines * 64 + 8
     batches.removeAll(keepingCapacity: true)
+    loggedLines = 0
     tail = 0
     Self.restLog(medium: medium, header: header)
   }
