@@ -241,11 +241,11 @@ package struct Workload: Sendable {
   }
 
   /// Checkpoints of lines never repeated, then of lines repeated at every commit, on a log of 64
-  /// lines that 16 commits of three lines fill: the first checkpoint finds no line logged twice, so
-  /// the next two write every logged run home oldest batch first (`CheckpointDeduplication`), each
-  /// over batches that all change one hot line; the one after them looks for repeats again and finds
-  /// them. A checkpoint that took those runs in another order would leave an older version of the hot
-  /// line home, where no batch covers it once the checkpoint word is durable.
+  /// lines that 16 commits of three lines fill: the first two checkpoints find no line logged twice,
+  /// so the third writes every logged run home oldest batch first (`CheckpointDeduplication`), over
+  /// batches that all change one hot line; the ones after it look for repeats again and find them.
+  /// A checkpoint that took those runs in another order would leave an older version of the hot line
+  /// home, where no batch covers it once the checkpoint word is durable.
   package static func checkpointRepeats(fills: Int) -> Workload {
     var workload = Workload(name: "checkpoints of lines never repeated, then repeated", regionSize: 16 << 10) { recorder, generator in
       let region = recorder.region
@@ -258,11 +258,11 @@ package struct Workload: Sendable {
       for fill in 0..<fills {
         let hot = Int.random(in: 0..<lineCount, using: &generator)
         for _ in 0..<16 {
-          for _ in 0..<(fill == 0 ? 3 : 2) {
+          for _ in 0..<(fill < 2 ? 3 : 2) {
             fresh = (fresh + 1) % lineCount
             change(fresh == hot ? (fresh + 1) % lineCount : fresh)
           }
-          if fill > 0 { change(hot) }
+          if fill >= 2 { change(hot) }
           try recorder.msync()
         }
       }
