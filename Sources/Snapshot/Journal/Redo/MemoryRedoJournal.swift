@@ -11,8 +11,8 @@ import SystemPackage
 /// - Checkpoint (when the log holds `checkpointThreshold` bytes, when the next batch would not fit, at
 ///   close, after recovery): the newest logged version of every line goes home (a line committed many
 ///   times is written once, or, where lines seldom repeat, every run oldest first:
-///   `CheckpointDeduplication`), fence, then the checkpoint word with the last epoch, flush, fence. Only then
-///   is the log reused from its start, and a log grown past its resting size cut back to it.
+///   `CheckpointDeduplication`), fence, then the checkpoint word with the last epoch, flush, fence.
+///   Only then is the log reused from its start, and a log grown past its resting size cut back to it.
 /// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
 ///   wait, and written from there once they resume.
 /// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
