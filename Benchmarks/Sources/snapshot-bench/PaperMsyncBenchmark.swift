@@ -14,6 +14,10 @@ struct PaperMsyncBenchmark {
   func run(into report: inout BenchmarkReport) throws {
     printProgress("paper msync microbenchmark: 3 random 512-byte copies into 1 GiB, then msync, \(rounds) rounds")
     let source = (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+    let floor = try measureFloor(source)
+    report.add(floorGroup, "msync: the round's lines streamed to a log, one fence (mean, with checkpoints)", floor.msync / 1000, unit: "us")
+    report.add(floorGroup, "of which the checkpoints: the same lines streamed home", floor.checkpoint / 1000, unit: "us")
+    report.add(floorGroup, "whole round (copies + msync)", floor.round / 1000, unit: "us")
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
         at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
@@ -44,11 +48,44 @@ struct PaperMsyncBenchmark {
       try region.close()
       let group = "paper msync benchmark (\(journal))"
       report.add(group, "msync after 3 random 512-byte copies (mean, with checkpoints)", (median(perMsync) + closing) / 1000,
-                 unit: "us", maxValue: 0.5)
-      report.add(group, "whole round (copies + msync)", (median(perRound) + closing) / 1000, unit: "us")
+                 unit: "us", baseline: ("the medium's work alone", floor.msync / 1000), maxValue: 0.5)
+      report.add(group, "whole round (copies + msync)", (median(perRound) + closing) / 1000, unit: "us",
+                 baseline: ("the medium's work alone", floor.round / 1000))
       // What a round costs the medium: 1,536 bytes changed, in 24-27 lines.
       let fences = journal == .redo ? "one fence per msync, two per checkpoint" : "three fences per msync"
       report.add(group, "bytes written per round to the medium, log and home (\(fences))", writtenPerRound, unit: "B")
     }
+  }
+
+  private let floorGroup = "paper msync benchmark (the medium's work alone: PaperRoundFloor)"
+
+  /// The same rounds (the same offsets) on `PaperRoundFloor`: nanoseconds per msync and per round,
+  /// medians of the repetitions, with the last checkpoint's share; and the mean checkpoint share of
+  /// an msync.
+  private func measureFloor(_ source: [UInt8]) throws -> (msync: Double, round: Double, checkpoint: Double) {
+    let floor = try PaperRoundFloor(
+      regionSize: regionSize, homePath: workspace.file("paper-floor-home"), logPath: workspace.file("paper-floor-log"))
+    var generator = RandomSource(seed: 2023)
+    var perMsync: [Double] = [], perRound: [Double] = []
+    for _ in 0..<repetitions {
+      var msyncTotal: UInt64 = 0
+      let roundStart = nanoseconds()
+      for _ in 0..<rounds {
+        source.withUnsafeBytes { bytes in
+          for _ in 0..<3 {
+            floor.copy(bytes, to: Int(generator.next() % UInt64(regionSize - 512)))
+          }
+        }
+        let start = nanoseconds()
+        floor.msync()
+        msyncTotal += nanoseconds() - start
+      }
+      perRound.append(Double(nanoseconds() - roundStart) / Double(rounds))
+      perMsync.append(Double(msyncTotal) / Double(rounds))
+    }
+    let checkpointStart = nanoseconds()
+    floor.checkpoint()
+    let closing = Double(nanoseconds() - checkpointStart) / Double(rounds * repetitions)
+    return (median(perMsync) + closing, median(perRound) + closing, Double(floor.checkpointNanoseconds) / Double(rounds * repetitions))
   }
 }
