@@ -146,7 +146,7 @@ func record(_ id: String, _ verdict: String, _ detail: String) {
     handle.write(Data(line.utf8))
     try? handle.close()
   } else {
-    FileManager.default.createFile(atPath: resultsPath, contents: Data(line.utf8))
+    _ = FileManager.default.createFile(atPath: resultsPath, contents: Data(line.utf8))
   }
 }
 

@@ -13,7 +13,9 @@ import YCSB
 /// checkpoint threshold), a checkpoint: every logged line read back and streamed home, a fence, an
 /// 8-byte checkpoint word (after the log) written back, a fence. No tracking, no checksum, no run coalescing, no
 /// search for repeated lines: what Snapshot adds to this is software.
-final class PaperRoundFloor {
+///
+/// One thread at a time (`@unchecked Sendable` only to be handed to a benchmark thread).
+final class PaperRoundFloor: @unchecked Sendable {
   private let working: UnsafeMutableRawPointer
   private let home: BarePersistentCopy
   private let log: BarePersistentCopy

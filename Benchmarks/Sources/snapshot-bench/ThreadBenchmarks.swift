@@ -114,6 +114,11 @@ struct MsyncScaling {
       report.add(
         "msync scaling (\(where_), 1 GiB)", "\(threads) thread\(threads == 1 ? "" : "s"): 3 random 512-byte copies + msync",
         median(snapshot), unit: "us/round", baseline: ("POSIX msync", median(baseline)), maxRatio: 1.0 / 3)
+      if threads == 1, backing == .persistentMemory {
+        report.add(
+          "msync scaling (\(where_), 1 GiB)", "1 thread: the medium's work alone of a redo round (PaperRoundFloor)",
+          try floorPerRound(), unit: "us/round", baseline: ("POSIX msync", median(baseline)))
+      }
       // Scaling: rounds per second of all threads against one thread's.
       if threads == 1 {
         oneThread = 1000 / median(snapshot)
@@ -127,6 +132,21 @@ struct MsyncScaling {
       }
     }
     try region.close()
+  }
+
+  /// The mean wall time of one round of `PaperRoundFloor`, in microseconds, over the repetitions'
+  /// median.
+  private func floorPerRound() throws -> Double {
+    let floor = try PaperRoundFloor(
+      regionSize: size, homePath: workspace.file("floor-home"), logPath: workspace.file("floor-log"))
+    var times: [Double] = []
+    for repetition in 0..<repetitions {
+      times.append(try perRound(threads: 1, seed: repetition) { _, copy in
+        copy { source, offset in floor.copy(source, to: offset) }
+        floor.msync()
+      })
+    }
+    return median(times)
   }
 
   /// The mean wall time of one round, in microseconds, with the rounds split among `threads`.
