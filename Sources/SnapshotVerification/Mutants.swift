@@ -25,6 +25,7 @@ package struct Mutant: Sendable {
     Mutant(name: "redo: a grow does not zero the log bytes the data takes over", configuration: .init(.persistentMemory, .redo), fault: .skipGrowZeroing),
     Mutant(name: "redo: recovery keeps the size record of a grow that never became durable", configuration: .init(.persistentMemory, .redo), fault: .keepAbandonedSize),
     Mutant(name: "redo: a checkpoint writing every logged run takes the batches newest first", configuration: .init(.persistentMemory, .redo), fault: .checkpointNewestFirst),
+    Mutant(name: "redo: a checkpoint does not wait for the batches written home ahead of it", configuration: .init(.persistentMemory, .redo), fault: .checkpointAheadNotAwaited),
     Mutant(name: "undo: log records not written back before the first fence", configuration: .init(.persistentMemory, .undo), fault: .dropLogFlush),
     Mutant(name: "undo: no first fence (active record and log)", configuration: .init(.persistentMemory, .undo), fault: .dropCommitFence),
     Mutant(name: "undo: no fence between the home copy and the empty mark", configuration: .init(.persistentMemory, .undo), fault: .dropHomeFence),

@@ -64,6 +64,7 @@ package struct TracingMedium<Inner: MemoryMedium>: MemoryMedium {
 
   package var base: UnsafeMutableRawPointer { inner.base }
   package static var prefersAddressOrder: Bool { Inner.prefersAddressOrder }
+  package static var runsHandedOffWorkInline: Bool { true }
 
   package func store(from source: UnsafeRawPointer, count: Int, at offset: Int) {
     trace.append(.store(offset: offset, bytes: Array(UnsafeRawBufferPointer(start: source, count: count))))

@@ -44,10 +44,16 @@ protocol CommitJournal: AnyObject {
   /// commit reads it (a store that races with msync), so each line must be checksummed exactly as it
   /// is written to the log.
   func workingCopyIsShared()
+
+  /// Called before the file is let go of without a checkpoint, as a killed process would: work the
+  /// journal handed to another core that writes to the file is waited for (or, where it would run
+  /// later on this thread, dropped, as a kill would drop it).
+  func stopBackgroundWork()
 }
 
 extension CommitJournal {
   func workingCopyIsShared() {}
+  func stopBackgroundWork() {}
 
   func commit(_ lines: UnsafeBufferPointer<UInt32>, linesRead: () -> Void) throws(SnapshotError) {
     try commit(lines)

@@ -55,6 +55,9 @@ package struct Fault: OptionSet, Sendable, Hashable {
   /// A redo checkpoint that writes every logged run home (`CheckpointDeduplication`) takes the
   /// batches newest first, so that an older version of a line lands over a newer one.
   package static let checkpointNewestFirst = Fault(rawValue: 1 << 19)
+  /// A redo checkpoint does not wait for the batches it handed to another core (`CheckpointAhead`)
+  /// before writing the rest home and storing its word.
+  package static let checkpointAheadNotAwaited = Fault(rawValue: 1 << 20)
 }
 
 extension MemoryMedium {

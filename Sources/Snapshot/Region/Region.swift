@@ -330,6 +330,7 @@ public final class Region {
   package func abandon() {
     serialized {
       guard !isClosed else { return }
+      journal.stopBackgroundWork()
       file.close()
       isClosed = true
       _changes.close()

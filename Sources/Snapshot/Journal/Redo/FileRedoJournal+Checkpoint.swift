@@ -5,7 +5,7 @@ extension FileRedoJournal {
   /// into its control line (`SizeRecords`), and syncs it. Returns the number of lines written.
   @discardableResult
   static func writeHome(
-    batches: [Int], log: RedoLogReader, medium: Medium, header: RegionHeader, written: LineBitmap, path: String
+    batches: ArraySlice<Int>, log: RedoLogReader, medium: Medium, header: RegionHeader, written: LineBitmap, path: String
   ) throws(SnapshotError) -> Int {
     var failure: Errno?
     var lines = 0

@@ -28,7 +28,7 @@ extension FileRedoJournal {
       let written = try SnapshotError.allocating(logPath) { () throws(Errno) in try LineBitmap(lineCount: header.lineCount) }
       try log.withBytes { bytes throws(SnapshotError) in
         let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: current.logSalt, lineCount: header.lineCount)
-        try writeHome(batches: batches.map(\.offset), log: reader, medium: medium, header: header, written: written, path: logPath)
+        try writeHome(batches: batches.map(\.offset)[...], log: reader, medium: medium, header: header, written: written, path: logPath)
       }
     }
     if !medium.faults.contains(.skipRetire) {

@@ -190,7 +190,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
       let salt = logHeader.logSalt
       try log.withBytes { bytes throws(SnapshotError) in
         let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: salt, lineCount: header.lineCount)
-        let lines = try Self.writeHome(batches: batches, log: reader, medium: medium, header: header, written: scratch, path: logPath)
+        let lines = try Self.writeHome(batches: batches[...], log: reader, medium: medium, header: header, written: scratch, path: logPath)
         bytesWritten += lines * 64
       }
       if medium.faults.contains(.restLogBeforeCheckpoint) {

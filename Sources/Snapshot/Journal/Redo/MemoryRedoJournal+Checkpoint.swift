@@ -25,23 +25,34 @@ extension MemoryRedoJournal {
   /// all clear on entry and on return. Returns the number of lines written.
   @discardableResult
   static func writeHome(
-    batches: [Int], medium: Medium, header: RegionHeader, written: LineBitmap, deduplicating: Bool = true
+    batches: ArraySlice<Int>, medium: Medium, header: RegionHeader, written: LineBitmap, deduplicating: Bool = true
   ) -> Int {
+    // The runs are written by closure literals, not a local function: a local function that counts
+    // into `lines` makes it a boxed variable whose every update pays Swift's run-time exclusivity
+    // check (about 40 instructions per run).
     var lines = 0
     let reader = reader(medium: medium, header: header)
-    func writeRun(line: Int, count: Int, data: Int) {
-      medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
-      lines += count
-    }
     if deduplicating || Medium.prefersAddressOrder {
-      reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder, writeRun)
+      reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder) { line, count, data in
+        writeRunHome(line: line, count: count, data: data, medium: medium, header: header)
+        lines += count
+      }
     } else {
-      for batch in medium.faults.contains(.checkpointNewestFirst) ? Array(batches.reversed()) : batches {
-        reader.forEachRun(ofBatchAt: batch, writeRun)
+      for batch in medium.faults.contains(.checkpointNewestFirst) ? Array(batches.reversed())[...] : batches {
+        reader.forEachRun(ofBatchAt: batch) { line, count, data in
+          writeRunHome(line: line, count: count, data: data, medium: medium, header: header)
+          lines += count
+        }
       }
     }
     medium.fence(unless: .dropCheckpointFence)
     return lines
+  }
+
+  /// Streams the `count` logged lines at log position `data` to their home, from `line` on.
+  @inline(__always)
+  private static func writeRunHome(line: Int, count: Int, data: Int, medium: Medium, header: RegionHeader) {
+    medium.streamLines(from: medium.base + header.logOffset + data, lineCount: count, at: header.dataOffset + line * 64)
   }
 
   /// Cuts a log grown for a large batch back to its resting size, once a durable checkpoint has

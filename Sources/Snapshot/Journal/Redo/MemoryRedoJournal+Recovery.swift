@@ -59,7 +59,7 @@ extension MemoryRedoJournal {
     }
     if case .replay(let batches) = plan.work {
       let written = try LineBitmap(lineCount: header.lineCount)
-      writeHome(batches: batches.map(\.offset), medium: medium, header: header, written: written)
+      writeHome(batches: batches.map(\.offset)[...], medium: medium, header: header, written: written)
       if medium.faults.contains(.skipRetire) { return }
       writeCheckpoint(epoch: plan.epoch, medium: medium, header: header)
     }

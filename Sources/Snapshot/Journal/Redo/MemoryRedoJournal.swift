@@ -13,6 +13,10 @@ import SystemPackage
 ///   times is written once, or, where lines seldom repeat, every run oldest first:
 ///   `CheckpointDeduplication`), fence, then the checkpoint word with the last epoch, flush, fence.
 ///   Only then is the log reused from its start, and a log grown past its resting size cut back to it.
+///   Each time the log grows by an eighth of the threshold, the batches committed since the last
+///   hand-off go home on another core (`CheckpointAhead`), so the checkpoint itself writes only the
+///   rest, after waiting for them; not on emulated CXL memory, whose checkpoint writes home in one
+///   pass in address order.
 /// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
 ///   wait, and written from there once they resume.
 /// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
@@ -65,6 +69,12 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   /// first read from memory: a small commit waited for that read about as long as for its fence.
   private var headBuffer: UnsafeMutableRawPointer
   private var headCapacity: Int
+  /// Writes batches home ahead of the checkpoint; nil where the checkpoint writes home in address order.
+  private let ahead: CheckpointAhead<Medium>?
+  /// `batches[..<handedOff]` went to `ahead` since the last checkpoint; `handedOffTail` is where
+  /// the last of them ends.
+  private var handedOff = 0
+  private var handedOffTail = 0
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
@@ -92,6 +102,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     headCapacity = RegionHeader.pageSize
     headBuffer = UnsafeMutableRawPointer.allocate(byteCount: headCapacity, alignment: 64)
     batches.reserveCapacity(1024)
+    ahead = Medium.prefersAddressOrder ? nil : try CheckpointAhead(medium: medium, header: header, lineCount: maximumSize / 64)
   }
 
   func willGrow(to size: Int) {
@@ -103,6 +114,13 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   func lineWillChange(_ line: Int) {}
+
+  func stopBackgroundWork() {
+    ahead?.abandon()
+  }
+
+  /// Chunks of batches handed to `CheckpointAhead` so far, for tests.
+  var chunksWrittenAhead: Int { ahead?.chunksHandedOff ?? 0 }
 
   func workingCopyIsShared() {
     guard staging == nil else { return }
@@ -178,6 +196,11 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     tail += size
     bytesWritten += size
     epoch = next
+    if let ahead, tail - handedOffTail >= checkpointThreshold / 8, ahead.isIdle {
+      ahead.handOff(batches[handedOff...], header: header, deduplicating: deduplication.looks)
+      handedOff = batches.count
+      handedOffTail = tail
+    }
     if !shared { linesRead() }
   }
 
@@ -257,8 +280,9 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     if medium.faults.contains(.commitBeforePayload) {
       Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     }
-    let lines = Self.writeHome(
-      batches: batches, medium: medium, header: header, written: scratch, deduplicating: deduplication.looks)
+    let linesAhead = medium.faults.contains(.checkpointAheadNotAwaited) ? 0 : ahead?.wait() ?? 0
+    let lines = linesAhead + Self.writeHome(
+      batches: batches[handedOff...], medium: medium, header: header, written: scratch, deduplicating: deduplication.looks)
     deduplication.checkpointed(logged: loggedLines, written: lines)
     if medium.faults.contains(.restLogBeforeCheckpoint) {
       Self.restLog(medium: medium, header: header)
@@ -266,6 +290,8 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     Self.writeCheckpoint(epoch: epoch, medium: medium, header: header)
     bytesWritten += lines * 64 + 8
     batches.removeAll(keepingCapacity: true)
+    handedOff = 0
+    handedOffTail = 0
     loggedLines = 0
     tail = 0
     Self.restLog(medium: medium, header: header)

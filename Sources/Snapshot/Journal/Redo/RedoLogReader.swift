@@ -154,7 +154,7 @@ struct RedoLogReader {
   /// fetches it once, where batch order revisits it once per batch that changed it. It costs a sort of
   /// every run, which persistent memory does not repay (a checkpoint of a 64 MiB log of scattered lines
   /// took 6 times as long).
-  func forEachNewestRun(of batches: [Int], visited: LineBitmap, inAddressOrder: Bool = false, _ body: (Int, Int, Int) -> Void) {
+  func forEachNewestRun(of batches: ArraySlice<Int>, visited: LineBitmap, inAddressOrder: Bool = false, _ body: (Int, Int, Int) -> Void) {
     var runs: [(first: Int, count: Int, data: Int)] = []
     for batch in batches.reversed() {
       forEachRun(ofBatchAt: batch) { first, count, data in

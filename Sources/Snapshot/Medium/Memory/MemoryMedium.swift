@@ -11,7 +11,7 @@ import SystemPackage
 /// cache and are durable after the next `fence`. Reads go straight through `base`. The durable copy's
 /// length (the redo log at its end grows and shrinks) changes with `resize`, and a new length is
 /// durable after `synchronizeLength`; until then a crash may leave the old one.
-package protocol MemoryMedium {
+package protocol MemoryMedium: SendableMetatype {
   /// The address at which the durable copy is mapped.
   var base: UnsafeMutableRawPointer { get }
 
@@ -47,10 +47,16 @@ package protocol MemoryMedium {
   /// Whether home writes should go in address order: true where touching a page costs far more than
   /// writing a line (a device that caches pages), false where sorting them costs more than it saves.
   static var prefersAddressOrder: Bool { get }
+
+  /// Whether work a journal would hand to another core runs on the committing thread instead, at
+  /// points that stand for the extremes of its timing (`CheckpointAhead`): true for a medium that
+  /// records one ordered trace of the writes for the crash simulator.
+  static var runsHandedOffWorkInline: Bool { get }
 }
 
 extension MemoryMedium {
   package static var prefersAddressOrder: Bool { false }
+  package static var runsHandedOffWorkInline: Bool { false }
 }
 
 extension MemoryMedium {

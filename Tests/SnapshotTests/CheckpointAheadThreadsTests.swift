@@ -1,0 +1,79 @@
+import Foundation
+import SystemPackage
+import Testing
+@testable import Snapshot
+import SnapshotTestSupport
+import SnapshotVerification
+
+/// Batches written home on another core ahead of the checkpoint (`CheckpointAhead`), with the
+/// production schedule: a real worker thread racing the commits that follow its hand-off. The crash
+/// simulator checks the same code at the two ends of its timing; these check that the concurrent
+/// schedule leaves the same home copy (and, under the thread sanitizer, that it shares nothing
+/// unsynchronized). Named for the sanitizer's filter (`ThreadsTests`).
+@Suite struct CheckpointAheadThreadsTests {
+  static let size = 256 << 10
+
+  /// Commits `rounds` msyncs of a few random 8-byte stores (hot lines repeat) to a persistent-memory
+  /// region whose small checkpoint threshold makes it hand off a chunk every few commits, mirroring
+  /// them into `expected`.
+  func commitRounds(_ region: Region, rounds: Int, seed: UInt64, into expected: inout [UInt64]) throws {
+    var generator = SeededGenerator(seed: seed)
+    for round in 0..<rounds {
+      for _ in 0..<4 {
+        let slot = generator.next() % 3 == 0 ? Int(generator.next() % 64) : Int(generator.next() % UInt64(expected.count))
+        let value = UInt64(round) << 32 | generator.next() & 0xFFFF_FFFF
+        region.store(value, at: slot * 8)
+        expected[slot] = value
+      }
+      try region.msync()
+    }
+  }
+
+  /// The words of `region` that differ from `expected`.
+  func mismatches(_ region: Region, _ expected: [UInt64]) -> Int {
+    region.withUnsafeBytes { bytes in zip(bytes.bindMemory(to: UInt64.self), expected).count { $0 != $1 } }
+  }
+
+  func journal(_ region: Region) -> MemoryRedoJournal<PersistentMemory> {
+    region.journal as! MemoryRedoJournal<PersistentMemory>
+  }
+
+  @Test func checkpointsKeepTheNewestVersionOfEveryLine() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: Self.size, options: .init(backing: .persistentMemory))
+    region.checkpointThreshold = 32 << 10
+    var expected = [UInt64](repeating: 0, count: Self.size / 8)
+    try commitRounds(region, rounds: 3000, seed: 7, into: &expected)
+    #expect(journal(region).chunksWrittenAhead > 50, "chunks were handed off: \(journal(region).chunksWrittenAhead)")
+    try region.close()
+    let reopened = try Region.open(at: path)
+    #expect(reopened.recovery.outcome == .clean)
+    #expect(mismatches(reopened, expected) == 0)
+    try reopened.close()
+  }
+
+  /// A region let go of without a checkpoint, as a killed process would, after chunks were written
+  /// home ahead: recovery replays every batch since the last checkpoint over a home copy that already
+  /// holds some of them, and ends at the last commit.
+  @Test func recoveryAfterAKillReplaysOverWhatWentHomeAhead() throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    for kill in [1000, 1013, 1029] {
+      let region = try Region.create(at: path, size: Self.size, options: .init(backing: .persistentMemory))
+      region.checkpointThreshold = 32 << 10
+      var expected = [UInt64](repeating: 0, count: Self.size / 8)
+      try commitRounds(region, rounds: kill, seed: UInt64(kill), into: &expected)
+      #expect(journal(region).chunksWrittenAhead > 10)
+      region.abandon()
+      let reopened = try Region.open(at: path)
+      guard case .replayed = reopened.recovery.outcome else {
+        Issue.record("expected a replay, got \(reopened.recovery.outcome)")
+        return
+      }
+      #expect(mismatches(reopened, expected) == 0)
+      try reopened.close()
+      try FileManager.default.removeItem(atPath: path.string)
+    }
+  }
+}
