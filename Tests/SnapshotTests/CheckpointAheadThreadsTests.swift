@@ -11,20 +11,22 @@ import SnapshotVerification
 /// schedule leaves the same home copy (and, under the thread sanitizer, that it shares nothing
 /// unsynchronized). Named for the sanitizer's filter (`ThreadsTests`).
 @Suite struct CheckpointAheadThreadsTests {
-  static let size = 256 << 10
+  static let size = 1 << 20
 
-  /// Commits `rounds` msyncs of a few random 8-byte stores (hot lines repeat) to a persistent-memory
-  /// region whose small checkpoint threshold makes it hand off a chunk every few commits, mirroring
-  /// them into `expected`.
+  /// Commits `rounds` msyncs of a few 8-byte stores to random lines (and, every eighth, to one hot
+  /// line, whose versions the chunks and the checkpoint must write home in order) to a
+  /// persistent-memory region whose small checkpoint threshold makes it hand off a chunk every few
+  /// commits once two checkpoints found lines seldom repeated, mirroring them into `expected`.
   func commitRounds(_ region: Region, rounds: Int, seed: UInt64, into expected: inout [UInt64]) throws {
     var generator = SeededGenerator(seed: seed)
+    func store(_ slot: Int, round: Int) {
+      let value = UInt64(round) << 32 | generator.next() & 0xFFFF_FFFF
+      region.store(value, at: slot * 8)
+      expected[slot] = value
+    }
     for round in 0..<rounds {
-      for _ in 0..<4 {
-        let slot = generator.next() % 3 == 0 ? Int(generator.next() % 64) : Int(generator.next() % UInt64(expected.count))
-        let value = UInt64(round) << 32 | generator.next() & 0xFFFF_FFFF
-        region.store(value, at: slot * 8)
-        expected[slot] = value
-      }
+      for _ in 0..<4 { store(Int(generator.next() % UInt64(expected.count)), round: round) }
+      if round % 8 == 0 { store(3, round: round) }
       try region.msync()
     }
   }

@@ -13,10 +13,10 @@ import SystemPackage
 ///   times is written once, or, where lines seldom repeat, every run oldest first:
 ///   `CheckpointDeduplication`), fence, then the checkpoint word with the last epoch, flush, fence.
 ///   Only then is the log reused from its start, and a log grown past its resting size cut back to it.
-///   Each time the log grows by an eighth of the threshold, the batches committed since the last
-///   hand-off go home on another core (`CheckpointAhead`), so the checkpoint itself writes only the
-///   rest, after waiting for them; not on emulated CXL memory, whose checkpoint writes home in one
-///   pass in address order.
+///   Where lines seldom repeat, each time the log grows by an eighth of the threshold, the batches
+///   committed since the last hand-off go home on another core (`CheckpointAhead`), so the
+///   checkpoint itself writes only the rest, after waiting for them; not on emulated CXL memory,
+///   whose checkpoint writes home in one pass in address order.
 /// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
 ///   wait, and written from there once they resume.
 /// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
@@ -196,7 +196,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     tail += size
     bytesWritten += size
     epoch = next
-    if let ahead, tail - handedOffTail >= checkpointThreshold / 8, ahead.isIdle {
+    if let ahead, deduplication.linesSeldomRepeat, tail - handedOffTail >= checkpointThreshold / 8, ahead.isIdle {
       ahead.handOff(batches[handedOff...], header: header, deduplicating: deduplication.looks)
       handedOff = batches.count
       handedOffTail = tail
