@@ -21,25 +21,8 @@ struct PaperMsyncBenchmark {
     for journal in [Region.Journal.redo, .undo] {
       let region = try Region.create(
         at: FilePath(workspace.file("paper-\(journal)")), size: regionSize, options: .init(backing: .persistentMemory, journal: journal))
-      var generator = RandomSource(seed: 2023)
       let writtenBefore = region.bytesWritten
-      var perMsync: [Double] = [], perRound: [Double] = []
-      for _ in 0..<repetitions {
-        var msyncTotal: UInt64 = 0
-        let roundStart = nanoseconds()
-        for _ in 0..<rounds {
-          source.withUnsafeBytes { bytes in
-            for _ in 0..<3 {
-              region.copy(from: bytes, to: Int(generator.next() % UInt64(regionSize - 512)))
-            }
-          }
-          let start = nanoseconds()
-          try region.msync()
-          msyncTotal += nanoseconds() - start
-        }
-        perRound.append(Double(nanoseconds() - roundStart) / Double(rounds))
-        perMsync.append(Double(msyncTotal) / Double(rounds))
-      }
+      let times = try timeRounds(source, copy: { region.copy(from: $0, to: $1) }, msync: { try region.msync() })
       // The home writes still owed at the end belong to the run too.
       let checkpointStart = nanoseconds()
       try region.checkpoint()
@@ -47,9 +30,9 @@ struct PaperMsyncBenchmark {
       let writtenPerRound = Double(region.bytesWritten - writtenBefore) / Double(rounds * repetitions)
       try region.close()
       let group = "paper msync benchmark (\(journal))"
-      report.add(group, "msync after 3 random 512-byte copies (mean, with checkpoints)", (median(perMsync) + closing) / 1000,
+      report.add(group, "msync after 3 random 512-byte copies (mean, with checkpoints)", (times.msync + closing) / 1000,
                  unit: "us", baseline: ("the medium's work alone", floor.msync / 1000), maxValue: 0.5)
-      report.add(group, "whole round (copies + msync)", (median(perRound) + closing) / 1000, unit: "us",
+      report.add(group, "whole round (copies + msync)", (times.round + closing) / 1000, unit: "us",
                  baseline: ("the medium's work alone", floor.round / 1000))
       // What a round costs the medium: 1,536 bytes changed, in 24-27 lines.
       let fences = journal == .redo ? "one fence per msync, two per checkpoint" : "three fences per msync"
@@ -65,6 +48,19 @@ struct PaperMsyncBenchmark {
   private func measureFloor(_ source: [UInt8]) throws -> (msync: Double, round: Double, checkpoint: Double) {
     let floor = try PaperRoundFloor(
       regionSize: regionSize, homePath: workspace.file("paper-floor-home"), logPath: workspace.file("paper-floor-log"))
+    let times = timeRounds(source, copy: { floor.copy($0, to: $1) }, msync: { floor.msync() })
+    let checkpointStart = nanoseconds()
+    floor.checkpoint()
+    let closing = Double(nanoseconds() - checkpointStart) / Double(rounds * repetitions)
+    return (times.msync + closing, times.round + closing, Double(floor.checkpointNanoseconds) / Double(rounds * repetitions))
+  }
+
+  /// Runs the rounds `repetitions` times: three copies of `source` to random offsets (the same
+  /// offsets for every caller), then `msync`. Medians of the repetitions' nanoseconds per msync and
+  /// per round.
+  private func timeRounds(
+    _ source: [UInt8], copy: (UnsafeRawBufferPointer, Int) -> Void, msync: () throws -> Void
+  ) rethrows -> (msync: Double, round: Double) {
     var generator = RandomSource(seed: 2023)
     var perMsync: [Double] = [], perRound: [Double] = []
     for _ in 0..<repetitions {
@@ -72,20 +68,15 @@ struct PaperMsyncBenchmark {
       let roundStart = nanoseconds()
       for _ in 0..<rounds {
         source.withUnsafeBytes { bytes in
-          for _ in 0..<3 {
-            floor.copy(bytes, to: Int(generator.next() % UInt64(regionSize - 512)))
-          }
+          for _ in 0..<3 { copy(bytes, Int(generator.next() % UInt64(regionSize - 512))) }
         }
         let start = nanoseconds()
-        floor.msync()
+        try msync()
         msyncTotal += nanoseconds() - start
       }
       perRound.append(Double(nanoseconds() - roundStart) / Double(rounds))
       perMsync.append(Double(msyncTotal) / Double(rounds))
     }
-    let checkpointStart = nanoseconds()
-    floor.checkpoint()
-    let closing = Double(nanoseconds() - checkpointStart) / Double(rounds * repetitions)
-    return (median(perMsync) + closing, median(perRound) + closing, Double(floor.checkpointNanoseconds) / Double(rounds * repetitions))
+    return (median(perMsync), median(perRound))
   }
 }
