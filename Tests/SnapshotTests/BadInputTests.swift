@@ -118,6 +118,22 @@ import SnapshotTestSupport
     try expectRefusal(path, .logCorrupt(path: path.string, reason: "the checkpoint word fails its check"))
   }
 
+  /// The size the last checkpoint recorded, damaged: refused, not taken for absent (which would let a
+  /// damaged size record shrink a grown region without a word). An undo region keeps its own words
+  /// there and opens.
+  @Test func corruptCheckpointedSize() throws {
+    let directory = TestDirectory()
+    let (path, bytes) = try committedRegion(directory)
+    var corrupt = bytes
+    corrupt[SizeRecords.checkpointedSizeOffset + 2] ^= 0x40
+    try corrupt.write(to: path)
+    try expectRefusal(path, .headerCorrupt(path: path.string, reason: "the size recorded at the last checkpoint fails its check"))
+
+    let undoDirectory = TestDirectory("\(#function)-undo")
+    let (undoPath, _) = try committedRegion(undoDirectory, journal: .undo)
+    try Region.open(at: undoPath).close()
+  }
+
   /// A redo batch that fails its checksum while the batch committed after it is intact cannot be the
   /// work of a crash: reported, never replayed past.
   @Test func redoBatchChecksumMismatch() throws {

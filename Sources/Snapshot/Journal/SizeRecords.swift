@@ -24,7 +24,8 @@
 /// Every checkpoint of the redo journal also writes the size it checkpointed into the control line,
 /// sealed as a `ControlWord`, after the checkpoint word. A size record damaged after its grow was
 /// checkpointed would make recovery fall back to an older size and silently drop the data past it;
-/// the checkpointed size, larger than the size resolved, refuses that instead.
+/// the checkpointed size, larger than the size resolved, refuses that instead. That word is zero until
+/// the first checkpoint; any other value that fails its check is damage, and refused too.
 struct SizeRecords: Equatable {
   /// Where the two records start in the header page.
   static let offsets = [RegionHeader.controlOffset + 64, RegionHeader.controlOffset + 128]
@@ -66,8 +67,14 @@ struct SizeRecords: Equatable {
       }
       slots.append(record)
     }
+    // The word is zero until the first checkpoint and only ever replaced whole, so any other value
+    // that fails its check is damage: taken for an absent word, it would let a damaged size record
+    // shrink the region silently.
     let word = UInt64(littleEndian: page.loadUnaligned(fromByteOffset: checkpointedSizeOffset, as: UInt64.self))
     let pages = ControlWord.open(word, salt: checkpointedSizeSalt(salt))
+    if pages == nil && word != 0 {
+      throw .headerCorrupt(path: path, reason: "the size recorded at the last checkpoint fails its check")
+    }
     return SizeRecords(slots: slots, checkpointedSize: pages.map { Int($0) * RegionHeader.pageSize })
   }
 

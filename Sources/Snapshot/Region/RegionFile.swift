@@ -208,7 +208,8 @@ final class RegionFile {
         throw SnapshotError.truncated(path: path, size: size, expected: Int64(RegionHeader.pageSize))
       }
       let header = try RegionHeader.decode(prefix, path: path)
-      let sizes = header.version >= 3
+      // Only a region that can grow has size records; the undo journal keeps its own words there.
+      let sizes = header.canGrow
         ? try prefix.withBytes { bytes throws(SnapshotError) in try SizeRecords.decode(bytes, salt: header.salt, path: path) }
         : SizeRecords.none
       let maximum = Self.maximumSize(maximumSize, header: header, sizes: sizes)
