@@ -28,8 +28,8 @@ extension MemoryRedoJournal {
     batches: ArraySlice<Int>, medium: Medium, header: RegionHeader, written: LineBitmap, deduplicating: Bool = true
   ) -> Int {
     // The runs are written by closure literals, not a local function: a local function that counts
-    // into `lines` makes it a boxed variable whose every update pays Swift's run-time exclusivity
-    // check (about 40 instructions per run).
+    // into `lines` makes it a boxed variable, and every run then paid Swift's run-time exclusivity
+    // check (about 22 instructions per operation of YCSB A, callgrind).
     var lines = 0
     let reader = reader(medium: medium, header: header)
     if deduplicating || Medium.prefersAddressOrder {
