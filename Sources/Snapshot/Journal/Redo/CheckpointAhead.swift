@@ -47,6 +47,7 @@ final class CheckpointAhead<Medium: MemoryMedium>: @unchecked Sendable {
     chunk.reserveCapacity(1024)
   }
 
+  /// Chunks handed off so far, for tests.
   var chunksHandedOff: Int { handedOff }
 
   /// Whether a chunk may be handed off: none is in flight, or the one in flight has completed.
