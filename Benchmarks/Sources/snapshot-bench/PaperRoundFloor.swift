@@ -25,14 +25,14 @@ final class PaperRoundFloor: @unchecked Sendable {
   private var tail = 0
   /// The home line of each line logged since the last checkpoint, in log order; the head lines are
   /// not listed.
-  private var logged: UnsafeMutablePointer<Int>
+  private let logged: UnsafeMutablePointer<Int>
   /// The log offset of each entry of `logged`.
-  private var loggedAt: UnsafeMutablePointer<Int>
+  private let loggedAt: UnsafeMutablePointer<Int>
   private var loggedCount = 0
   /// The distinct lines of the round so far.
   private let lines: UnsafeMutablePointer<Int>
   private var lineCount = 0
-  private var head: UnsafeMutableRawPointer
+  private let head: UnsafeMutableRawPointer
   /// Nanoseconds spent in checkpoints so far.
   private(set) var checkpointNanoseconds: UInt64 = 0
 
