@@ -262,7 +262,8 @@ private struct SeedLayout {
     let counts = word(at: position + 24)
     let lines = Int(counts & 0xFFFF_FFFF)
     let runs = Int(counts >> 32)
-    var checksum = RedoJournalLayout.Checksum(.detected, epoch: word(at: position + 8), salt: salt, countsWord: counts)
+    var checksum = RedoJournalLayout.Checksum(
+      .detected, lines: .init(formatVersion: header.version), epoch: word(at: position + 8), salt: salt, countsWord: counts)
     for run in 0..<runs { checksum.add(word: word(at: position + RedoJournalLayout.headerSize + run * 8)) }
     let data = position + RedoJournalLayout.headSize(runCount: runs)
     bytes[data..<data + 64 * lines].withUnsafeBytes { checksum.add(lines: $0.baseAddress!, count: lines) }

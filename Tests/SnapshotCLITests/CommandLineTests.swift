@@ -23,7 +23,7 @@ import SnapshotTestSupport
     #expect(decoded?["size"] as? Int == 1 << 20)
     #expect(decoded?["epoch"] as? Int == 0)
     #expect(decoded?["medium"] as? String == "pm")
-    #expect(decoded?["formatVersion"] as? Int == 3)
+    #expect(decoded?["formatVersion"] as? Int == 4)
     #expect(decoded?["needsRecovery"] as? Bool == false)
 
     let verified = try runSnapshot(["verify", path])

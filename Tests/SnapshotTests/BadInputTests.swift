@@ -67,11 +67,13 @@ import SnapshotTestSupport
     let directory = TestDirectory()
     let (path, bytes) = try committedRegion(directory)
     // A file of another version carries a checksum that holds over its header.
-    var header = patched(bytes, at: 8, with: [4, 0, 0, 0]).prefix(64)
+    let next = RegionHeader.formatVersion + 1
+    let version = withUnsafeBytes(of: next.littleEndian) { Array($0) }
+    var header = patched(bytes, at: 8, with: version).prefix(64)
     header.replaceSubrange(12..<16, with: [0, 0, 0, 0])
     let checksum = Array(header).withUnsafeBytes { CRC32C.checksum($0) }
-    try patched(bytes, at: 8, with: [4, 0, 0, 0] + withUnsafeBytes(of: checksum.littleEndian) { Array($0) }).write(to: path)
-    try expectRefusal(path, .unsupportedFormatVersion(path: path.string, found: 4, supported: 3))
+    try patched(bytes, at: 8, with: version + withUnsafeBytes(of: checksum.littleEndian) { Array($0) }).write(to: path)
+    try expectRefusal(path, .unsupportedFormatVersion(path: path.string, found: next, supported: RegionHeader.formatVersion))
   }
 
   /// The right magic over a garbage header is a damaged header, not a file from another version.

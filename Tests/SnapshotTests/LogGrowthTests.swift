@@ -131,6 +131,44 @@ import Testing
     try reopened.close()
     #expect(try Region.open(at: path).load(UInt8.self, at: (1 << 20) - 1) == 0x22)
   }
+
+  /// A file of format 3 keeps checksumming its batches' lines with CRC32C, and recovery checks them so:
+  /// its batches replay under format 3 and fail their checksum read as format 4 (XXH3).
+  @Test(arguments: [Region.Backing.persistentMemory, .file])
+  func formatThreeBatchesKeepTheirChecksum(backing: Region.Backing) throws {
+    let directory = TestDirectory(onDisk: backing == .file)
+    let path = directory.file("region")
+    try Region.create(at: path, size: 1 << 20, options: .init(backing: backing)).close()
+    func setVersion(_ version: UInt32) throws {
+      var bytes = try Data(contentsOf: path)
+      var header = RegionHeader.decodeForTesting(bytes)
+      header.version = version
+      bytes.replaceSubrange(0..<64, with: header.encoded())
+      try bytes.write(to: path)
+    }
+    try setVersion(3)
+    let region = try Region.open(at: path)
+    for value: UInt8 in 1...3 {
+      region.fill(value, at: Int(value) * 4096, count: 4096)
+      try region.msync()
+    }
+    region.abandon()  // as a crash would: the batches are still in the log
+    let bytes = try Data(contentsOf: path)
+    let logFile = backing == .file ? try Data(contentsOf: FilePath(RegionFile.logPath(for: path.string))) : nil
+
+    #expect(try Region.inspect(at: path).formatVersion == 3)
+    let recovered = try Region.open(at: path)
+    #expect((1...3).allSatisfy { recovered.load(UInt8.self, at: Int($0) * 4096 + 4095) == UInt8($0) })
+    recovered.abandon()
+
+    // The same files read as format 4: every batch fails its checksum, as a commit torn by a crash.
+    try bytes.write(to: path)
+    if let logFile { try logFile.write(to: FilePath(RegionFile.logPath(for: path.string))) }
+    try setVersion(4)
+    let misread = try Region.open(at: path)
+    #expect((1...3).allSatisfy { misread.load(UInt8.self, at: Int($0) * 4096 + 4095) == 0 })
+    try misread.close()
+  }
 }
 
 extension RegionHeader {

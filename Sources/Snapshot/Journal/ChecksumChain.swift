@@ -1,4 +1,4 @@
-/// Folds a sequence of 32-bit checksums (one per log line or per undo entry) into one value.
+/// Folds a sequence of checksums (one per log line or per undo entry) into one value.
 ///
 /// Not with another CRC: CRC is linear, and a CRC of CRCs lets structured changes cancel (the same
 /// value moved from one line to the matching word of the line before it leaves the fold unchanged, and
@@ -8,8 +8,8 @@ struct ChecksumChain {
   private(set) var value: UInt64 = 0
 
   @inline(__always)
-  mutating func add(_ element: UInt32) {
-    value = (value ^ UInt64(element)) &* 0x9E37_79B9_7F4A_7C15
+  mutating func add(_ element: UInt64) {
+    value = (value ^ element) &* 0x9E37_79B9_7F4A_7C15
     value ^= value >> 29
   }
 }

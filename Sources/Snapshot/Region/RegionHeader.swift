@@ -21,6 +21,10 @@
 /// number is believed only under a checksum that holds: a damaged header is reported as damaged, not
 /// as a file from another version.
 ///
+/// Format 4 checksums each line of a redo batch with XXH3-64 rather than CRC32C
+/// (`RedoJournalLayout.LineChecksum`): the rest of the file, the undo journal's entries too, is as in
+/// format 3. A file of an older format is still written as it was.
+///
 /// Format 3 lets a redo region grow: its size is the header line's until `SizeRecords` in the header
 /// page say otherwise. Older formats keep the size they were created with.
 ///
@@ -30,9 +34,9 @@
 /// open as format 2 files whose log rests at the size format 1 gave it.
 package struct RegionHeader: Equatable, Sendable {
   static let magic: UInt64 = 0x544F_4853_5041_4E53  // "SNAPSHOT"
-  package static let formatVersion: UInt32 = 3
+  package static let formatVersion: UInt32 = 4
   /// The format versions this library opens.
-  static let readableVersions: ClosedRange<UInt32> = 1...3
+  static let readableVersions: ClosedRange<UInt32> = 1...4
   /// The header page: this line, the journal's control line, and padding to a page boundary.
   static let pageSize = 4096
   /// Where the journal's control line starts.

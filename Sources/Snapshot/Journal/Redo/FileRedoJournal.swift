@@ -32,6 +32,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
   let working: UnsafeRawPointer
   let logPath: String
   let crc = CRC32C.Implementation.detected
+  let lineChecksum: RedoJournalLayout.LineChecksum
   private(set) var epoch: UInt64
   private(set) var bytesWritten = 0
   var checkpointThreshold: Int
@@ -60,6 +61,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     self.capacity = try medium.size(of: .log)
     self.medium = medium
     self.header = header
+    lineChecksum = .init(formatVersion: header.version)
     self.sizes = sizes
     self.working = working
     self.logPath = logPath
@@ -139,7 +141,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     batch.removeAll(keepingCapacity: true)
     batch.append(contentsOf: repeatElement(0, count: RedoJournalLayout.batchSize(lineCount: lines.count, runCount: runCount)))
     batch.withUnsafeMutableBytes { raw in
-      RedoBatchEncoder(crc: crc, working: working).encode(
+      RedoBatchEncoder(crc: crc, lineChecksum: lineChecksum, working: working).encode(
         lines, runCount: runCount, epoch: next, salt: logHeader.logSalt, into: BatchBuffer(base: raw.baseAddress!))
     }
   }
@@ -189,7 +191,8 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
       }
       let salt = logHeader.logSalt
       try log.withBytes { bytes throws(SnapshotError) in
-        let reader = RedoLogReader(base: bytes.baseAddress!, size: bytes.count, salt: salt, lineCount: header.lineCount)
+        let reader = RedoLogReader(
+          base: bytes.baseAddress!, size: bytes.count, salt: salt, lineCount: header.lineCount, lineChecksum: lineChecksum)
         let lines = try Self.writeHome(batches: batches[...], log: reader, medium: medium, header: header, written: scratch, path: logPath)
         bytesWritten += lines * 64
       }
@@ -210,7 +213,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
 
   private func reader(over bytes: UnsafeRawBufferPointer) -> RedoLogReader {
     RedoLogReader(
-      base: bytes.baseAddress!, size: bytes.count, salt: logHeader.logSalt, lineCount: header.lineCount,
+      base: bytes.baseAddress!, size: bytes.count, salt: logHeader.logSalt, lineCount: header.lineCount, lineChecksum: lineChecksum,
       skipChecksum: medium.faults.contains(.skipChecksum))
   }
 

@@ -39,6 +39,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   let path: String
   let working: UnsafeRawPointer
   let crc = CRC32C.Implementation.detected
+  let lineChecksum: RedoJournalLayout.LineChecksum
   private(set) var epoch: UInt64
   private(set) var bytesWritten = 0
   /// Log bytes after which the next msync checkpoints first: this bounds both the time a checkpoint
@@ -93,6 +94,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   ) throws(Errno) {
     self.medium = medium
     self.header = header
+    lineChecksum = .init(formatVersion: header.version)
     self.sizes = Self.sizeRecords(medium: medium, header: header)
     self.path = path
     self.working = UnsafeRawPointer(working)
@@ -243,7 +245,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   private func writeBatch(_ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, at batch: Int, headSize: Int) {
     // The bytes after the last run word are part of no record; zero, rather than a former head's.
     (headBuffer + headSize - 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
-    RedoBatchEncoder(crc: crc, working: working).encode(
+    RedoBatchEncoder(crc: crc, lineChecksum: lineChecksum, working: working).encode(
       lines, runCount: runCount, epoch: epoch, salt: header.salt,
       into: MappedLog(medium: medium, batch: batch, staging: staging, head: headBuffer, headSize: headSize))
     if medium.faults.contains(.dropLogFlush) {

@@ -13,6 +13,7 @@ protocol RedoBatchSink {
 /// Encodes one batch of the redo log (the format of `RedoJournalLayout`), for every medium.
 struct RedoBatchEncoder {
   let crc: CRC32C.Implementation
+  let lineChecksum: RedoJournalLayout.LineChecksum
   let working: UnsafeRawPointer
 
   /// The batch of `lines` (`runCount` runs) with `epoch` and `salt`: epoch, salt and counts first, so
@@ -24,7 +25,7 @@ struct RedoBatchEncoder {
     _ lines: UnsafeBufferPointer<UInt32>, runCount: Int, epoch: UInt64, salt: UInt64, into sink: Sink
   ) {
     let counts = RedoJournalLayout.countsWord(lineCount: lines.count, runCount: runCount)
-    var checksum = RedoJournalLayout.Checksum(crc, epoch: epoch, salt: salt, countsWord: counts)
+    var checksum = RedoJournalLayout.Checksum(crc, lines: lineChecksum, epoch: epoch, salt: salt, countsWord: counts)
     sink.storeWord(epoch, at: 8)
     sink.storeWord(salt, at: 16)
     sink.storeWord(counts, at: 24)

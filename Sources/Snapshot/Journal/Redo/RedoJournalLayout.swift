@@ -9,7 +9,7 @@
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | magic "RDO1" |
-/// | 4 | 4 | CRC32C of the batch (see `RedoJournalLayout.Checksum`) |
+/// | 4 | 4 | checksum of the batch (see `RedoJournalLayout.Checksum`) |
 /// | 8 | 8 | epoch |
 /// | 16 | 8 | salt |
 /// | 24 | 4 | number of lines |
@@ -56,16 +56,34 @@ package enum RedoJournalLayout: MemoryJournalLayout {
     UInt64(first) | UInt64(count) << 32
   }
 
+  /// How each line of a batch is checksummed before the lines are folded together: by the region's
+  /// format version.
+  package enum LineChecksum: Sendable {
+    /// Formats 1 to 3: the line's CRC32C.
+    case crc32c
+    /// Format 4 on: the line's XXH3-64, about twice as fast as its CRC32C where the processor's
+    /// `crc32` instruction is slow (`XXH3`).
+    case xxh3
+
+    package init(formatVersion: UInt32) {
+      self = formatVersion >= 4 ? .xxh3 : .crc32c
+    }
+  }
+
   /// The checksum of a batch: a CRC of the header's epoch, salt and counts and of each run word, and
-  /// the CRC of each line of data folded by a `ChecksumChain`. Each line's CRC is an independent chain,
-  /// so the processor can overlap many lines.
+  /// each line's own checksum (`LineChecksum`) folded by a `ChecksumChain`. Each line's checksum is
+  /// independent of the others', so the processor can overlap many lines.
   package struct Checksum {
     private let implementation: CRC32C.Implementation
+    private let lineChecksum: LineChecksum
     private var crc: UInt32
     private var lineChain = ChecksumChain()
 
-    package init(_ implementation: CRC32C.Implementation, epoch: UInt64, salt: UInt64, countsWord: UInt64) {
+    package init(
+      _ implementation: CRC32C.Implementation, lines lineChecksum: LineChecksum, epoch: UInt64, salt: UInt64, countsWord: UInt64
+    ) {
       self.implementation = implementation
+      self.lineChecksum = lineChecksum
       crc = implementation.update(implementation.update(implementation.update(~0, word: epoch), word: salt), word: countsWord)
     }
 
@@ -76,8 +94,16 @@ package enum RedoJournalLayout: MemoryJournalLayout {
     package mutating func add(lines: UnsafeRawPointer, count: Int) {
       var line = lines
       for _ in 0..<count {
-        lineChain.add(implementation.lineCRC(line))
+        lineChain.add(checksum(line: line))
         line += 64
+      }
+    }
+
+    @inline(__always)
+    private func checksum(line: UnsafeRawPointer) -> UInt64 {
+      switch lineChecksum {
+      case .xxh3: XXH3.hash(line: line)
+      case .crc32c: UInt64(implementation.lineCRC(line))
       }
     }
 

@@ -5,6 +5,8 @@ struct RedoLogReader {
   let size: Int
   let salt: UInt64
   let lineCount: Int
+  /// How the region's format checksums each line.
+  let lineChecksum: RedoJournalLayout.LineChecksum
   /// The `skipChecksum` mutant: batches are believed without their checksum.
   var skipChecksum = false
   /// Whether the log grows only by a batch written at its start, as a log file does: a batch cut off
@@ -96,7 +98,7 @@ struct RedoLogReader {
     let batchSize = head + 64 * lines
     guard batchSize <= size - position else { return .cut(size: batchSize) }
 
-    var checksum = RedoJournalLayout.Checksum(.detected, epoch: epoch, salt: salt, countsWord: counts)
+    var checksum = RedoJournalLayout.Checksum(.detected, lines: lineChecksum, epoch: epoch, salt: salt, countsWord: counts)
     var total = 0
     for run in 0..<runCount {
       let runWord = word(at: position + RedoJournalLayout.headerSize + run * 8)

@@ -31,7 +31,7 @@ extension UndoJournal {
     for index in 0..<entries {
       let word = medium.loadWord(at: metadata + index * 16)
       let stored = medium.loadWord(at: metadata + index * 16 + 8)
-      chain.add(UInt32(truncatingIfNeeded: stored))
+      chain.add(stored & 0xFFFF_FFFF)
       let line = Int(word & 0xFFFF_FFFF)
       let image = UnsafeRawPointer(medium.base + images + index * 64)
       let valid = word >> 32 == epoch & 0xFFFF_FFFF && line < header.lineCount

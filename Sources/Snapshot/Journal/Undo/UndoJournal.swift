@@ -125,7 +125,7 @@ final class UndoJournal<Medium: MemoryMedium>: MemoryJournal {
     if index & 3 == 3 {
       medium.flushLog(at: record - 48, count: 64)
     }
-    entryChain.add(checksum)
+    entryChain.add(UInt64(checksum))
     bytesWritten += 64 + 16
   }
 
