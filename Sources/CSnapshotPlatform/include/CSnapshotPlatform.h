@@ -94,4 +94,10 @@ static inline void snapshot_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[
 
 #endif
 
+/// Starts loading the cache line holding `p` for reading: a hint, which changes no memory and cannot
+/// fault, so `p` may be any address.
+static inline __attribute__((always_inline)) void snapshot_prefetch(const void *p) {
+  __builtin_prefetch(p, 0, 3);
+}
+
 #endif

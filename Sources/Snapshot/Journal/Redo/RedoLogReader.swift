@@ -1,3 +1,5 @@
+import CSnapshotPlatform
+
 /// Reads the batches of a redo log that lies in memory: the persistent-memory log in its mapping, or a
 /// file's log read into a buffer. Positions are relative to the start of the log.
 struct RedoLogReader {
@@ -158,8 +160,9 @@ struct RedoLogReader {
   /// took 6 times as long).
   func forEachNewestRun(of batches: ArraySlice<Int>, visited: LineBitmap, inAddressOrder: Bool = false, _ body: (Int, Int, Int) -> Void) {
     var runs: [(first: Int, count: Int, data: Int)] = []
-    for batch in batches.reversed() {
-      forEachRun(ofBatchAt: batch) { first, count, data in
+    for index in batches.indices.reversed() {
+      prefetchHead(of: batches, at: index - Self.headsAhead)
+      forEachRun(ofBatchAt: batches[index]) { first, count, data in
         var line = first
         while line < first + count {
           guard !visited.contains(line) else {
@@ -180,11 +183,25 @@ struct RedoLogReader {
     }
     runs.sort { $0.first < $1.first }
     for run in runs { body(run.first, run.count, run.data) }
-    for batch in batches {
-      forEachRun(ofBatchAt: batch) { first, count, _ in
+    for index in batches.indices {
+      prefetchHead(of: batches, at: index + Self.headsAhead)
+      forEachRun(ofBatchAt: batches[index]) { first, count, _ in
         for line in stride(from: first, to: first + count, by: 64) { visited.clearWord(containing: line) }
         visited.clearWord(containing: first + count - 1)
       }
     }
+  }
+
+  /// How many batches ahead of the one being read a walk over batch heads prefetches. A head read back
+  /// from a log much larger than the cache misses it (the log is written with non-temporal stores), and
+  /// a walk that waited for each head in turn spent most of its time there: 82% of the search's
+  /// samples on YCSB A.
+  static var headsAhead: Int { 8 }
+
+  /// Starts loading the head of `batches[index]`, if there is such a batch.
+  @inline(__always)
+  private func prefetchHead(of batches: ArraySlice<Int>, at index: Int) {
+    guard batches.indices.contains(index) else { return }
+    snapshot_prefetch(base + batches[index])
   }
 }
