@@ -263,7 +263,7 @@ private struct SeedLayout {
     let lines = Int(counts & 0xFFFF_FFFF)
     let runs = Int(counts >> 32)
     var checksum = RedoJournalLayout.Checksum(
-      .detected, lines: .init(formatVersion: header.version), epoch: word(at: position + 8), salt: salt, countsWord: counts)
+      .detected, lines: header.lineChecksum, epoch: word(at: position + 8), salt: salt, countsWord: counts)
     for run in 0..<runs { checksum.add(word: word(at: position + RedoJournalLayout.headerSize + run * 8)) }
     let data = position + RedoJournalLayout.headSize(runCount: runs)
     bytes[data..<data + 64 * lines].withUnsafeBytes { checksum.add(lines: $0.baseAddress!, count: lines) }

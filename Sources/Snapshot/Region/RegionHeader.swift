@@ -59,6 +59,8 @@ package struct RegionHeader: Equatable, Sendable {
   package var dataOffset: Int { Self.pageSize }
   package var logOffset: Int { Self.pageSize + dataSize }
   package var lineCount: Int { dataSize / 64 }
+  /// How this format checksums each line of a redo batch.
+  package var lineChecksum: RedoJournalLayout.LineChecksum { .init(formatVersion: version) }
 
   /// The data file's size while the log rests.
   var restingFileSize: Int { backing == .file ? logOffset : logOffset + logSize }

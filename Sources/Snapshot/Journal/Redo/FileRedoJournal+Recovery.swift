@@ -29,7 +29,7 @@ extension FileRedoJournal {
       try log.withBytes { bytes throws(SnapshotError) in
         let reader = RedoLogReader(
           base: bytes.baseAddress!, size: bytes.count, salt: current.logSalt, lineCount: header.lineCount,
-          lineChecksum: .init(formatVersion: header.version))
+          lineChecksum: header.lineChecksum)
         try writeHome(batches: batches.map(\.offset)[...], log: reader, medium: medium, header: header, written: written, path: logPath)
       }
     }
@@ -70,7 +70,7 @@ extension FileRedoJournal {
       // far they go, and a batch past a size that a damaged record gives is evidence of that damage.
       let reader = RedoLogReader(
         base: bytes.baseAddress!, size: bytes.count, salt: logHeader.logSalt, lineCount: RegionHeader.maximumDataSize / 64,
-        lineChecksum: .init(formatVersion: header.version),
+        lineChecksum: header.lineChecksum,
         skipChecksum: medium.faults.contains(.skipChecksum), growsOnlyFromStart: true)
       plan = try reader.scan(after: logHeader.checkpointEpoch, from: 0, path: logPath).plan(checkpoint: logHeader.checkpointEpoch)
       let reached = plan.epoch

@@ -61,7 +61,7 @@ final class FileRedoJournal<Medium: FileMedium>: CheckpointingJournal {
     self.capacity = try medium.size(of: .log)
     self.medium = medium
     self.header = header
-    lineChecksum = .init(formatVersion: header.version)
+    lineChecksum = header.lineChecksum
     self.sizes = sizes
     self.working = working
     self.logPath = logPath

@@ -5,7 +5,7 @@ extension MemoryRedoJournal {
   static func reader(medium: Medium, header: RegionHeader) -> RedoLogReader {
     RedoLogReader(
       base: medium.base + header.logOffset, size: medium.length - header.logOffset, salt: header.salt, lineCount: header.lineCount,
-      lineChecksum: .init(formatVersion: header.version),
+      lineChecksum: header.lineChecksum,
       skipChecksum: medium.faults.contains(.skipChecksum))
   }
 

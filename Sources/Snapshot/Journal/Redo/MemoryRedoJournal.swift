@@ -94,7 +94,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   ) throws(Errno) {
     self.medium = medium
     self.header = header
-    lineChecksum = .init(formatVersion: header.version)
+    lineChecksum = header.lineChecksum
     self.sizes = Self.sizeRecords(medium: medium, header: header)
     self.path = path
     self.working = UnsafeRawPointer(working)
