@@ -107,8 +107,10 @@ extension Region {
   ) throws(SnapshotError) -> UInt64 {
     // Spinning, not sleeping on the lock: a commit takes a microsecond or two, and waking a thread
     // that slept takes longer than that, long enough for the committer to start its next change,
-    // which the sleeper's commit would then have to wait for.
-    var backoff = Backoff(spins: 1024)
+    // which the sleeper's commit would then have to wait for. Spinning only briefly, then yielding at
+    // each turn: with as many threads as cores, the core a waiter holds is the one the commit it
+    // waits for, or the checkpoint's writes ahead, could run on.
+    var backoff = Backoff(spins: 32)
     while true {
       if let epoch = shared.epoch(covering: ticket) { return epoch }
       let committed = try commitLock.withLockIfAvailable { () throws(SnapshotError) -> UInt64 in
