@@ -307,8 +307,9 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
 /// It reaches the medium through its journal, unretained: it lives only inside the journal's
 /// `writeBatch`. A copy of the medium held here was retained for the batch and released right after
 /// its last line was streamed, and that release, an atomic decrement, waited for the streamed lines
-/// to reach memory, where the commit's fence after it lets the processor go on: 90 ns per operation
-/// of YCSB A on persistent memory, a quarter of the paper's msync (docs/PERFORMANCE.md).
+/// to reach memory, where the commit's fence after it lets the processor go on: on an Intel Xeon,
+/// 90 ns per operation of YCSB A on persistent memory, a quarter of the paper's msync
+/// (docs/PERFORMANCE.md).
 private struct MappedLog<Medium: MemoryMedium>: RedoBatchSink {
   let journal: Unmanaged<MemoryRedoJournal<Medium>>
   let batch: Int
