@@ -245,6 +245,30 @@ extension CheckpointTests {
   }
 }
 
+/// Every way of streaming a line the processor offers commits correctly: the batch's lines and head go
+/// to the log by streaming, and the checkpoint at close streams them home from there, so a line
+/// streamed wrong would come back wrong.
+@Suite struct StreamInstructionTests {
+  @Test(arguments: CPUFeatures.current.streamInstructions)
+  func commitsWithEachStreamInstruction(instruction: LineStreamInstruction) throws {
+    let directory = TestDirectory()
+    let path = directory.file("region")
+    let region = try Region.create(at: path, size: 8192, options: .init()) { file in
+      PersistentMemory(file: file, streamInstruction: instruction)
+    }
+    for line in 0..<100 {
+      region.store(UInt64(line) &* 0x9E37_79B9_7F4A_7C15, at: line * 64 + (line % 8) * 8)
+    }
+    try region.msync()
+    try region.close()
+    let reopened = try Region.open(at: path)
+    for line in 0..<100 {
+      #expect(reopened.load(UInt64.self, at: line * 64 + (line % 8) * 8) == UInt64(line) &* 0x9E37_79B9_7F4A_7C15)
+    }
+    #expect(reopened.load(UInt64.self, at: 100 * 64) == 0)
+  }
+}
+
 @Suite struct WriteAccountingTests {
   /// One 8-byte store: the redo batch is a header line and a data line; the checkpoint writes the line
   /// home and the checkpoint word. The undo journal logs the old line with its record, then copies home.

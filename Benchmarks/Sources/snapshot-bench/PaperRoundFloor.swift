@@ -1,5 +1,6 @@
 import CSnapshotPlatform
 import Foundation
+import Snapshot
 import YCSB
 
 /// The paper's msync round with nothing but the medium's work of a redo log, the least a
@@ -21,6 +22,9 @@ final class PaperRoundFloor: @unchecked Sendable {
   private let log: BarePersistentCopy
   private let regionSize: Int
   private let logThreshold = 64 << 20
+  /// Whether lines are streamed with one 64-byte store, as a region's persistent memory streams them
+  /// on this machine (`CPUFeatures.streamInstruction`), or with four 16-byte stores.
+  private let streamsWholeLines = CPUFeatures.current.streamInstruction == .avx512
   /// Where the next batch goes in the log.
   private var tail = 0
   /// The home line of each line logged since the last checkpoint, in log order; the head lines are
@@ -81,11 +85,11 @@ final class PaperRoundFloor: @unchecked Sendable {
       (head + index * 4).storeBytes(of: UInt32(line), as: UInt32.self)
     }
     for index in 0..<headLines {
-      snapshot_stream_line(log.base + tail, head + index * 64)
+      stream(log.base + tail, head + index * 64)
       tail += 64
     }
     for line in round {
-      snapshot_stream_line(log.base + tail, working + line * 64)
+      stream(log.base + tail, working + line * 64)
       logged[loggedCount] = line
       loggedAt[loggedCount] = tail
       loggedCount += 1
@@ -100,7 +104,7 @@ final class PaperRoundFloor: @unchecked Sendable {
     let start = nanoseconds()
     defer { checkpointNanoseconds += nanoseconds() - start }
     for index in 0..<loggedCount {
-      snapshot_stream_line(home.base + logged[index] * 64, log.base + loggedAt[index])
+      stream(home.base + logged[index] * 64, log.base + loggedAt[index])
     }
     snapshot_sfence()
     let word = log.base + logThreshold
@@ -109,5 +113,10 @@ final class PaperRoundFloor: @unchecked Sendable {
     snapshot_sfence()
     loggedCount = 0
     tail = 0
+  }
+
+  @inline(__always)
+  private func stream(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer) {
+    if streamsWholeLines { snapshot_stream_line_avx512(destination, source) } else { snapshot_stream_line(destination, source) }
   }
 }

@@ -33,6 +33,27 @@ static inline __attribute__((always_inline)) void snapshot_sfence(void) {
   __asm__ volatile("sfence" ::: "memory");
 }
 
+/// Copies one 64-byte line with one AVX-512 non-temporal store. `dst` must be 64-byte aligned; `src`
+/// need not be. Only where the processor has AVX-512F and the system saves its registers
+/// (`CPUFeatures`). `zmm16` rather than `zmm0`-`zmm15`: the upper registers leave the SSE and AVX
+/// code around it no state to clean up (`vzeroupper`).
+static inline __attribute__((always_inline)) void snapshot_stream_line_avx512(void *dst, const void *src) {
+  __asm__ volatile(
+      "vmovdqu64 (%1), %%zmm16\n\t"
+      "vmovntdq %%zmm16, (%0)\n\t"
+      :
+      : "r"(dst), "r"(src)
+      : "xmm16", "memory");
+}
+
+/// `xgetbv`: which register states the operating system saves on a context switch (XCR0 for `index` 0).
+/// Only where `cpuid` reports OSXSAVE.
+static inline uint64_t snapshot_xgetbv(uint32_t index) {
+  uint32_t low, high;
+  __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(index));
+  return ((uint64_t)high << 32) | low;
+}
+
 /// Copies one 64-byte line with non-temporal stores. `dst` must be 16-byte aligned; `src` need not be.
 static inline __attribute__((always_inline)) void snapshot_stream_line(void *dst, const void *src) {
   __asm__ volatile(
@@ -83,6 +104,8 @@ static inline void snapshot_clflushopt(const void *p) { (void)p; }
 static inline void snapshot_clflush(const void *p) { (void)p; }
 static inline void snapshot_sfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline void snapshot_stream_line(void *dst, const void *src) { __builtin_memcpy(dst, src, 64); }
+static inline void snapshot_stream_line_avx512(void *dst, const void *src) { __builtin_memcpy(dst, src, 64); }
+static inline uint64_t snapshot_xgetbv(uint32_t index) { (void)index; return 0; }
 static inline void snapshot_stream_word(uint64_t *dst, uint64_t value) { *dst = value; }
 static inline uint32_t snapshot_crc32c_u64(uint32_t crc, uint64_t value) { (void)value; return crc; }
 static inline uint32_t snapshot_crc32c_u8(uint32_t crc, uint8_t value) { (void)value; return crc; }

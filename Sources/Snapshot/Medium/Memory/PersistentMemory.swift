@@ -7,11 +7,16 @@ package struct PersistentMemory: MemoryMedium {
   package let file: MappedFile
   package let base: UnsafeMutableRawPointer
   package let flushInstruction: CacheLineFlushInstruction
+  package let streamInstruction: LineStreamInstruction
 
-  package init(file: MappedFile, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction) {
+  package init(
+    file: MappedFile, flushInstruction: CacheLineFlushInstruction = CPUFeatures.current.flushInstruction,
+    streamInstruction: LineStreamInstruction = CPUFeatures.current.streamInstruction
+  ) {
     self.file = file
     self.base = file.base
     self.flushInstruction = flushInstruction
+    self.streamInstruction = streamInstruction
   }
 
   package var length: Int { file.length }
@@ -36,12 +41,12 @@ package struct PersistentMemory: MemoryMedium {
 
   @inline(__always)
   package func streamLines(from source: UnsafeRawPointer, lineCount: Int, at offset: Int) {
-    var destination = base + offset
-    var source = source
-    for _ in 0..<lineCount {
-      snapshot_stream_line(destination, source)
-      destination += 64
-      source += 64
+    let destination = base + offset
+    switch streamInstruction {
+    case .avx512:
+      for line in 0..<lineCount { snapshot_stream_line_avx512(destination + line &* 64, source + line &* 64) }
+    case .sse2:
+      for line in 0..<lineCount { snapshot_stream_line(destination + line &* 64, source + line &* 64) }
     }
   }
 
