@@ -98,7 +98,7 @@ struct YCSBReport: Codable {
       let baselines: [EngineKind] = [.pm: [.pmdk, .msync, .memory], .cxl: [.pmdk, .msync], .file: [.pmdk, .lmdb, .kyoto]][medium]!
       let sizes = results.filter { $0.medium == medium && $0.commitEvery == 1 }
       lines += ["### \(title(of: medium)): operations per second", "",
-                "\(sizes.first?.records ?? 0) records loaded, \(sizes.first?.operations ?? 0) operations per run.", ""]
+                "\(sizes.first?.records ?? 0) records loaded, \(operationCounts(of: sizes)) operations per run.", ""]
       lines.append("| workload | " + engines.map(\.rawValue).joined(separator: " | ") + " | " + baselines.map { "snapshot / \($0.rawValue)" }.joined(separator: " | ") + " |")
       lines.append("|---|" + String(repeating: "---|", count: engines.count + baselines.count))
       for workload in workloads {
@@ -181,6 +181,17 @@ struct YCSBReport: Codable {
       let settings = device.map { "a \($0.cacheBytes >> 20) MiB cache, \(format(Double($0.latencyNanoseconds) / 1000)) us per miss" } ?? ""
       return "Emulated CXL memory (persistent memory behind a device latency model: \(settings))"
     }
+  }
+
+  /// The operations per run of `runs` (one medium's): "300000", or "300000 (E: 30000)" where a
+  /// workload ran a count of its own.
+  private func operationCounts(of runs: [YCSBResult]) -> String {
+    var workloadsByCount: [Int: Set<String>] = [:]
+    for run in runs { workloadsByCount[run.operations, default: []].insert(run.workload) }
+    let counts = workloadsByCount.sorted { ($0.value.count, $0.key) > ($1.value.count, $1.key) }
+    guard let (common, _) = counts.first else { return "0" }
+    let others = counts.dropFirst().map { count, workloads in "\(workloads.sorted().joined(separator: ", ")): \(count)" }
+    return others.isEmpty ? "\(common)" : "\(common) (\(others.joined(separator: "; ")))"
   }
 
   private func orderedWorkloads(_ medium: MediumKind) -> [String] {
