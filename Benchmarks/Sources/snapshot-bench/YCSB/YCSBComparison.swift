@@ -27,7 +27,7 @@ struct YCSBComparison: ParsableCommand {
   @Option(help: "Operations per run on persistent memory.")
   var operations = 500_000
 
-  @Option(help: "Operations per run on emulated CXL memory, but workload E. Enough that Snapshot's final checkpoint, which writes home every page the run changed, does not decide a figure.")
+  @Option(help: "Operations per run on emulated CXL memory, except for a workload that scans (--cxl-scan-operations): enough that Snapshot's final checkpoint, which writes home every page the run changed, does not decide a figure.")
   var cxlOperations = 500_000
 
   @Option(help: "Operations per run on emulated CXL memory of a workload that scans (E): each operation reads up to 100 records, and the baselines take about 40 times as long per operation as on the other workloads.")
