@@ -4,15 +4,18 @@ import Snapshot
 /// Monotonic time in nanoseconds.
 @inline(__always)
 func nanoseconds() -> UInt64 {
-  var time = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &time)
-  return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+  nanoseconds(of: CLOCK_MONOTONIC)
 }
 
 /// The processor time all threads of the process have used so far, in nanoseconds.
 func processorNanoseconds() -> UInt64 {
+  nanoseconds(of: CLOCK_PROCESS_CPUTIME_ID)
+}
+
+@inline(__always)
+private func nanoseconds(of clock: clockid_t) -> UInt64 {
   var time = timespec()
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+  clock_gettime(clock, &time)
   return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 

@@ -117,8 +117,8 @@ struct MsyncScaling {
         "msync scaling (\(where_), 1 GiB)", "\(threads) thread\(threads == 1 ? "" : "s"): 3 random 512-byte copies + msync",
         median(snapshot), unit: "us/round", baseline: ("POSIX msync", median(baseline)), maxRatio: 1.0 / 3)
       if threads == 1, backing == .persistentMemory {
-        // The floor on two threads, each with a log and home copy of its own, is what any design could
-        // scale to here: nothing is shared between the threads but the machine.
+        // The floor on two threads, each with a log and home copy of its own, shares nothing but the
+        // machine: what the medium and the cores let two threads scale to here.
         let one = try floorPerRound(threads: 1), two = try floorPerRound(threads: 2)
         report.add(
           "msync scaling (\(where_), 1 GiB)", "1 thread: the medium's work alone of a redo round (PaperRoundFloor)",
@@ -128,8 +128,8 @@ struct MsyncScaling {
           1000 / two, unit: "k rounds/s", baseline: ("1 thread", 1000 / one))
       }
       // Scaling: rounds per second of all threads against one thread's. One thread's round already
-      // keeps more than one core busy (the checkpoint's worker writes home on another), so the cores
-      // bound the scaling even with no wait between threads: the processor time rows show by how much.
+      // keeps more than one core busy (the checkpoint's worker writes home on another): at that
+      // processor time per round, the cores bound the scaling even with no wait between threads.
       if threads == 1 {
         oneThread = 1000 / median(snapshot)
         oneThreadProcessor = median(processor)
