@@ -89,6 +89,7 @@ struct MsyncScaling {
 
   func run(into report: inout BenchmarkReport) throws {
     let where_ = backing == .persistentMemory ? "pm" : "file"
+    let group = "msync scaling (\(where_), 1 GiB)"
     printProgress("msync scaling (\(where_)): \(rounds) rounds of 3 random 512-byte copies + msync into 1 GiB, on 1, 2, 4 threads")
     let region = try Region.create(at: FilePath(workspace.file("region")), size: size, options: .init(backing: backing, threads: .many))
     let posix = try SharedMapping(path: workspace.file("posix"), size: size, flushesPages: backing == .persistentMemory)
@@ -114,19 +115,8 @@ struct MsyncScaling {
         }.wall)
       }
       report.add(
-        "msync scaling (\(where_), 1 GiB)", "\(threads) thread\(threads == 1 ? "" : "s"): 3 random 512-byte copies + msync",
+        group, "\(threads) thread\(threads == 1 ? "" : "s"): 3 random 512-byte copies + msync",
         median(snapshot), unit: "us/round", baseline: ("POSIX msync", median(baseline)), maxRatio: 1.0 / 3)
-      if threads == 1, backing == .persistentMemory {
-        // The floor on two threads, each with a log and home copy of its own, shares nothing but the
-        // machine: what the medium and the cores let two threads scale to here.
-        let one = try floorPerRound(threads: 1), two = try floorPerRound(threads: 2)
-        report.add(
-          "msync scaling (\(where_), 1 GiB)", "1 thread: the medium's work alone of a redo round (PaperRoundFloor)",
-          one, unit: "us/round", baseline: ("POSIX msync", median(baseline)))
-        report.add(
-          "msync scaling (\(where_), 1 GiB)", "2 threads: the medium's work alone, a PaperRoundFloor each: rounds per second",
-          1000 / two, unit: "k rounds/s", baseline: ("1 thread", 1000 / one))
-      }
       // Scaling: rounds per second of all threads against one thread's. One thread's round already
       // keeps more than one core busy (the checkpoint's worker writes home on another): at that
       // processor time per round, the cores bound the scaling even with no wait between threads.
@@ -134,25 +124,34 @@ struct MsyncScaling {
         oneThread = 1000 / median(snapshot)
         oneThreadProcessor = median(processor)
         report.add(
-          "msync scaling (\(where_), 1 GiB)", "1 thread: processor time per round, every thread of the process",
+          group, "1 thread: processor time per round, every thread of the process",
           oneThreadProcessor, unit: "us/round", baseline: ("wall time", median(snapshot)))
-        // On a file a round waits for the disk: there the processor time bounds nothing.
+        // On a file a round waits for the disk: there neither the processor time nor the medium's
+        // work alone bounds anything.
         if backing == .persistentMemory {
           let cores = min(2, ProcessInfo.processInfo.activeProcessorCount)
           report.add(
-            "msync scaling (\(where_), 1 GiB)",
-            "2 threads: the most rounds per second \(cores) cores allow at 1 thread's processor time per round",
+            group, "2 threads: the most rounds per second \(cores) cores allow at 1 thread's processor time per round",
             Double(cores) * 1000 / oneThreadProcessor, unit: "k rounds/s", baseline: ("1 thread", oneThread))
+          // The floor on two threads, each with a log and home copy of its own, shares nothing but the
+          // machine: what the medium and the cores let two threads scale to here.
+          let one = try floorPerRound(threads: 1), two = try floorPerRound(threads: 2)
+          report.add(
+            group, "1 thread: the medium's work alone of a redo round (PaperRoundFloor)",
+            one, unit: "us/round", baseline: ("POSIX msync", median(baseline)))
+          report.add(
+            group, "2 threads: the medium's work alone, a PaperRoundFloor each: rounds per second",
+            1000 / two, unit: "k rounds/s", baseline: ("1 thread", 1000 / one))
         }
       } else {
         report.add(
-          "msync scaling (\(where_), 1 GiB)", "\(threads) threads: processor time per round, every thread of the process",
+          group, "\(threads) threads: processor time per round, every thread of the process",
           median(processor), unit: "us/round", baseline: ("1 thread", oneThreadProcessor))
         report.add(
-          "msync scaling (\(where_), 1 GiB)", "\(threads) threads: rounds per second", 1000 / median(snapshot), unit: "k rounds/s",
+          group, "\(threads) threads: rounds per second", 1000 / median(snapshot), unit: "k rounds/s",
           baseline: ("1 thread", oneThread), minRatio: threads == 2 && backing == .persistentMemory ? 1.5 : nil)
         report.add(
-          "msync scaling (\(where_), 1 GiB)", "\(threads) threads: the copies in a change, then msync",
+          group, "\(threads) threads: the copies in a change, then msync",
           median(separate), unit: "us/round", baseline: ("POSIX msync", median(baseline)))
       }
     }
