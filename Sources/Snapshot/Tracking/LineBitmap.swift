@@ -25,6 +25,23 @@ final class LineBitmap {
     words[line &>> 6] |= 1 &<< UInt64(line & 63)
   }
 
+  /// Sets the bits of `lines`, appending to `touched` the index of each word that was all clear
+  /// before, so that `clearWords(touched)` clears them all again.
+  @inline(__always)
+  func insert(_ lines: Range<Int>, recordingClearWordsIn touched: inout [Int]) {
+    for line in lines {
+      let index = line &>> 6
+      let word = words[index]
+      if word == 0 { touched.append(index) }
+      words[index] = word | 1 &<< UInt64(line & 63)
+    }
+  }
+
+  /// Clears the words at `indices`.
+  func clearWords(_ indices: [Int]) {
+    for index in indices { words[index] = 0 }
+  }
+
   /// Checks that `listed` names every set bit exactly once, and nothing else.
   func _checkInvariants(listed: [UInt32], lineCount: Int) {
     var seen = Set<UInt32>()

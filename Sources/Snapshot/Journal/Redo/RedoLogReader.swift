@@ -160,6 +160,9 @@ struct RedoLogReader {
   /// took 6 times as long).
   func forEachNewestRun(of batches: ArraySlice<Int>, visited: LineBitmap, inAddressOrder: Bool = false, _ body: (Int, Int, Int) -> Void) {
     var runs: [(first: Int, count: Int, data: Int)] = []
+    // The words of `visited` this walk set bits in, to clear them after it without reading every
+    // batch head of the log a second time.
+    var touched: [Int] = []
     for index in batches.indices.reversed() {
       prefetchHead(of: batches, at: index - Self.headsAhead)
       forEachRun(ofBatchAt: batches[index]) { first, count, data in
@@ -176,23 +179,17 @@ struct RedoLogReader {
           } else {
             body(line, end - line, data + (line - first) * 64)
           }
-          for marked in line..<end { visited.insert(marked) }
+          visited.insert(line..<end, recordingClearWordsIn: &touched)
           line = end
         }
       }
     }
     runs.sort { $0.first < $1.first }
     for run in runs { body(run.first, run.count, run.data) }
-    for index in batches.indices {
-      prefetchHead(of: batches, at: index + Self.headsAhead)
-      forEachRun(ofBatchAt: batches[index]) { first, count, _ in
-        for line in stride(from: first, to: first + count, by: 64) { visited.clearWord(containing: line) }
-        visited.clearWord(containing: first + count - 1)
-      }
-    }
+    visited.clearWords(touched)
   }
 
-  /// How many batches ahead of the one being read a walk over batch heads prefetches. A head read back
+  /// How many batches ahead of the one being read the walk over batch heads prefetches. A head read back
   /// from a log much larger than the cache misses it (the log is written with non-temporal stores), and
   /// a walk that waited for each head in turn spent most of its time there: 82% of the search's
   /// samples on YCSB A.
