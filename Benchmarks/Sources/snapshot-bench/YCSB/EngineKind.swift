@@ -19,6 +19,10 @@ enum EngineKind: String, CaseIterable, Codable, Sendable {
   case kyoto
   /// The same B+tree in ordinary memory, nothing durable: the limit for reads.
   case memory
+  /// The same B+tree in ordinary memory, each commit's lines streamed to a log on the medium and
+  /// fenced, written home at checkpoints (`RedoFloor`): the least a redo msync costs an update, with
+  /// no tracking, checksum or recovery (not crash-consistent). Persistent memory only.
+  case floor
   /// SQLite on its own file, its default rollback journal (DELETE, synchronous=FULL).
   case sqliteRollback = "sqlite-delete"
   /// SQLite with write-ahead logging, synchronous=FULL.
@@ -28,9 +32,6 @@ enum EngineKind: String, CaseIterable, Codable, Sendable {
   case sqliteWALNormal = "sqlite-wal-normal"
   /// SQLite on the snapshot VFS: each commit one failure-atomic msync.
   case sqliteSnapshot = "sqlite-snapshot"
-
-  /// Whether a crash leaves one committed state.
-  var isCrashConsistent: Bool { self != .msync && self != .memory }
 }
 
 /// Where the engines keep their data.
@@ -117,5 +118,19 @@ func withEngine<Visitor: EngineVisitor>(
     let backend = HeapBackend(memory: PlainMemory(base: mapping.base, size: bytes), heapOffset: 64) { () throws(SnapshotError) in 0 }
     backend.heap.format()
     return try run(ContainerEngine(backend: backend, index: index) { mapping.release() })
+  case .floor:
+    guard medium == .pm else { throw BaselineError(description: "the floor engine runs on persistent memory (--medium pm) only") }
+    let mapping = AnonymousMapping(size: bytes)
+    let floor = try RedoFloor(working: mapping.base, size: bytes, homePath: path + "-home", logPath: path + "-log")
+    let memory = FloorMemory(plain: PlainMemory(base: mapping.base, size: bytes), floor: floor)
+    let backend = HeapBackend(memory: memory, heapOffset: 64) { () throws(SnapshotError) in
+      floor.msync()
+      return 0
+    }
+    backend.heap.format()
+    return try run(
+      ContainerEngine(backend: backend, index: index, bytesWritten: { floor.bytesWritten }, settle: { floor.checkpoint() }) {
+        mapping.release()
+      })
   }
 }
