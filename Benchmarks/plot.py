@@ -28,7 +28,7 @@ def main(path, folder):
         if not runs:
             continue
         workloads = sorted({r["workload"] for r in runs})
-        engines = [e for e in ("snapshot", "snapshot-pages", "msync", "pmdk", "lmdb", "kyoto", "memory")
+        engines = [e for e in ("snapshot", "snapshot-pages", "msync", "pmdk", "lmdb", "kyoto", "memory", "floor")
                    if any(r["engine"] == e for r in runs)]
         width = 0.8 / len(engines)
         figure, axes = plt.subplots(figsize=(11.5, 4.5))
@@ -42,7 +42,7 @@ def main(path, folder):
         axes.set_xlabel("YCSB workload (bars: median of the runs; whiskers: their range)")
         axes.set_ylabel("operations per second")
         axes.set_yscale("log")
-        axes.set_title(f"YCSB, commit per operation, {titles[medium]} (msync: not crash-consistent)")
+        axes.set_title(f"YCSB, commit per operation, {titles[medium]} (msync, floor: not crash-consistent)")
         # Beside the plot, never over a bar.
         axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
         figure.tight_layout()

@@ -3,8 +3,8 @@ import Foundation
 import Snapshot
 
 /// The medium's work alone of a redo log's msync, the least a failure-atomic msync that keeps data in
-/// place can cost here: every changed line must reach the medium twice (once beside the data before
-/// the commit point, once home), and the commit point is one fence.
+/// place and logs whole lines can cost here: every changed line must reach the medium twice (once
+/// beside the data before the commit point, once home), and the commit point is one fence.
 ///
 /// The caller changes a working copy in DRAM and names each changed range (`noteChange`). An msync
 /// streams the changed lines, each once, into a sequential log on the medium behind a head holding
@@ -13,10 +13,14 @@ import Snapshot
 /// an 8-byte checkpoint word (after the log) written back, a fence. No dirty-line bitmap, no
 /// checksum, no run coalescing, no search for repeated lines: what Snapshot adds to this is software.
 ///
+/// Without a home copy the floor is the commit's work alone: the log wraps at the threshold and
+/// nothing is written home, as if the home writes cost the committing thread nothing (a redo
+/// journal can leave them to another core, and write a line changed many times home once).
+///
 /// One thread at a time (`@unchecked Sendable` only to be handed to a benchmark thread).
 final class RedoFloor: @unchecked Sendable {
   private let working: UnsafeRawPointer
-  private let home: BarePersistentCopy
+  private let home: BarePersistentCopy?
   private let log: BarePersistentCopy
   private let logThreshold = 64 << 20
   /// Whether lines are streamed with one 64-byte store, as a region's persistent memory streams them
@@ -43,11 +47,11 @@ final class RedoFloor: @unchecked Sendable {
   /// Bytes streamed or written back to the medium so far: heads, lines, home lines, checkpoint words.
   private(set) var bytesWritten = 0
 
-  /// A floor for `working` (the caller's, `size` bytes), with its home copy and log in new files at
-  /// `homePath` and `logPath` on the medium.
-  init(working: UnsafeRawPointer, size: Int, homePath: String, logPath: String) throws {
+  /// A floor for `working` (the caller's, `size` bytes), with its log in a new file at `logPath` on
+  /// the medium, and its home copy at `homePath` (none when nil: the commit's work alone).
+  init(working: UnsafeRawPointer, size: Int, homePath: String?, logPath: String) throws {
     self.working = working
-    home = try BarePersistentCopy(path: homePath, size: size)
+    home = try homePath.map { try BarePersistentCopy(path: $0, size: size) }
     log = try BarePersistentCopy(path: logPath, size: logThreshold + (1 << 20))
     logged = .allocate(capacity: logThreshold / 64)
     loggedAt = .allocate(capacity: logThreshold / 64)
@@ -56,7 +60,7 @@ final class RedoFloor: @unchecked Sendable {
   }
 
   deinit {
-    home.release()
+    home?.release()
     log.release()
     logged.deallocate()
     loggedAt.deallocate()
@@ -114,10 +118,16 @@ final class RedoFloor: @unchecked Sendable {
     lineCount = 0
   }
 
-  /// Writes every logged line home from the log, oldest first, then the checkpoint word.
+  /// Writes every logged line home from the log, oldest first, then the checkpoint word; without a
+  /// home copy, only starts the log over.
   func checkpoint() {
     let start = nanoseconds()
     defer { checkpointNanoseconds += nanoseconds() - start }
+    guard let home else {
+      loggedCount = 0
+      tail = 0
+      return
+    }
     for index in 0..<loggedCount {
       stream(home.base + logged[index] * 64, log.base + loggedAt[index])
     }

@@ -1,9 +1,9 @@
 import SnapshotKV
 
 /// Ordinary memory whose stores name the lines they change to a `RedoFloor`: the same containers as
-/// Snapshot's and ordinary memory's, with nothing added to an update but what a redo log's msync must
-/// write and fence (the `floor` engine). Not crash-consistent: the floor's log has no checksum and
-/// no recovery.
+/// Snapshot's and ordinary memory's, with nothing added to an update but what the commit of a redo log
+/// of whole lines must write and fence (the `floor` engine). Not crash-consistent: the floor's log
+/// has no checksum and no recovery.
 struct FloorMemory: ContainerMemory {
   let plain: PlainMemory
   let floor: RedoFloor

@@ -19,9 +19,10 @@ enum EngineKind: String, CaseIterable, Codable, Sendable {
   case kyoto
   /// The same B+tree in ordinary memory, nothing durable: the limit for reads.
   case memory
-  /// The same B+tree in ordinary memory, each commit's lines streamed to a log on the medium and
-  /// fenced, written home at checkpoints (`RedoFloor`): the least a redo msync costs an update, with
-  /// no tracking, checksum or recovery (not crash-consistent). Persistent memory only.
+  /// The same B+tree in ordinary memory, each commit's changed lines streamed to a log on the medium
+  /// and one fence (`RedoFloor` without a home copy): the least the commit of a redo log of whole lines
+  /// costs an update, with no tracking, checksum, home writes or recovery (not crash-consistent).
+  /// Persistent memory only.
   case floor
   /// SQLite on its own file, its default rollback journal (DELETE, synchronous=FULL).
   case sqliteRollback = "sqlite-delete"
@@ -121,7 +122,7 @@ func withEngine<Visitor: EngineVisitor>(
   case .floor:
     guard medium == .pm else { throw BaselineError(description: "the floor engine runs on persistent memory (--medium pm) only") }
     let mapping = AnonymousMapping(size: bytes)
-    let floor = try RedoFloor(working: mapping.base, size: bytes, homePath: path + "-home", logPath: path + "-log")
+    let floor = try RedoFloor(working: mapping.base, size: bytes, homePath: nil, logPath: path)
     let memory = FloorMemory(plain: PlainMemory(base: mapping.base, size: bytes), floor: floor)
     let backend = HeapBackend(memory: memory, heapOffset: 64) { () throws(SnapshotError) in
       floor.msync()
@@ -129,7 +130,7 @@ func withEngine<Visitor: EngineVisitor>(
     }
     backend.heap.format()
     return try run(
-      ContainerEngine(backend: backend, index: index, bytesWritten: { floor.bytesWritten }, settle: { floor.checkpoint() }) {
+      ContainerEngine(backend: backend, index: index, bytesWritten: { floor.bytesWritten }) {
         mapping.release()
       })
   }

@@ -109,10 +109,11 @@ struct YCSBComparison: ParsableCommand {
   }
 
   /// LMDB and Kyoto Cabinet make data durable with fdatasync and msync, which flush nothing on tmpfs,
-  /// so they run on files only; the volatile limit runs where reads are compared.
+  /// so they run on files only; the volatile limit runs where reads are compared, and the redo floor
+  /// (the medium's work alone) on persistent memory, where Snapshot is compared with that limit.
   static func engines(on medium: MediumKind) -> [EngineKind] {
     switch medium {
-    case .pm: [.snapshot, .snapshotPages, .msync, .pmdk, .memory]
+    case .pm: [.snapshot, .snapshotPages, .msync, .pmdk, .memory, .floor]
     case .file: [.snapshot, .snapshotPages, .msync, .pmdk, .lmdb, .kyoto]
     case .cxl: [.snapshot, .snapshotPages, .msync, .pmdk]
     }
