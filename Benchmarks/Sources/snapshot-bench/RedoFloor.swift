@@ -92,8 +92,12 @@ final class RedoFloor: @unchecked Sendable {
 
   /// Makes the lines changed since the last msync durable: a checkpoint first when the log is full,
   /// then the batch and its fence.
+  @inline(__always)
   func msync() {
-    guard lineCount > 0 else { return }
+    if lineCount > 0 { commitBatch() }
+  }
+
+  private func commitBatch() {
     let batch = UnsafeBufferPointer(start: lines, count: lineCount)
     let headLines = (batch.count * 4 + 63) / 64
     let batchSize = (headLines + batch.count) * 64
