@@ -16,7 +16,7 @@ import SnapshotVerification
   /// Commits `rounds` msyncs of a few 8-byte stores to random lines (and, every eighth, to one hot
   /// line, whose versions the chunks and the checkpoint must write home in order) to a
   /// persistent-memory region whose small checkpoint threshold makes it hand off a chunk every few
-  /// commits once two checkpoints found lines seldom repeated, mirroring them into `expected`.
+  /// commits, mirroring them into `expected`.
   func commitRounds(_ region: Region, rounds: Int, seed: UInt64, into expected: inout [UInt64]) throws {
     var generator = SeededGenerator(seed: seed)
     func store(_ slot: Int, round: Int) {

@@ -27,11 +27,6 @@ struct CheckpointDeduplication {
   /// Whether the next checkpoint looks for each line's newest version.
   var looks: Bool { checkpointsUntilLook == 0 }
 
-  /// Whether the last two looks found few repeats: lines a checkpoint writes home about once each,
-  /// which it may as well write in pieces ahead of the checkpoint (`CheckpointAhead`) without writing
-  /// more. Where lines repeat, each piece would write a hot line home again.
-  var linesSeldomRepeat: Bool { nextSkip > 1 }
-
   /// Records a checkpoint: of `logged` lines in its batches (a line counted once per batch), it wrote
   /// `written` home.
   mutating func checkpointed(logged: Int, written: Int) {
