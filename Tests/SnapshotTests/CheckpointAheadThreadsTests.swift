@@ -78,4 +78,23 @@ import SnapshotVerification
       try FileManager.default.removeItem(atPath: path.string)
     }
   }
+
+  /// A line committed in every chunk is left to the checkpoint by each chunk (the batches after it
+  /// commit it again), so it goes home once per checkpoint, not once per chunk.
+  @Test func aLineCommittedInEveryChunkGoesHomeOncePerCheckpoint() throws {
+    let directory = TestDirectory()
+    let region = try Region.create(at: directory.file("region"), size: Self.size, options: .init(backing: .persistentMemory))
+    region.checkpointThreshold = 32 << 10
+    let start = region.bytesWritten
+    let rounds = 2560
+    for round in 0..<rounds {
+      region.store(UInt64(round), at: 0)
+      try region.msync()
+    }
+    // Each batch is a head line and the one line; a checkpoint every 32 KiB of log, nine in all.
+    let homeBytes = region.bytesWritten - start - rounds * 128
+    #expect(journal(region).chunksWrittenAhead > 50)
+    #expect(homeBytes == 9 * (64 + 8), "bytes written home and in checkpoint words: \(homeBytes)")
+    try region.close()
+  }
 }

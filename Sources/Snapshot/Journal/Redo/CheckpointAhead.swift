@@ -26,6 +26,8 @@ final class CheckpointAhead<Medium: MemoryMedium>: @unchecked Sendable {
   /// The worker's own scratch bits for `forEachNewestRun`, all clear between chunks.
   private let written: LineBitmap
   private var chunk: [Int] = []
+  /// Batches logged after the chunk, whose lines it leaves to a later chunk or the checkpoint.
+  private var newer: [Int] = []
   private var header: RegionHeader
   private var deduplicating = true
   /// Lines the chunk in flight wrote home, read once it completed.
@@ -45,6 +47,7 @@ final class CheckpointAhead<Medium: MemoryMedium>: @unchecked Sendable {
     self.header = header
     written = try LineBitmap(lineCount: lineCount)
     chunk.reserveCapacity(1024)
+    newer.reserveCapacity(1024)
   }
 
   /// Chunks handed off so far, for tests.
@@ -59,11 +62,14 @@ final class CheckpointAhead<Medium: MemoryMedium>: @unchecked Sendable {
   }
 
   /// Starts writing home the committed `batches` (log positions, oldest first) of the log `header`
-  /// describes. No chunk may be in flight.
-  func handOff(_ batches: ArraySlice<Int>, header: RegionHeader, deduplicating: Bool) {
+  /// describes, but, `deduplicating`, the lines that the `newer` batches hold. No chunk may be in
+  /// flight.
+  func handOff(_ batches: ArraySlice<Int>, newer: ArraySlice<Int>, header: RegionHeader, deduplicating: Bool) {
     precondition(!inFlight, "a chunk is already in flight")
     chunk.removeAll(keepingCapacity: true)
     chunk.append(contentsOf: batches)
+    self.newer.removeAll(keepingCapacity: true)
+    self.newer.append(contentsOf: newer)
     self.header = header
     self.deduplicating = deduplicating
     inFlight = true
@@ -107,7 +113,7 @@ final class CheckpointAhead<Medium: MemoryMedium>: @unchecked Sendable {
 
   private func writeChunk() {
     chunkLines = MemoryRedoJournal<Medium>.writeHome(
-      batches: chunk[...], medium: medium, header: header, written: written, deduplicating: deduplicating)
+      batches: chunk[...], newer: newer[...], medium: medium, header: header, written: written, deduplicating: deduplicating)
     completed.store(handedOff, ordering: .releasing)
     finished.signal()
   }

@@ -21,11 +21,14 @@ extension MemoryRedoJournal {
 
   /// Writes the newest version of every line of the valid `batches` (log positions, oldest first) to
   /// the home copy, then fences. With `deduplicating`, a line committed in many batches is written
-  /// once; without, every run is written, oldest batch first (`CheckpointDeduplication`). `written` is
-  /// all clear on entry and on return. Returns the number of lines written.
+  /// once, and not at all if one of the `newer` batches (logged after them, oldest first, and written
+  /// home later) holds it; without, every run is written, oldest batch first
+  /// (`CheckpointDeduplication`). `written` is all clear on entry and on return. Returns the number of
+  /// lines written.
   @discardableResult
   static func writeHome(
-    batches: ArraySlice<Int>, medium: Medium, header: RegionHeader, written: LineBitmap, deduplicating: Bool = true
+    batches: ArraySlice<Int>, newer: ArraySlice<Int> = [], medium: Medium, header: RegionHeader, written: LineBitmap,
+    deduplicating: Bool = true
   ) -> Int {
     // The runs are written by closure literals, not a local function: a local function that counts
     // into `lines` makes it a boxed variable, and every run then paid Swift's run-time exclusivity
@@ -33,7 +36,8 @@ extension MemoryRedoJournal {
     var lines = 0
     let reader = reader(medium: medium, header: header)
     if deduplicating || Medium.prefersAddressOrder {
-      reader.forEachNewestRun(of: batches, visited: written, inAddressOrder: Medium.prefersAddressOrder) { line, count, data in
+      reader.forEachNewestRun(of: batches, newer: newer, visited: written, inAddressOrder: Medium.prefersAddressOrder) {
+        line, count, data in
         writeRunHome(line: line, count: count, data: data, medium: medium, header: header)
         lines += count
       }

@@ -16,9 +16,9 @@ import SystemPackage
 ///   Each time the log grows by an eighth of the threshold, the batches committed since the last
 ///   hand-off go home on another core (`CheckpointAhead`), so the checkpoint itself writes only the
 ///   rest, after waiting for them; not on emulated CXL memory, whose checkpoint writes home in one
-///   pass in address order. A line committed in many chunks is written home once per chunk rather
-///   than once per checkpoint: more home writes where lines repeat (about a fifth more bytes on YCSB
-///   A), for a checkpoint that no longer stalls a commit for the whole log's home writes.
+///   pass in address order. Where lines repeat, a chunk goes an eighth of the threshold after its
+///   end, and leaves to later the lines that the batches since commit again, so that a hot line goes
+///   home once per checkpoint, as it would without the worker.
 /// - Threads sharing the working copy: the batch is copied whole into a staging buffer while changes
 ///   wait, and written from there once they resume.
 /// - A batch larger than the whole resting log: after the checkpoint, the log (the end of the data
@@ -74,10 +74,14 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   private var headCapacity: Int
   /// Writes batches home ahead of the checkpoint; nil where the checkpoint writes home in address order.
   private let ahead: CheckpointAhead<Medium>?
-  /// `batches[..<handedOff]` went to `ahead` since the last checkpoint; `handedOffTail` is where
-  /// the last of them ends.
+  /// `batches[..<handedOff]` went to `ahead` since the last checkpoint; `handedOffTail` is the log
+  /// position of the last hand-off (or of the last chunk's end being set).
   private var handedOff = 0
   private var handedOffTail = 0
+  /// Where the next chunk ends, when the checkpoint looks for newest versions: it is set an eighth of
+  /// the threshold before the chunk is handed off, so that the batches logged in between can tell the
+  /// chunk which of its lines are committed again and go home later.
+  private var chunkEnd: Int?
 
   static var defaultCheckpointThreshold: Int { 64 << 20 }
 
@@ -201,11 +205,29 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     bytesWritten += size
     epoch = next
     if let ahead, tail - handedOffTail >= checkpointThreshold / 8, ahead.isIdle {
-      ahead.handOff(batches[handedOff...], header: header, deduplicating: deduplication.looks)
-      handedOff = batches.count
-      handedOffTail = tail
+      handOff(to: ahead)
     }
     if !shared { linesRead() }
+  }
+
+  /// Hands the batches committed since the last hand-off to `ahead`. Where lines repeat (the
+  /// checkpoint looks for newest versions), a chunk goes one eighth of the threshold after its end was
+  /// set, with the batches since as the newer ones whose lines it leaves: a line committed in every
+  /// chunk goes home once, at the checkpoint, not once per chunk. Where lines seldom repeat, every
+  /// batch since the last hand-off goes at once.
+  private func handOff(to ahead: CheckpointAhead<Medium>) {
+    let looks = deduplication.looks
+    defer { handedOffTail = tail }
+    guard looks else {
+      ahead.handOff(batches[handedOff...], newer: [], header: header, deduplicating: false)
+      handedOff = batches.count
+      return
+    }
+    if let end = chunkEnd {
+      ahead.handOff(batches[handedOff..<end], newer: batches[end...], header: header, deduplicating: true)
+      handedOff = end
+    }
+    chunkEnd = batches.count
   }
 
   /// Makes the empty log large enough for a batch of `size` bytes, durably, before the batch is
@@ -296,6 +318,7 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
     batches.removeAll(keepingCapacity: true)
     handedOff = 0
     handedOffTail = 0
+    chunkEnd = nil
     loggedLines = 0
     tail = 0
     Self.restLog(medium: medium, header: header)

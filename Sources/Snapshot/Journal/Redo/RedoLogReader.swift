@@ -154,15 +154,25 @@ struct RedoLogReader {
   /// data position)` for each run of lines not seen in a newer batch, newest batch first, or with
   /// `inAddressOrder` in the order of the lines' addresses. `visited` is all clear on entry and on return.
   ///
+  /// `newer` (oldest first) are batches logged after `batches`: a line they hold is skipped, since its
+  /// newest version is theirs.
+  ///
   /// Address order writes each page of the home copy in one pass, so that a device that caches pages
   /// fetches it once, where batch order revisits it once per batch that changed it. It costs a sort of
   /// every run, which persistent memory does not repay (a checkpoint of a 64 MiB log of scattered lines
   /// took 6 times as long).
-  func forEachNewestRun(of batches: ArraySlice<Int>, visited: LineBitmap, inAddressOrder: Bool = false, _ body: (Int, Int, Int) -> Void) {
+  func forEachNewestRun(
+    of batches: ArraySlice<Int>, newer: ArraySlice<Int> = [], visited: LineBitmap, inAddressOrder: Bool = false,
+    _ body: (Int, Int, Int) -> Void
+  ) {
     var runs: [(first: Int, count: Int, data: Int)] = []
     // The words of `visited` this walk set bits in, to clear them after it without reading every
     // batch head of the log a second time.
     var touched: [Int] = []
+    for index in newer.indices.reversed() {
+      prefetchHead(of: newer, at: index - Self.headsAhead)
+      forEachRun(ofBatchAt: newer[index]) { first, count, _ in visited.insert(first..<first + count, recordingClearWordsIn: &touched) }
+    }
     for index in batches.indices.reversed() {
       prefetchHead(of: batches, at: index - Self.headsAhead)
       forEachRun(ofBatchAt: batches[index]) { first, count, data in
