@@ -27,6 +27,10 @@ struct CheckpointDeduplication {
   /// Whether the next checkpoint looks for each line's newest version.
   var looks: Bool { checkpointsUntilLook == 0 }
 
+  /// Whether the last two looks found few repeats: a chunk written home ahead of the checkpoint
+  /// (`CheckpointAhead`) then has few lines to leave to the batches after it, and may go at once.
+  var linesSeldomRepeat: Bool { nextSkip > 1 }
+
   /// Records a checkpoint: of `logged` lines in its batches (a line counted once per batch), it wrote
   /// `written` home.
   mutating func checkpointed(logged: Int, written: Int) {

@@ -211,15 +211,16 @@ final class MemoryRedoJournal<Medium: MemoryMedium>: MemoryJournal, Checkpointin
   }
 
   /// Hands the batches committed since the last hand-off to `ahead`. Where lines repeat (the
-  /// checkpoint looks for newest versions), a chunk goes one eighth of the threshold after its end was
-  /// set, with the batches since as the newer ones whose lines it leaves: a line committed in every
-  /// chunk goes home once, at the checkpoint, not once per chunk. Where lines seldom repeat, every
-  /// batch since the last hand-off goes at once.
+  /// checkpoint looks for newest versions, and the last looks did not find lines seldom repeated), a
+  /// chunk goes one eighth of the threshold after its end was set, with the batches since as the newer
+  /// ones whose lines it leaves: a line committed in every chunk goes home once, at the checkpoint,
+  /// not once per chunk. Where lines seldom repeat, every batch since the last hand-off goes at once,
+  /// and the checkpoint is left at most an eighth of the log.
   private func handOff(to ahead: CheckpointAhead<Medium>) {
     let looks = deduplication.looks
     defer { handedOffTail = tail }
-    guard looks else {
-      ahead.handOff(batches[handedOff...], newer: [], header: header, deduplicating: false)
+    guard looks, !deduplication.linesSeldomRepeat else {
+      ahead.handOff(batches[handedOff...], newer: [], header: header, deduplicating: looks)
       handedOff = batches.count
       return
     }
