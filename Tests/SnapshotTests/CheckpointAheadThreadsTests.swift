@@ -91,9 +91,11 @@ import SnapshotVerification
       region.store(UInt64(round), at: 0)
       try region.msync()
     }
-    // Each batch is a head line and the one line; a checkpoint every 32 KiB of log, nine in all.
+    // Each batch is a head line and the one line; a checkpoint every 32 KiB of log, nine in all. At
+    // least one chunk goes in each of the ten stretches between them, whatever the worker's timing:
+    // a checkpoint waits for the chunk in flight, so the first chunk after it finds the worker idle.
     let homeBytes = region.bytesWritten - start - rounds * 128
-    #expect(journal(region).chunksWrittenAhead > 50)
+    #expect(journal(region).chunksWrittenAhead >= 10)
     #expect(homeBytes == 9 * (64 + 8), "bytes written home and in checkpoint words: \(homeBytes)")
     try region.close()
   }
