@@ -29,7 +29,7 @@ final class RedoFloor: @unchecked Sendable {
   /// Where the next batch goes in the log.
   private var tail = 0
   /// The home line of each line logged since the last checkpoint, in log order; the head lines are
-  /// not listed.
+  /// not listed. Kept only with a home copy: without one, the checkpoint reads nothing back.
   private let logged: UnsafeMutablePointer<Int>
   /// The log offset of each entry of `logged`.
   private let loggedAt: UnsafeMutablePointer<Int>
@@ -53,8 +53,8 @@ final class RedoFloor: @unchecked Sendable {
     self.working = working
     home = try homePath.map { try BarePersistentCopy(path: $0, size: size) }
     log = try BarePersistentCopy(path: logPath, size: logThreshold + (1 << 20))
-    logged = .allocate(capacity: logThreshold / 64)
-    loggedAt = .allocate(capacity: logThreshold / 64)
+    logged = .allocate(capacity: home == nil ? 0 : logThreshold / 64)
+    loggedAt = .allocate(capacity: home == nil ? 0 : logThreshold / 64)
     lines = .allocate(capacity: lineCapacity)
     head = .allocate(byteCount: lineCapacity * 4, alignment: 64)
   }
@@ -112,9 +112,11 @@ final class RedoFloor: @unchecked Sendable {
     }
     for line in batch {
       stream(log.base + tail, working + line * 64)
-      logged[loggedCount] = line
-      loggedAt[loggedCount] = tail
-      loggedCount += 1
+      if home != nil {
+        logged[loggedCount] = line
+        loggedAt[loggedCount] = tail
+        loggedCount += 1
+      }
       tail += 64
     }
     snapshot_sfence()
@@ -128,7 +130,6 @@ final class RedoFloor: @unchecked Sendable {
     let start = nanoseconds()
     defer { checkpointNanoseconds += nanoseconds() - start }
     guard let home else {
-      loggedCount = 0
       tail = 0
       return
     }
