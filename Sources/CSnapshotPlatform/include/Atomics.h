@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#pragma clang assume_nonnull begin
+
 /// A plain load to the processor, but a well-defined one when another thread changes the word.
 static inline __attribute__((always_inline)) uint64_t snapshot_load_relaxed(const uint64_t *p) {
   return __atomic_load_n(p, __ATOMIC_RELAXED);
@@ -58,6 +60,8 @@ static inline __attribute__((always_inline)) void snapshot_spin_pause(void) {
   __asm__ volatile("pause" ::: "memory");
 #elif defined(__aarch64__)
   __asm__ volatile("yield" ::: "memory");
+#pragma clang assume_nonnull end
+
 #endif
 }
 
@@ -67,5 +71,7 @@ void *_Nullable snapshot_thread_slot(uint64_t region);
 
 /// Remembers `object` as this thread's for the region numbered `region`.
 void snapshot_set_thread_slot(uint64_t region, void *_Nullable object);
+
+#pragma clang assume_nonnull end
 
 #endif
