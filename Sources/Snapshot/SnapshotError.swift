@@ -42,7 +42,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
   case maximumSizeReached(path: String, requested: Int, maximum: Int)
   /// A structure stored in the region (a heap block, a tree node, a hash chain) holds a value no
   /// correct store holds: its bytes were changed outside this library. The operation that found it
-  /// changed nothing.
+  /// changed nothing, unless the damage showed only once the heap had handed out memory in use: then
+  /// that allocation is made, uncommitted (`Region.discard()` undoes it).
   case storeCorrupt(offset: Int, reason: String)
   /// The creation options do not go together.
   case invalidOptions(reason: String)
@@ -101,7 +102,7 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
       return "size \(requested): \(reason)"
     case .storeCorrupt(let offset, let reason):
       return "store corrupt at offset \(offset): \(reason); its bytes were changed outside this library. "
-        + "Nothing was changed; restore the file from a copy"
+        + "Restore the file from a copy"
     case .invalidOptions(let reason):
       return reason
     case .regionFull(let requested, let available):

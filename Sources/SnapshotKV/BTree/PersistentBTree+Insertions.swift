@@ -13,7 +13,13 @@ extension PersistentBTree {
       return
     }
     guard keyCount(leaf) == Self.order else {
-      let record = try backend.allocate(8 + key.count + value.count)
+      // The leaf is rewritten in place: a block the heap knows as allocated, below its top, so that
+      // the record's block cannot be cut from it.
+      try backend.checkAllocated(leaf)
+      let header = memory.load(UInt64.self, at: leaf)
+      let size = 8 + key.count + value.count
+      let record = try backend.allocate(size)
+      try checkAllocation(record, size: size, leftAlone: leaf, header: header)
       writeRecord(at: record, key: key, value: value)
       insert(Insertion(node: leaf, position: position, slot: (searchKey.prefix, record)))
       memory.update(UInt64(truncatingIfNeeded: count &+ 1), at: root + 8)
@@ -47,9 +53,17 @@ extension PersistentBTree {
     // that split and the one above them that takes the last separator.
     let rewritten = max(0, path.count - splits)..<path.count
     try checkContents(of: leaf)
-    for level in rewritten { try checkContents(of: path.nodes[level]) }
+    try backend.checkAllocated(leaf)
+    for level in rewritten {
+      try checkContents(of: path.nodes[level])
+      try backend.checkAllocated(path.nodes[level])
+    }
     let half = (Self.order + 1) / 2
-    let separatorLength = half == position ? key.bytes.count : recordKeyLength(slot(leaf, half < position ? half : half - 1).record)
+    let separatorSource = half == position ? nil : slot(leaf, half < position ? half : half - 1).record
+    let separatorLength = separatorSource.map(recordKeyLength) ?? key.bytes.count
+    var headers = InlineArray<17, UInt64>(repeating: 0)
+    headers[16] = memory.load(UInt64.self, at: leaf)
+    for level in rewritten { headers[level] = memory.load(UInt64.self, at: path.nodes[level]) }
 
     // The entry's record, the separator's, one node per split and perhaps a root.
     var fresh = InlineArray<20, Int>(repeating: 0)
@@ -67,6 +81,18 @@ extension PersistentBTree {
     } catch {
       for index in 0..<allocated { backend.free(fresh[index]) }
       throw error
+    }
+    func freshSize(_ index: Int) -> Int { index == 0 ? 8 + key.bytes.count + value.count : index == 1 ? 8 + separatorLength : Self.nodeSize }
+    for index in 0..<freshCount {
+      let block = fresh[index], size = freshSize(index)
+      try checkAllocation(block, size: size, leftAlone: leaf, header: headers[16])
+      for level in rewritten { try checkAllocation(block, size: size, leftAlone: path.nodes[level], header: headers[level]) }
+      for other in 0..<index where !Self.disjoint(block, size, fresh[other], freshSize(other)) {
+        throw .storeCorrupt(offset: block, reason: "the heap handed out memory at \(block) twice")
+      }
+      if let source = separatorSource, !Self.disjoint(block, size, source, 8 + separatorLength) || recordKeyLength(source) != separatorLength {
+        throw .storeCorrupt(offset: source, reason: "B+tree key record at \(source) in memory the heap handed out again")
+      }
     }
     let record = fresh[0], separator = fresh[1]
     writeRecord(at: record, key: key.bytes, value: value)
@@ -115,6 +141,23 @@ extension PersistentBTree {
   }
 
   // MARK: Changing nodes in place
+
+  /// Throws unless the allocation of `size` bytes at `block` lies apart from `node` and left its header
+  /// word (kind and key count) as `header`, read before allocating. The node was checked to be an
+  /// allocated block below the heap's top, which a heap that hands out only free memory cannot cut a
+  /// block from; a damaged heap still can (a large free block whose size was changed): the change then
+  /// throws before it writes, where it would otherwise shift the node's slots by a key count that its
+  /// own new record overwrote. That allocation stays made, uncommitted.
+  @inlinable func checkAllocation(_ block: Int, size: Int, leftAlone node: Int, header: UInt64) throws(SnapshotError) {
+    guard Self.disjoint(block, size, node, Self.nodeSize), memory.load(UInt64.self, at: node) == header else {
+      throw .storeCorrupt(offset: node, reason: "B+tree node at \(node) in memory the heap handed out again")
+    }
+  }
+
+  /// Whether `size` bytes at `block` and `otherSize` bytes at `other` share no byte.
+  @inlinable static func disjoint(_ block: Int, _ size: Int, _ other: Int, _ otherSize: Int) -> Bool {
+    block >= other + otherSize || other >= block + size
+  }
 
   /// A node's slots (and children) as they are once `slot` (and `child`, right of it) is inserted at
   /// `position`: what an insertion writes, read from the node as it still is.
