@@ -60,8 +60,6 @@ static inline __attribute__((always_inline)) void snapshot_spin_pause(void) {
   __asm__ volatile("pause" ::: "memory");
 #elif defined(__aarch64__)
   __asm__ volatile("yield" ::: "memory");
-#pragma clang assume_nonnull end
-
 #endif
 }
 
