@@ -60,7 +60,7 @@ extension PersistentBTree {
     }
     let half = (Self.order + 1) / 2
     let separatorSource = half == position ? nil : slot(leaf, half < position ? half : half - 1).record
-    let separatorLength = separatorSource.map(recordKeyLength) ?? key.bytes.count
+    let separatorLength = if let separatorSource { recordKeyLength(separatorSource) } else { key.bytes.count }
     var headers = InlineArray<17, UInt64>(repeating: 0)
     headers[16] = memory.load(UInt64.self, at: leaf)
     for level in rewritten { headers[level] = memory.load(UInt64.self, at: path.nodes[level]) }
@@ -82,12 +82,15 @@ extension PersistentBTree {
       for index in 0..<allocated { backend.free(fresh[index]) }
       throw error
     }
-    func freshSize(_ index: Int) -> Int { index == 0 ? 8 + key.bytes.count + value.count : index == 1 ? 8 + separatorLength : Self.nodeSize }
+    // Sizes as asked for: the entry's record, the separator's, then nodes.
+    var freshSizes = InlineArray<20, Int>(repeating: Self.nodeSize)
+    freshSizes[0] = 8 + key.bytes.count + value.count
+    freshSizes[1] = 8 + separatorLength
     for index in 0..<freshCount {
-      let block = fresh[index], size = freshSize(index)
+      let block = fresh[index], size = freshSizes[index]
       try checkAllocation(block, size: size, leftAlone: leaf, header: headers[16])
       for level in rewritten { try checkAllocation(block, size: size, leftAlone: path.nodes[level], header: headers[level]) }
-      for other in 0..<index where !Self.disjoint(block, size, fresh[other], freshSize(other)) {
+      for other in 0..<index where !Self.disjoint(block, size, fresh[other], freshSizes[other]) {
         throw .storeCorrupt(offset: block, reason: "the heap handed out memory at \(block) twice")
       }
       if let source = separatorSource, !Self.disjoint(block, size, source, 8 + separatorLength) || recordKeyLength(source) != separatorLength {
